@@ -1,0 +1,55 @@
+"""environment.yml and pyproject.toml must name the same dependencies: conda and pip agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
+
+
+def split_requirement(text: str) -> tuple[str, str]:
+    """('pandas', '>=2.1') from 'pandas>=2.1', with the name normalised as PEP 503 does."""
+    match = NAME.match(text)
+    assert match, f"unparseable requirement: {text!r}"
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2).replace(" ", "")
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    return dict(split_requirement(r) for r in found)
+
+
+def environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found: list[str] = []
+    for item in env["dependencies"]:
+        if isinstance(item, dict):
+            found += [r for r in item["pip"] if not r.startswith("-e")]
+        elif not item.startswith(("python", "pip")) or item.startswith("python-"):
+            found.append(item)
+    return dict(split_requirement(r) for r in found)
+
+
+def test_split_requirement_normalises_names():
+    assert split_requirement("Codat_Sync.For-Expenses==0.5.0") == (
+        "codat-sync-for-expenses",
+        "==0.5.0",
+    )
+
+
+def test_environment_and_pyproject_name_the_same_dependencies_and_pins():
+    assert environment_requirements() == pyproject_requirements()
+
+
+def test_environment_installs_the_package_itself_editable():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    assert "-e ." in pip_section
