@@ -109,6 +109,12 @@ class Connection(CodatModel):
     def _source_type(cls, value: str) -> str:
         return _known_or_warn("source type", value, SOURCE_TYPES)
 
+    def _repr_html_(self) -> str:
+        """A small card in notebooks (``display(connection)``): status, dates, link, errors."""
+        from codat_nb.display import connection_html  # display imports this module
+
+        return connection_html(self)
+
 
 class HalRef(CodatModel):
     href: str

@@ -1,0 +1,149 @@
+"""One-line answers to the questions support asks of a connections DataFrame.
+
+Work on frames from ``client.connections.list``/``list_all`` (``codat_nb.frames`` schema): which
+statuses per source type or platform, which connections have gone quiet, and a chart of both.
+Pure functions: nothing here talks to the network, so results depend only on the frame and
+``now`` (pass ``client.server_time()`` for output that reproduces on the sandbox).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from codat_nb.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
+from codat_nb.models import CONNECTION_STATUSES, SOURCE_TYPES
+
+TOTAL = "Total"
+
+
+def _require_columns(df: object, *columns: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame of connections, not {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"df has no column {', '.join(map(repr, missing))}; got {list(df.columns)}"
+        )
+
+
+def _known_first(values: pd.Series, known: tuple[str, ...]) -> list[str]:
+    """Known values in their documented order, then anything new Codat sent, alphabetically."""
+    present = set(values)
+    return [v for v in known if v in present] + sorted(present - set(known))
+
+
+def status_summary(
+    df: pd.DataFrame, by: str = "source_type", *, totals: bool = True
+) -> pd.DataFrame:
+    """Count connections per ``by`` value (rows) and status (columns).
+
+    Every documented status is a column even at zero, so the shape does not depend on the data;
+    ``totals`` adds a ``Total`` row and column.
+    """
+    if not isinstance(by, str):
+        raise TypeError(f"by must be a column name (str), not {type(by).__name__}")
+    _require_columns(df, "status", by)
+    if by == "status":
+        raise ValueError("by must be a column other than 'status' (status is already the columns)")
+    status = df["status"].astype("string").fillna("<missing>")
+    groups = df[by].astype("string").fillna("<missing>")
+    counts = pd.crosstab(groups.to_numpy(), status.to_numpy())
+    columns = list(CONNECTION_STATUSES) + sorted(set(status) - set(CONNECTION_STATUSES))
+    known_rows = SOURCE_TYPES if by == "source_type" else ()
+    rows = _known_first(groups, known_rows) if by == "source_type" else sorted(set(groups))
+    table = counts.reindex(index=rows, columns=columns, fill_value=0).astype("int64")
+    table.index.name, table.columns.name = by, "status"
+    if totals:
+        table[TOTAL] = table.sum(axis=1)
+        table.loc[TOTAL] = table.sum(axis=0)
+    return table
+
+
+def _as_timedelta(older_than: object) -> pd.Timedelta:
+    if not isinstance(older_than, (str, timedelta, pd.Timedelta)):
+        raise TypeError(
+            "older_than must be a duration such as '30D', '12h' or a timedelta, "
+            f"not {type(older_than).__name__}"
+        )
+    try:
+        delta = pd.Timedelta(older_than)
+    except ValueError:
+        raise ValueError(
+            f"older_than={older_than!r} is not a duration; use e.g. '30D', '12h', '90min'"
+        ) from None
+    if pd.isna(delta) or delta < pd.Timedelta(0):
+        raise ValueError(f"older_than={older_than!r} must be a positive duration")
+    return delta
+
+
+def _as_utc_timestamp(now: object) -> pd.Timestamp:
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    if not isinstance(now, (str, datetime, pd.Timestamp)):
+        raise TypeError(
+            f"now must be a datetime, Timestamp or ISO string, not {type(now).__name__}"
+        )
+    try:
+        ts = pd.Timestamp(now)
+    except ValueError:
+        raise ValueError(f"now={now!r} is not a date-time") from None
+    if pd.isna(ts):
+        raise ValueError("now must be a date-time, not NaT")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def stale(
+    df: pd.DataFrame,
+    older_than: str | timedelta | pd.Timedelta = "30D",
+    now: datetime | pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """Connections not synced within ``older_than`` of ``now``, including never-synced ones.
+
+    Returns the matching rows (same columns and dtypes) with a ``last_sync_age`` Timedelta
+    column (NaT for never synced), never-synced first, then oldest first. ``now`` defaults to
+    the wall clock; pass ``client.server_time()`` to reproduce results against the sandbox.
+    """
+    _require_columns(df, "last_sync")
+    delta = _as_timedelta(older_than)
+    reference = _as_utc_timestamp(now)
+    last_sync = pd.to_datetime(df["last_sync"], utc=True)
+    age = reference - last_sync
+    mask = last_sync.isna() | (age > delta)
+    result = df.loc[mask].copy()
+    result["last_sync_age"] = age[mask]
+    return (
+        result.assign(_order=last_sync[mask])
+        .sort_values("_order", na_position="first", kind="stable")
+        .drop(columns="_order")
+    )
+
+
+def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
+    """A horizontal stacked bar chart of ``status_summary(df, by)``; returns the matplotlib Axes.
+
+    Colours are fixed per status (the same as the widgets' badges) and the order follows the
+    summary, so the chart is the same every run.
+    """
+    table = status_summary(df, by=by, totals=False)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 0.45 * max(len(table), 2) + 1.2))
+    colours = [STATUS_COLOURS.get(s, UNKNOWN_STATUS_COLOUR) for s in table.columns]
+    plot_table = table.iloc[::-1] if len(table) else table.reindex([""], fill_value=0)
+    plot_table.plot.barh(stacked=True, ax=ax, color=colours, width=0.7)
+    ax.set_xlabel("connections")
+    ax.set_ylabel(by.replace("_", " "))
+    ax.set_title(f"Connections by status and {by.replace('_', ' ')} ({int(table.values.sum())})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(left=0)
+    if not len(table):
+        ax.set_yticks([])
+        ax.set_xlim(0, 1)
+        ax.text(0.5, 0.5, "no connections", transform=ax.transAxes, ha="center", va="center")
+    ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.figure.tight_layout()
+    return ax

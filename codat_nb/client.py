@@ -1,0 +1,159 @@
+"""The client object and ``connect()``: where credentials are resolved and then hidden."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from codat_nb.arguments import check_concurrency
+from codat_nb.companies import CompaniesAPI
+from codat_nb.connections import ConnectionsAPI
+from codat_nb.transport import (
+    DEFAULT_BASE_URL,
+    RateLimit,
+    RetryPolicy,
+    Transport,
+    auth_header_from_key,
+    check_base_url,
+    check_timeout,
+)
+
+if TYPE_CHECKING:
+    from codat_nb.sandbox import Sandbox
+
+EMBEDDED_SANDBOX_NOTICE = (
+    "codat_nb: no Codat API key found (CODAT_API_KEY / CODAT_AUTH_HEADER), so this client talks "
+    "to an embedded local sandbox with the demo portfolio (client.sandbox)"
+)
+
+
+def _resolve_auth_header(api_key: Any, auth_header: Any) -> str:
+    if (api_key is None) == (auth_header is None):
+        raise ValueError(
+            "pass exactly one of api_key= (the raw key) or auth_header= ('Basic ...'); "
+            "codat_nb.connect() also reads them from the environment"
+        )
+    if api_key is not None:
+        if not isinstance(api_key, str):
+            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+        if not api_key.strip():
+            raise ValueError("api_key must not be blank")
+        if api_key.startswith("Basic "):  # the portal's ready-made header, pasted as the key
+            return api_key.strip()
+        return auth_header_from_key(api_key.strip())
+    if not isinstance(auth_header, str):
+        raise TypeError(f"auth_header must be a str, got {type(auth_header).__name__}")
+    if not auth_header.startswith("Basic ") or not auth_header[6:].strip():
+        raise ValueError("auth_header must look like 'Basic <base64 of the API key>'")
+    return auth_header.strip()
+
+
+def _check_retries(retries: Any) -> RetryPolicy:
+    if isinstance(retries, RetryPolicy):
+        return retries
+    if isinstance(retries, int) and not isinstance(retries, bool):
+        return RetryPolicy(max_retries=retries)
+    raise TypeError(f"retries must be a RetryPolicy or an int, got {type(retries).__name__}")
+
+
+class CodatClient:
+    """A typed client for Codat's Sync for Expenses (v1) Connections API.
+
+    ``client.connections`` and ``client.companies`` hold the operations. One pooled HTTP
+    session is shared by all calls; close it with ``close()`` or use ``with CodatClient(...)``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        auth_header: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        retries: RetryPolicy | int | None = None,
+        max_concurrency: int = 4,
+    ) -> None:
+        header = _resolve_auth_header(api_key, auth_header)
+        max_concurrency = check_concurrency(max_concurrency, name="max_concurrency")
+        self._transport = Transport(
+            header,
+            check_base_url(base_url),
+            timeout=check_timeout(timeout),
+            retries=RetryPolicy() if retries is None else _check_retries(retries),
+            pool_size=max_concurrency,
+        )
+        self.max_concurrency = max_concurrency
+        self.sandbox: Sandbox | None = None
+        self.companies = CompaniesAPI(self._transport, max_concurrency)
+        self.connections = ConnectionsAPI(self._transport, self.companies, max_concurrency)
+
+    def __repr__(self) -> str:
+        return f"CodatClient(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The last response's X-Rate-Limit-* headers (None before any call or if absent)."""
+        return self._transport.rate_limit
+
+    def server_time(self) -> pd.Timestamp:
+        """The server's clock (UTC) from a response's Date header.
+
+        Use it as "now" in analyses so results are reproducible against the sandbox's clock.
+        """
+        stamp = self._transport.last_date()
+        if stamp is None:
+            self._transport.request("GET", "/companies", params={"page": 1, "pageSize": 1})
+            stamp = self._transport.last_date()
+        if stamp is None:
+            raise RuntimeError(f"{self.base_url} sent no Date header, so its time is unknown")
+        return stamp
+
+    def close(self) -> None:
+        """Close the HTTP session and stop the embedded sandbox, if any."""
+        self._transport.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+    def __enter__(self) -> CodatClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect(api_key: str | None = None, base_url: str | None = None, **options: Any) -> CodatClient:
+    """A ready client: explicit arguments, else the environment, else the embedded sandbox.
+
+    Environment: ``CODAT_API_KEY`` (raw key) or ``CODAT_AUTH_HEADER`` ("Basic ..."), with
+    ``CODAT_BASE_URL`` (default https://api.codat.io). With no credentials at all, a local
+    sandbox with the demo portfolio is started (printing one line saying so) and kept alive by
+    the client; ``client.close()`` stops it. ``options`` go to ``CodatClient``.
+    """
+    base = base_url if base_url is not None else os.environ.get("CODAT_BASE_URL", DEFAULT_BASE_URL)
+    if api_key is not None:
+        return CodatClient(api_key, base_url=base, **options)
+    if os.environ.get("CODAT_API_KEY"):
+        return CodatClient(os.environ["CODAT_API_KEY"], base_url=base, **options)
+    if os.environ.get("CODAT_AUTH_HEADER"):
+        return CodatClient(auth_header=os.environ["CODAT_AUTH_HEADER"], base_url=base, **options)
+    if base_url is not None or os.environ.get("CODAT_BASE_URL"):
+        raise ValueError(
+            f"no API key for {base}: pass api_key= or set CODAT_API_KEY or CODAT_AUTH_HEADER"
+        )
+    from codat_nb.sandbox import Sandbox
+
+    sandbox = Sandbox(seed="demo")
+    try:
+        client = CodatClient(auth_header=sandbox.auth_header, base_url=sandbox.url, **options)
+    except BaseException:
+        sandbox.stop()
+        raise
+    client.sandbox = sandbox
+    print(EMBEDDED_SANDBOX_NOTICE)
+    return client

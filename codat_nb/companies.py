@@ -1,0 +1,123 @@
+"""Companies: enough to explore a portfolio and to create or remove test companies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from codat_nb import paging
+from codat_nb.arguments import (
+    check_concurrency,
+    check_id,
+    check_limit,
+    check_order_by,
+    check_page_size,
+    check_progress,
+    check_query,
+    check_text,
+)
+from codat_nb.errors import parse_model
+from codat_nb.frames import companies_frame
+from codat_nb.models import Company
+
+if TYPE_CHECKING:
+    from codat_nb.transport import Transport
+
+
+class CompaniesAPI:
+    """``client.companies``: list, get, create and delete companies."""
+
+    def __init__(self, transport: Transport, max_concurrency: int) -> None:
+        self._transport = transport
+        self._max_concurrency = max_concurrency
+
+    def __repr__(self) -> str:
+        return f"<CompaniesAPI of {self._transport.base_url}>"
+
+    def _fetcher(
+        self, query: str | None, order_by: str | None, page_size: int
+    ) -> paging.PageFetcher:
+        def fetch(page: int) -> dict[str, Any]:
+            params = paging.page_params(page, page_size, query, order_by)
+            return self._transport.request("GET", "/companies", params=params)
+
+        return fetch
+
+    def rows(
+        self,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        concurrency: int | None = None,
+        progress: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every company as a raw wire dict, in server order (for frames and portfolio views)."""
+        query, order_by = check_query(query), check_order_by(order_by)
+        page_size, limit = check_page_size(page_size), check_limit(limit)
+        workers = (
+            self._max_concurrency
+            if concurrency is None
+            else check_concurrency(concurrency, self._max_concurrency)
+        )
+        return paging.collect(
+            self._fetcher(query, order_by, page_size),
+            what="companies",
+            page_size=page_size,
+            limit=limit,
+            concurrency=workers,
+            progress=check_progress(progress),
+        )
+
+    def list(
+        self,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Every company as a DataFrame of ``COMPANY_COLUMNS`` (all pages)."""
+        return companies_frame(
+            self.rows(query, order_by, page_size, limit=limit, progress=progress)
+        )
+
+    def iter(
+        self,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Iterator[Company]:
+        """Companies as models, fetched lazily one page at a time (arguments checked now)."""
+        query, order_by = check_query(query), check_order_by(order_by)
+        page_size, limit = check_page_size(page_size), check_limit(limit)
+        rows = paging.iterate(
+            self._fetcher(query, order_by, page_size),
+            what="companies",
+            page_size=page_size,
+            limit=limit,
+        )
+        return (parse_model(Company, row, "Company") for row in rows)
+
+    def get(self, company_id: str) -> Company:
+        company_id = check_id("company_id", company_id)
+        return parse_model(
+            Company, self._transport.request("GET", f"/companies/{company_id}"), "Company"
+        )
+
+    def create(self, name: str, description: str | None = None) -> Company:
+        body: dict[str, Any] = {"name": check_text("name", name)}
+        description = check_text("description", description, optional=True)
+        if description is not None:
+            body["description"] = description
+        return parse_model(
+            Company, self._transport.request("POST", "/companies", json_body=body), "Company"
+        )
+
+    def delete(self, company_id: str) -> None:
+        """Delete a company and all its connections (irreversible)."""
+        company_id = check_id("company_id", company_id)
+        self._transport.request("DELETE", f"/companies/{company_id}")

@@ -1,0 +1,206 @@
+"""The six Connections operations, plus whole listings as DataFrames (one company or all)."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from codat_nb import paging
+from codat_nb.arguments import (
+    check_concurrency,
+    check_id,
+    check_limit,
+    check_order_by,
+    check_page_size,
+    check_platform_key,
+    check_progress,
+    check_query,
+)
+from codat_nb.errors import CodatWarning, NotFoundError, parse_model
+from codat_nb.frames import connections_frame, portfolio_frame
+from codat_nb.models import Connection
+
+if TYPE_CHECKING:
+    from codat_nb.companies import CompaniesAPI
+    from codat_nb.transport import Transport
+
+
+class ConnectionsAPI:
+    """``client.connections``: a company's data connections (Sync for Expenses v1)."""
+
+    def __init__(self, transport: Transport, companies: CompaniesAPI, max_concurrency: int) -> None:
+        self._transport = transport
+        self._companies = companies
+        self._max_concurrency = max_concurrency
+
+    def __repr__(self) -> str:
+        return f"<ConnectionsAPI of {self._transport.base_url}>"
+
+    def _concurrency(self, concurrency: Any) -> int:
+        if concurrency is None:
+            return self._max_concurrency
+        return check_concurrency(concurrency, self._max_concurrency)
+
+    def _fetcher(
+        self, company_id: str, query: str | None, order_by: str | None, page_size: int
+    ) -> paging.PageFetcher:
+        path = f"/companies/{company_id}/connections"
+
+        def fetch(page: int) -> dict[str, Any]:
+            params = paging.page_params(page, page_size, query, order_by)
+            return self._transport.request("GET", path, params=params)
+
+        return fetch
+
+    def list(
+        self,
+        company_id: str,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        concurrency: int | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Every connection of a company (all pages) as a DataFrame of ``CONNECTION_COLUMNS``.
+
+        ``query`` is Codat's filter language (e.g. ``"status=Linked"``), ``order_by`` a field,
+        ``-field`` for descending. ``limit`` is the only way to stop early.
+        """
+        company_id = check_id("company_id", company_id)
+        query, order_by = check_query(query), check_order_by(order_by)
+        page_size, limit = check_page_size(page_size), check_limit(limit)
+        workers, progress = self._concurrency(concurrency), check_progress(progress)
+        rows = paging.collect(
+            self._fetcher(company_id, query, order_by, page_size),
+            what=f"connections of company {company_id}",
+            page_size=page_size,
+            limit=limit,
+            concurrency=workers,
+            progress=progress,
+        )
+        return connections_frame(rows)
+
+    def iter(
+        self,
+        company_id: str,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Iterator[Connection]:
+        """Connections as models, fetched lazily one page at a time (arguments checked now)."""
+        company_id = check_id("company_id", company_id)
+        query, order_by = check_query(query), check_order_by(order_by)
+        page_size, limit = check_page_size(page_size), check_limit(limit)
+        rows = paging.iterate(
+            self._fetcher(company_id, query, order_by, page_size),
+            what=f"connections of company {company_id}",
+            page_size=page_size,
+            limit=limit,
+        )
+        return (parse_model(Connection, row, "Connection") for row in rows)
+
+    def get(self, company_id: str, connection_id: str) -> Connection:
+        company_id = check_id("company_id", company_id)
+        connection_id = check_id("connection_id", connection_id)
+        body = self._transport.request(
+            "GET", f"/companies/{company_id}/connections/{connection_id}"
+        )
+        return parse_model(Connection, body, "Connection")
+
+    def create(self, company_id: str, platform_key: str) -> Connection:
+        """A new connection (status PendingAuth); send the customer to its ``link_url``."""
+        company_id = check_id("company_id", company_id)
+        platform_key = check_platform_key(platform_key)
+        body = self._transport.request(
+            "POST", f"/companies/{company_id}/connections", json_body={"platformKey": platform_key}
+        )
+        return parse_model(Connection, body, "Connection")
+
+    def create_partner_expense(self, company_id: str) -> Connection:
+        """The company's partner expense connection (created already Linked)."""
+        company_id = check_id("company_id", company_id)
+        body = self._transport.request(
+            "POST", f"/companies/{company_id}/sync/expenses/connections/partnerExpense"
+        )
+        return parse_model(Connection, body, "Connection")
+
+    def unlink(self, company_id: str, connection_id: str) -> Connection:
+        """Stop syncing a Linked connection; its data is kept and it can be re-authorised."""
+        company_id = check_id("company_id", company_id)
+        connection_id = check_id("connection_id", connection_id)
+        body = self._transport.request(
+            "PATCH",
+            f"/companies/{company_id}/connections/{connection_id}",
+            json_body={"status": "Unlinked"},
+        )
+        return parse_model(Connection, body, "Connection")
+
+    def delete(self, company_id: str, connection_id: str) -> None:
+        """Delete a connection for good (irreversible; later gets raise NotFoundError)."""
+        company_id = check_id("company_id", company_id)
+        connection_id = check_id("connection_id", connection_id)
+        self._transport.request("DELETE", f"/companies/{company_id}/connections/{connection_id}")
+
+    def list_all(
+        self,
+        query: str | None = None,
+        order_by: str | None = None,
+        page_size: int = 100,
+        concurrency: int | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """The portfolio view: every connection of every company, ``company_id`` and
+        ``company_name`` first. Companies are listed concurrently, each company's pages in turn.
+        """
+        query, order_by = check_query(query), check_order_by(order_by)
+        page_size = check_page_size(page_size)
+        workers, progress = self._concurrency(concurrency), check_progress(progress)
+        companies = self._companies.rows(concurrency=workers, progress=progress)
+        stop = threading.Event()  # set on interrupt/error: workers quit at their next page
+
+        def one_company(company: dict[str, Any]) -> list[dict[str, Any]]:
+            fetch_page = self._fetcher(company["id"], query, order_by, page_size)
+            what = f"connections of company {company['id']}"
+
+            def fetch(number: int) -> dict[str, Any]:
+                if stop.is_set():
+                    raise CancelledError(f"listing {what} was abandoned")
+                return fetch_page(number)
+
+            try:
+                return paging.collect(
+                    fetch,
+                    what=what,
+                    page_size=page_size,
+                    limit=None,
+                    concurrency=1,
+                    progress=False,
+                )
+            except NotFoundError:
+                warnings.warn(
+                    f"company {company['id']} was deleted during the listing; skipped",
+                    CodatWarning,
+                    stacklevel=2,
+                )
+                return []
+
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat_nb-company")
+        bar = paging.progress_bar(len(companies), progress, "companies", "company")
+        try:
+            futures = [executor.submit(one_company, company) for company in companies]
+            parts = []
+            for company, future in zip(companies, futures, strict=True):
+                parts.append((company["id"], company.get("name"), future.result()))
+                bar.update(1)
+        finally:
+            stop.set()
+            executor.shutdown(wait=False, cancel_futures=True)
+            bar.close()
+        return portfolio_frame(parts)

@@ -1,0 +1,275 @@
+"""Small HTML renderings for notebooks: connection and error cards, and a connections table.
+
+Plain functions returning HTML strings, so ``Connection._repr_html_``, ``CodatError._repr_html_``
+and the widgets share one look, and tests can assert on the markup without a browser. Every
+value is escaped: connection fields and error texts come from the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+from codat_nb.models import Connection, DataConnectionError
+
+#: One colour per connection status, shared by badges, tables and charts.
+STATUS_COLOURS: dict[str, str] = {
+    "Linked": "#2e7d32",
+    "PendingAuth": "#ef8f00",
+    "Unlinked": "#757575",
+    "Deauthorized": "#c62828",
+}
+UNKNOWN_STATUS_COLOUR = "#6a1b9a"
+
+_CARD = (
+    "border:1px solid {border};border-radius:6px;padding:8px 12px;margin:4px 0;"
+    "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;max-width:900px"
+)
+_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
+_CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:top"
+_KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
+
+
+def status_badge(status: object) -> str:
+    """A coloured pill for a connection status (unknown statuses still render, in purple)."""
+    text = "" if status is None or status is pd.NA else str(status)
+    colour = STATUS_COLOURS.get(text, UNKNOWN_STATUS_COLOUR)
+    return (
+        f'<span class="codat-nb-status codat-nb-status-{escape(text, quote=True)}" '
+        f'style="background:{colour};color:#fff;border-radius:9px;padding:1px 8px;'
+        f'font-size:11px;white-space:nowrap">{escape(text)}</span>'
+    )
+
+
+def format_timestamp(value: object) -> str:
+    """``2026-11-01 09:00:00 UTC`` when aware, the bare time when unqualified, '' when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        return ts.strftime("%Y-%m-%d %H:%M:%S")
+    return ts.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_age(then: object, now: object) -> str:
+    """How long ago ``then`` was, relative to ``now`` (the server's clock, for determinism)."""
+    if then is None or pd.isna(then):
+        return "never"
+    delta = _as_utc(now) - _as_utc(then)
+    seconds = delta.total_seconds()
+    if seconds < 0:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    for unit_seconds, unit in ((365 * 86400, "year"), (30 * 86400, "month"), (86400, "day")):
+        if seconds >= unit_seconds * (2 if unit != "day" else 1):
+            count = int(seconds // unit_seconds)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 60)} min ago"
+
+
+def _as_utc(value: object) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _link(url: str) -> str:
+    href = escape(url, quote=True)
+    return (
+        f'<a href="{href}" target="_blank" rel="noopener noreferrer" '
+        f'style="color:#1565c0;text-decoration:underline">{escape(url)}</a>'
+    )
+
+
+def _rows(pairs: Iterable[tuple[str, str]]) -> str:
+    return "".join(
+        f'<tr><th style="{_KEY_CELL}">{escape(key)}</th><td style="{_CELL}">{value}</td></tr>'
+        for key, value in pairs
+    )
+
+
+def data_connection_errors_html(errors: Iterable[DataConnectionError | Mapping[str, Any]]) -> str:
+    """dataConnectionErrors as a small table, newest first as Codat lists them."""
+    header = ("Status code", "Status text", "Message", "Errored on", "Status", "Resolved on")
+    body = []
+    for item in errors:
+        err = item if isinstance(item, DataConnectionError) else DataConnectionError(**item)
+        cells = (
+            escape(err.status_code or ""),
+            escape(err.status_text or ""),
+            escape(err.error_message or ""),
+            escape(format_timestamp(err.errored_on_utc)),
+            escape(err.status or ""),
+            escape(format_timestamp(err.resolved_on_utc)),
+        )
+        body.append("<tr>" + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells) + "</tr>")
+    if not body:
+        return "<em>none</em>"
+    head = "".join(f'<th style="{_KEY_CELL}">{h}</th>' for h in header)
+    return (
+        f'<table class="codat-nb-connection-errors" style="{_TABLE}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def connection_html(conn: Connection) -> str:
+    """A card with every field of a connection; the link URL is clickable (opens a new tab)."""
+    info = (
+        f"<code>{escape(json.dumps(conn.connection_info, sort_keys=True, default=str))}</code>"
+        if conn.connection_info
+        else "<em>none</em>"
+    )
+    rows = _rows(
+        [
+            ("Id", f"<code>{escape(conn.id)}</code>"),
+            ("Status", status_badge(conn.status)),
+            ("Platform", escape(conn.platform_name)),
+            ("Integration key", f"<code>{escape(conn.integration_key or '')}</code>"),
+            ("Source type", escape(conn.source_type)),
+            ("Created", escape(format_timestamp(conn.created))),
+            ("Last sync", escape(format_timestamp(conn.last_sync)) or "<em>never</em>"),
+            ("Link URL", _link(conn.link_url)),
+            ("Integration id", f"<code>{escape(conn.integration_id)}</code>"),
+            ("Source id", f"<code>{escape(conn.source_id)}</code>"),
+            ("Connection info", info),
+            ("Errors", data_connection_errors_html(conn.data_connection_errors or [])),
+        ]
+    )
+    colour = STATUS_COLOURS.get(conn.status, UNKNOWN_STATUS_COLOUR)
+    return (
+        '<div class="codat-nb-card codat-nb-connection-card" '
+        f'style="{_CARD.format(border=colour)}">'
+        f'<div style="font-weight:600;margin-bottom:4px">{escape(conn.platform_name)} connection '
+        f"{status_badge(conn.status)}</div>"
+        f'<table style="{_TABLE}">{rows}</table></div>'
+    )
+
+
+def _validation_items(validation: object) -> list[tuple[str, str]]:
+    """(kind, text) pairs from a validation block, whether a pydantic model or a wire dict."""
+    if validation is None:
+        return []
+    if hasattr(validation, "model_dump"):
+        validation = validation.model_dump()
+    items = []
+    for kind in ("errors", "warnings"):
+        for item in (validation or {}).get(kind) or []:
+            if hasattr(item, "model_dump"):
+                item = item.model_dump()
+            item_id = item.get("item_id") or item.get("itemId") or ""
+            message = item.get("message") or ""
+            items.append((kind[:-1], f"{item_id}: {message}" if item_id else message))
+    return items
+
+
+def error_html(err: Exception) -> str:
+    """A red card for a CodatError: what went wrong, the request, and the correlationId to quote."""
+    status = getattr(err, "status_code", None)
+    title = type(err).__name__ + (f" ({status})" if status else "")
+    message = getattr(err, "error", None) or getattr(err, "message", None) or str(err)
+    correlation_id = getattr(err, "correlation_id", None)
+    method, url = getattr(err, "method", None), getattr(err, "url", None)
+    pairs = [("Message", escape(str(message)))]
+    if method or url:
+        pairs.append(("Request", f"<code>{escape(' '.join(p for p in (method, url) if p))}</code>"))
+    if getattr(err, "service", None):
+        pairs.append(("Service", escape(str(err.service))))
+    pairs.extend(
+        (kind.capitalize(), escape(text))
+        for kind, text in _validation_items(getattr(err, "validation", None))
+    )
+    if getattr(err, "retry_after", None) is not None:
+        pairs.append(("Retry after", escape(f"{err.retry_after} s")))
+    if getattr(err, "can_be_retried", None):
+        pairs.append(("Can be retried", escape(str(err.can_be_retried))))
+    pairs.append(
+        (
+            "Correlation id",
+            f"<code>{escape(correlation_id)}</code> (quote it to Codat support)"
+            if correlation_id
+            else "<em>none: the response did not carry one</em>",
+        )
+    )
+    return (
+        f'<div class="codat-nb-card codat-nb-error-card" style="{_CARD.format(border="#c62828")};'
+        f'background:#fff5f5"><div style="font-weight:600;color:#c62828;margin-bottom:4px">'
+        f'{escape(title)}</div><table style="{_TABLE}">{_rows(pairs)}</table></div>'
+    )
+
+
+#: Columns of the connections table, as (frame column, header).
+TABLE_COLUMNS = (
+    ("status", "Status"),
+    ("platform_name", "Platform"),
+    ("integration_key", "Key"),
+    ("source_type", "Source type"),
+    ("created", "Created"),
+    ("last_sync", "Last sync"),
+    ("error_count", "Errors"),
+    ("id", "Id"),
+)
+
+
+def connections_table_html(
+    df: pd.DataFrame,
+    now: datetime | pd.Timestamp | str | None = None,
+    *,
+    selected: str | None = None,
+    max_rows: int = 200,
+) -> str:
+    """A connections frame as a readable HTML table: coloured statuses, last sync as an age.
+
+    ``now`` is the reference for ages (pass ``client.server_time()`` so output is reproducible);
+    without it the table shows the last sync time itself. Only ``max_rows`` rows are drawn, and
+    the footer says so, so a big company never truncates silently.
+    """
+    missing = [col for col, _ in TABLE_COLUMNS if col not in df.columns]
+    if missing:
+        raise ValueError(f"df is not a connections frame: missing columns {missing}")
+    head = "".join(f'<th style="{_KEY_CELL}">{label}</th>' for _, label in TABLE_COLUMNS)
+    body = []
+    for row in df.head(max_rows).itertuples(index=False):
+        row_id = str(row.id)
+        style = ' style="background:#e3f2fd"' if row_id == selected else ""
+        last_sync = (
+            format_age(row.last_sync, now) if now is not None else format_timestamp(row.last_sync)
+        )
+        if not last_sync:
+            last_sync = "never"
+        key = "" if pd.isna(row.integration_key) else str(row.integration_key)
+        cells = (
+            status_badge(row.status),
+            escape(str(row.platform_name)),
+            f"<code>{escape(key)}</code>",
+            escape(str(row.source_type)),
+            escape(format_timestamp(row.created)),
+            escape(last_sync),
+            escape(str(row.error_count)),
+            f"<code>{escape(row_id)}</code>",
+        )
+        body.append(
+            f'<tr class="codat-nb-row" data-connection-id="{escape(row_id, quote=True)}"{style}>'
+            + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells)
+            + "</tr>"
+        )
+    if not body:
+        body.append(
+            f'<tr><td colspan="{len(TABLE_COLUMNS)}" style="{_CELL}"><em>no connections'
+            "</em></td></tr>"
+        )
+    shown = min(len(df), max_rows)
+    footer = f"{len(df)} connection{'s' if len(df) != 1 else ''}"
+    if shown < len(df):
+        footer = f"showing the first {shown} of {len(df)} connections; narrow with the filters"
+    return (
+        f'<table class="codat-nb-connections-table" style="{_TABLE}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<div class="codat-nb-table-footer" style="font-size:11px;color:#555">{footer}</div>'
+    )

@@ -1,0 +1,400 @@
+"""The sandbox's HTTP layer (werkzeug): routing, auth, parameter parsing, faults and rendering.
+
+Handlers only parse and validate what arrived, call the Store and render what it returns; the
+rules live in store.py. Anything unexpected becomes a 500 ErrorMessage and is logged, and the
+test suite asserts no bad input ever gets there.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import html
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from codat_nb.sandbox import errors
+from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
+from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
+from codat_nb.sandbox.query import QueryError
+from codat_nb.sandbox.store import (
+    CompanyNotFound,
+    ConnectionNotFound,
+    PageResult,
+    RuleViolation,
+    Store,
+)
+
+log = logging.getLogger("codat_nb.sandbox")
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+MAX_PAGE_SIZE = 5000
+DEFAULT_PAGE_SIZE = 100
+
+_URLS = Map(
+    [
+        Rule("/companies", methods=["GET"], endpoint="list_companies"),
+        Rule("/companies", methods=["POST"], endpoint="create_company"),
+        Rule("/companies/<company_id>", methods=["GET"], endpoint="get_company"),
+        Rule("/companies/<company_id>", methods=["DELETE"], endpoint="delete_company"),
+        Rule("/companies/<company_id>/connections", methods=["GET"], endpoint="list_connections"),
+        Rule("/companies/<company_id>/connections", methods=["POST"], endpoint="create_connection"),
+        Rule(
+            "/companies/<company_id>/connections/<connection_id>",
+            methods=["GET"],
+            endpoint="get_connection",
+        ),
+        Rule(
+            "/companies/<company_id>/connections/<connection_id>",
+            methods=["PATCH"],
+            endpoint="unlink_connection",
+        ),
+        Rule(
+            "/companies/<company_id>/connections/<connection_id>",
+            methods=["DELETE"],
+            endpoint="delete_connection",
+        ),
+        Rule(
+            "/companies/<company_id>/sync/expenses/connections/partnerExpense",
+            methods=["POST"],
+            endpoint="create_partner_expense_connection",
+        ),
+        Rule(
+            "/link/companies/<company_id>/connections/<connection_id>/start",
+            methods=["GET"],
+            endpoint="link_page",
+        ),
+        Rule("/link/companies/<company_id>", methods=["GET"], endpoint="company_link_page"),
+    ],
+    strict_slashes=False,
+    merge_slashes=False,
+)
+_PUBLIC_ENDPOINTS = {"link_page", "company_link_page"}
+
+
+def auth_header_for(api_key: str) -> str:
+    return "Basic " + base64.b64encode(api_key.encode()).decode()
+
+
+class SandboxApp:
+    """The WSGI application for one sandbox."""
+
+    def __init__(self, store: Store, faults: Faults, api_key: str, seed: str):
+        self.store = store
+        self.faults = faults
+        self._auth = auth_header_for(api_key).encode()
+        self._correlation_rng = random.Random(f"correlation:{seed}")
+        self._correlation_lock = threading.Lock()
+        self.unexpected_errors: list[str] = []
+
+    # ----- WSGI entry --------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        adapter = _URLS.bind_to_environ(environ)
+        try:
+            endpoint, params = adapter.match()
+            route_error: ApiError | None = None
+        except MethodNotAllowed as exc:
+            endpoint, params = None, {}
+            route_error = errors.method_not_allowed(
+                request.method, request.path, sorted(exc.valid_methods or [])
+            )
+        except NotFound:
+            endpoint, params = None, {}
+            route_error = errors.no_route(request.method, request.path)
+        if endpoint in _PUBLIC_ENDPOINTS:
+            return self._html(endpoint, params)(environ, start_response)
+        return self._api(request, environ, endpoint, params, route_error)(environ, start_response)
+
+    def _api(
+        self,
+        request: Request,
+        environ: dict,
+        endpoint: str | None,
+        params: dict[str, str],
+        route_error: ApiError | None,
+    ) -> Response:
+        self.store.count_request()
+        quota = self.faults.use_quota()
+        with self.faults.admitted() as over_cap:
+            try:
+                if over_cap:
+                    raise errors.too_many_requests(
+                        self.faults.retry_after,
+                        "Too many concurrent requests; at most "
+                        f"{self.faults.max_concurrency} may be in flight. Please retry later.",
+                    )
+                if quota.remaining < 0:
+                    wait = int((quota.reset - self.store.clock.now()).total_seconds()) + 1
+                    raise errors.too_many_requests(wait, "The daily request quota is used up.")
+                self.faults.wait_latency()
+                outcome = self.faults.draw()
+                if outcome == DROP:
+                    self._drop(environ)
+                    return Response(b"", 200)
+                if outcome == RATE_LIMITED:
+                    raise errors.too_many_requests(self.faults.retry_after)
+                if isinstance(outcome, int):
+                    raise errors.server_error(outcome)
+                if not hmac.compare_digest(
+                    request.headers.get("Authorization", "").encode(), self._auth
+                ):
+                    raise errors.unauthorized()
+                if route_error is not None:
+                    raise route_error
+                response = getattr(self, endpoint)(request, **params)  # type: ignore[arg-type]
+            except ApiError as exc:
+                response = self._json(exc.body(self._correlation_id()), exc.status)
+                response.headers.update(exc.headers)
+            except Exception:  # the catch-all: never a bare traceback on the wire
+                self.unexpected_errors.append(traceback.format_exc())
+                log.exception("sandbox: unexpected error on %s %s", request.method, request.path)
+                exc = errors.server_error(500)
+                response = self._json(exc.body(self._correlation_id()), 500)
+        response.headers["X-Rate-Limit-Limit"] = str(quota.limit)
+        response.headers["X-Rate-Limit-Remaining"] = str(max(quota.remaining, 0))
+        response.headers["X-Rate-Limit-Reset"] = quota.reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return response
+
+    @staticmethod
+    def _drop(environ: dict) -> None:
+        """Close the socket without answering, as a dying load balancer would."""
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _correlation_id(self) -> str:
+        with self._correlation_lock:
+            return f"{self._correlation_rng.getrandbits(128):032x}"
+
+    # ----- rendering ---------------------------------------------------------------------
+    @staticmethod
+    def _json(body: Any, status: int = 200) -> Response:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return Response(data, status, content_type="application/json")
+
+    @staticmethod
+    def _empty(status: int) -> Response:
+        response = Response(b"", status)
+        del response.headers["Content-Type"]
+        if status == 204:  # RFC 9110: a 204 carries no Content-Length
+            del response.headers["Content-Length"]
+        return response
+
+    def _paged(self, request: Request, result: PageResult, page: int, size: int) -> Response:
+        extra = {k: request.args[k] for k in ("query", "orderBy", "tags") if k in request.args}
+
+        def href(number: int) -> dict[str, str]:
+            args = {"page": number, "pageSize": size, **extra}
+            return {"href": f"{request.path}?{urlencode(args, quote_via=quote)}"}
+
+        links = {"self": {"href": request.path}, "current": href(page)}
+        if page * size < result.total:
+            links["next"] = href(page + 1)
+        if page > 1:
+            links["previous"] = href(page - 1)
+        body = {
+            "results": result.results,
+            "pageNumber": page,
+            "pageSize": size,
+            "totalResults": result.total,
+            "_links": links,
+        }
+        return self._json(body)
+
+    # ----- parsing helpers ---------------------------------------------------------------
+    @staticmethod
+    def _uuid(item_id: str, value: str, service: str) -> str:
+        if not _UUID.match(value):
+            raise errors.invalid(item_id, f"must be a UUID, got {value!r}", "UuidFormat", service)
+        return value.lower()
+
+    @staticmethod
+    def _int_arg(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+        values = request.args.getlist(name)
+        if not values:
+            return default
+        if len(values) > 1:
+            raise errors.invalid(name, f"give {name} once, got {len(values)} values", "Single")
+        text = values[0].strip()
+        if not re.fullmatch(r"[+-]?\d{1,10}", text):
+            raise errors.invalid(name, f"must be an integer, got {values[0]!r}", "Integer")
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise errors.invalid(name, f"must be {bound}, got {value}", "Range")
+        return value
+
+    @staticmethod
+    def _str_arg(request: Request, name: str) -> str | None:
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            raise errors.invalid(name, f"give {name} once, got {len(values)} values", "Single")
+        return values[0] if values else None
+
+    def _paging(self, request: Request) -> tuple[int, int]:
+        page = self._int_arg(request, "page", 1, 1, None)
+        size = self._int_arg(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        return page, size
+
+    @staticmethod
+    def _body(request: Request, required: bool) -> dict[str, Any] | None:
+        raw = request.get_data()
+        if not raw.strip():
+            if required:
+                raise errors.invalid("body", "a JSON object body is required", "Required")
+            return None
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.invalid("body", f"is not valid JSON ({exc})", "Json") from None
+        if not isinstance(body, dict):
+            kind = type(body).__name__
+            raise errors.invalid("body", f"must be a JSON object, got {kind}", "Type")
+        return body
+
+    # ----- companies ---------------------------------------------------------------------
+    def list_companies(self, request: Request) -> Response:
+        page, size = self._paging(request)
+        query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
+        tags = self._str_arg(request, "tags")
+        try:
+            result = self.store.page_companies(page, size, query, order_by, tags)
+        except QueryError as exc:
+            raise errors.malformed_query(exc.item_id, str(exc), SERVICE_CLIENTS) from None
+        return self._paged(request, result, page, size)
+
+    def create_company(self, request: Request) -> Response:
+        body = self._body(request, required=True) or {}
+        try:
+            company = self.store.create_company(
+                body.get("name"), body.get("description"), body.get("tags")
+            )
+        except RuleViolation as exc:
+            raise errors.invalid(exc.item_id, exc.message, exc.validator, SERVICE_CLIENTS) from None
+        return self._json(company)
+
+    def get_company(self, request: Request, company_id: str) -> Response:
+        company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
+        with _store_errors():
+            return self._json(self.store.get_company_wire(company_id))
+
+    def delete_company(self, request: Request, company_id: str) -> Response:
+        company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
+        with _store_errors():
+            self.store.delete_company(company_id)
+        return self._empty(204)
+
+    # ----- connections -------------------------------------------------------------------
+    def list_connections(self, request: Request, company_id: str) -> Response:
+        company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
+        page, size = self._paging(request)
+        query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
+        with _store_errors():
+            try:
+                result = self.store.page_connections(company_id, page, size, query, order_by)
+            except QueryError as exc:
+                raise errors.malformed_query(exc.item_id, str(exc), SERVICE_PUBLIC) from None
+        return self._paged(request, result, page, size)
+
+    def create_connection(self, request: Request, company_id: str) -> Response:
+        company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
+        body = self._body(request, required=True) or {}
+        if "platformKey" not in body:
+            raise errors.invalid("platformKey", "is required", "Required")
+        with _store_errors():
+            return self._json(self.store.create_connection(company_id, body["platformKey"]))
+
+    def create_partner_expense_connection(self, request: Request, company_id: str) -> Response:
+        company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
+        with _store_errors():
+            return self._json(self.store.create_partner_expense_connection(company_id))
+
+    def get_connection(self, request: Request, company_id: str, connection_id: str) -> Response:
+        company_id, connection_id = self._ids(company_id, connection_id)
+        with _store_errors():
+            return self._json(self.store.get_connection_wire(company_id, connection_id))
+
+    def unlink_connection(self, request: Request, company_id: str, connection_id: str) -> Response:
+        company_id, connection_id = self._ids(company_id, connection_id)
+        body = self._body(request, required=True) or {}
+        if body != {"status": "Unlinked"}:
+            extra = sorted(set(body) - {"status"})
+            message = (
+                f'unexpected properties {extra}; the body must be exactly {{"status": "Unlinked"}}'
+                if extra
+                else f'must be "Unlinked", got {body.get("status")!r}'
+            )
+            raise errors.invalid("status", message, "UnlinkStatus")
+        with _store_errors():
+            return self._json(self.store.unlink(company_id, connection_id))
+
+    def delete_connection(self, request: Request, company_id: str, connection_id: str) -> Response:
+        company_id, connection_id = self._ids(company_id, connection_id)
+        with _store_errors():
+            self.store.delete_connection(company_id, connection_id)
+        return self._empty(200)
+
+    def _ids(self, company_id: str, connection_id: str) -> tuple[str, str]:
+        return (
+            self._uuid("companyId", company_id, SERVICE_CLIENTS),
+            self._uuid("connectionId", connection_id, SERVICE_PUBLIC),
+        )
+
+    # ----- the end customer's side: link pages (no auth, HTML) ---------------------------
+    def _html(self, endpoint: str, params: dict[str, str]) -> Response:
+        try:
+            if endpoint == "link_page":
+                row = self.store.link(params["company_id"].lower(), params["connection_id"].lower())
+                title = "Connection linked"
+                text = (
+                    f"Your {html.escape(row['platformName'])} connection is now "
+                    f"<strong>{row['status']}</strong>. You can close this window."
+                )
+            else:
+                company = self.store.get_company_wire(params["company_id"].lower())
+                title = f"Connect {html.escape(company['name'])}"
+                items = "".join(
+                    f'<li><a href="{html.escape(c["linkUrl"])}">'
+                    f"{html.escape(c['platformName'])}</a> ({c['status']})</li>"
+                    for c in company["dataConnections"]
+                )
+                text = f"<ul>{items}</ul>" if items else "No connections yet."
+            status = 200
+        except (CompanyNotFound, ConnectionNotFound) as exc:
+            title, text, status = "Link not found", html.escape(str(exc)), 404
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{text}</p><p>Codat sandbox</p></body></html>"
+        )
+        return Response(page.encode(), status, content_type="text/html; charset=utf-8")
+
+
+class _store_errors:
+    """Turn the store's not-found and rule errors into Codat's ErrorMessages."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, CompanyNotFound):
+            raise errors.company_not_found(exc.company_id) from None
+        if isinstance(exc, ConnectionNotFound):
+            raise errors.connection_not_found(exc.connection_id) from None
+        if isinstance(exc, RuleViolation):
+            raise errors.invalid(exc.item_id, exc.message, exc.validator) from None
+        return False

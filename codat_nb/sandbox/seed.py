@@ -1,0 +1,232 @@
+"""Deterministic portfolios: the demo book of companies and the one-company scale load.
+
+Everything comes from ``random.Random(seed)``, so the same seed gives the same bytes. The demo
+portfolio looks like a Sync for Expenses customer base: most companies have one accounting and
+one partner expense connection, beside companies with none, several, or duplicates left behind by
+re-linking; statuses, last-sync ages and error messages follow what such a book shows.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, Platform
+from codat_nb.sandbox.store import (
+    DEAUTHORIZED,
+    LINKED,
+    PENDING,
+    UNLINKED,
+    Store,
+    connection_wire,
+    integration_id,
+    new_uuid,
+    stamp,
+)
+
+MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
+
+_ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
+# Rough market shares so the portfolio looks like a real book (Xero and QBO dominate).
+_ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "pqsw": 6, "akxx": 7, "knfz": 5, "trji": 5,
+                       "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5, "ndsk": 2,
+                       "mqjo": 1}  # fmt: skip
+_WEIGHTS = [_ACCOUNTING_WEIGHTS[p.key] for p in _ACCOUNTING]
+_OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
+_EXPENSE = PLATFORMS[PARTNER_EXPENSE_KEY]
+
+_NAME_HEADS = (
+    "Acme", "Northwind", "Harbour", "Bluebell", "Copperfield", "Juniper", "Kestrel", "Larkspur",
+    "Meridian", "Oakridge", "Pembroke", "Quayside", "Redwood", "Saltmarsh", "Thornbury", "Upland",
+    "Vantage", "Wexford", "Yarrow", "Zephyr", "Ashgrove", "Brightwater", "Cobalt", "Driftwood",
+    "Elmstead", "Fairhaven", "Granite", "Hollybush", "Ironbridge", "Kingfisher", "Lowther",
+    "Marlow", "Nettlefield", "O'Connell", "Penrose", "Riverside", "Stonegate", "Tamarind",
+    "Whitcombe", "Foxglove",
+)  # fmt: skip
+_NAME_TRADES = (
+    "Logistics", "Dental", "Architects", "Bakery", "Consulting", "Engineering", "Florists",
+    "Freight", "Interiors", "Joinery", "Legal", "Media", "Motors", "Opticians", "Outfitters",
+    "Plumbing", "Print & Design", "Properties", "Recruitment", "Robotics", "Software", "Studios",
+    "Surveyors", "Travel", "Veterinary", "Wine Merchants", "Analytics", "Catering", "Clinics",
+    "Electrical",
+)  # fmt: skip
+_NAME_SUFFIXES = ("Ltd", "Ltd", "Limited", "LLP", "Group", "& Co", "Inc.", "Pty Ltd", "GmbH", "")
+_DESCRIPTIONS = (
+    "Onboarded through the partner programme.",
+    "Finance contact prefers email; month-end close on the 5th working day.",
+    "Multi-entity group; expenses reconciled centrally.",
+    "Card programme pilot customer.",
+    "Migrated from spreadsheets in the last quarter.",
+)
+_ERRORS = (
+    ("401", "Unauthorized", "The refresh token has expired; the customer must re-link."),
+    ("403", "Forbidden", "The authorizing user no longer has adviser access to the organisation."),
+    ("400", "invalid_grant", "Token refresh failed: invalid_grant."),
+    ("401", "Unauthorized", "Access was revoked from the platform's connected apps page."),
+    (
+        "403",
+        "Forbidden",
+        "The organisation's subscription has lapsed; the platform refused access.",
+    ),
+)
+_INSTITUTIONS = ("Barclays", "HSBC UK", "Lloyds Bank", "Monzo Business", "NatWest", "Starling")
+_REGIONS = ("uk", "ie", "us", "au", "de")
+
+
+def demo_portfolio(store: Store, seed: str) -> None:
+    """Load the demo book (>= 240 companies, >= 1,000 connections) into an empty store."""
+    _Builder(store, random.Random(f"seed:{seed}")).build()
+
+
+class _Builder:
+    def __init__(self, store: Store, rng: random.Random):
+        self.store, self.rng, self.now = store, rng, store.clock.now()
+        self.names = [f"{h} {t}" for h in _NAME_HEADS for t in _NAME_TRADES]  # all distinct
+        rng.shuffle(self.names)
+
+    def build(self) -> None:
+        companies: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        total = 0
+        while len(companies) < MIN_COMPANIES or total < MIN_CONNECTIONS:
+            company = self.company(self.names[len(companies)])
+            companies.append(company)
+            total += len(company[1])
+        self.store.ingest(companies)
+
+    def ago(self, low: timedelta, high: timedelta) -> datetime:
+        span = (high - low).total_seconds()
+        return self.now - low - timedelta(seconds=int(self.rng.random() * span))
+
+    def company(self, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        rng = self.rng
+        company_id = new_uuid(rng)
+        created = self.ago(timedelta(days=30), timedelta(days=1100))
+        name = f"{name} {rng.choice(_NAME_SUFFIXES)}".strip()
+        details: dict[str, Any] = {"id": company_id, "name": name}
+        if rng.random() < 0.5:
+            details["description"] = rng.choice(_DESCRIPTIONS)
+        details["redirect"] = self.store.company_redirect(company_id)
+        details["created"] = stamp(created)
+        details["products"] = ["expenses"]
+        if rng.random() < 0.3:
+            details["tags"] = {"region": rng.choice(_REGIONS), "tier": rng.choice(("gold", "std"))}
+        details["referenceSubsidiaryCompanies"] = []
+        shape = rng.random()
+        accounting = rng.choices(_ACCOUNTING, weights=_WEIGHTS)[0]
+        if shape < 0.07:  # signed up, never connected anything
+            plan: list[tuple[Platform, str | None]] = []
+        elif shape < 0.45:  # the typical Sync for Expenses shape
+            plan = [(accounting, None), (_EXPENSE, None)]
+        elif shape < 0.55:  # accounting chosen, expense side not set up yet
+            plan = [(accounting, None)]
+        elif shape < 0.72:  # re-linked after trouble: stale duplicates of the same platform
+            stale = [
+                (accounting, rng.choice((UNLINKED, DEAUTHORIZED))) for _ in range(rng.randint(1, 3))
+            ]
+            plan = [*stale, (accounting, LINKED), (_EXPENSE, None)]
+        else:  # several: banking and commerce beside the usual pair
+            extras = [(rng.choice(_OTHERS), None) for _ in range(rng.randint(2, 9))]
+            plan = [(accounting, None), (_EXPENSE, None), *extras]
+        rows = [self.connection(company_id, created, p, status) for p, status in plan]
+        return details, rows
+
+    def status(self, platform: Platform) -> str:
+        roll = self.rng.random()
+        if platform.key == PARTNER_EXPENSE_KEY:
+            return LINKED if roll < 0.9 else UNLINKED
+        for status, share in ((LINKED, 0.66), (DEAUTHORIZED, 0.80), (PENDING, 0.91)):
+            if roll < share:
+                return status
+        return UNLINKED
+
+    def connection(
+        self, company_id: str, company_created: datetime, platform: Platform, status: str | None
+    ) -> dict[str, Any]:
+        rng = self.rng
+        status = status or self.status(platform)
+        age = (self.now - company_created).total_seconds()
+        created = company_created + timedelta(seconds=int(rng.random() * age * 0.8))
+        last_sync = self.last_sync(status, created)
+        errors = None
+        if status == DEAUTHORIZED and rng.random() < 0.75:
+            code, text, message = rng.choice(_ERRORS)
+            errored = last_sync or created + timedelta(days=1)
+            errors = [{"statusCode": code, "statusText": text, "errorMessage": message,
+                       "erroredOnUtc": stamp(errored), "status": "Active"}]  # fmt: skip
+        connection_id = new_uuid(rng)
+        row = connection_wire(
+            connection_id=connection_id,
+            integration_id=integration_id(platform.key),
+            platform=platform,
+            source_id=new_uuid(rng),
+            link_url=self.store.link_url(company_id, connection_id),
+            status=status,
+            created=stamp(created),
+            last_sync=self.render(last_sync) if last_sync else None,
+            errors=errors,
+        )
+        if platform.source_type == "Banking" and rng.random() < 0.6:
+            row["connectionInfo"] = {
+                "institution": rng.choice(_INSTITUTIONS),
+                "accountCount": rng.randint(1, 6),
+            }
+        return row
+
+    def last_sync(self, status: str, created: datetime) -> datetime | None:
+        rng = self.rng
+        if status == PENDING or rng.random() < 0.04:
+            return None
+        if status == LINKED:  # mostly fresh, a tail of stale ones
+            high = timedelta(days=2) if rng.random() < 0.8 else timedelta(days=240)
+            low = timedelta(minutes=3)
+        else:  # unlinked or deauthorized: weeks to many months ago
+            low, high = timedelta(days=7), timedelta(days=400)
+        return max(self.ago(low, high), created + timedelta(minutes=5))
+
+    def render(self, value: datetime) -> str:
+        """Codat's date shapes as they really arrive: mostly Z, some 7-digit fractions, offsets."""
+        roll = self.rng.random()
+        if roll < 0.25:
+            fraction = self.rng.randrange(10_000_000)
+            return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:07d}Z"
+        if roll < 0.35:
+            local = value.astimezone(_offset(self.rng.choice((-5, 1, 10))))
+            return local.isoformat()
+        return stamp(value)
+
+
+def _offset(hours: int) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+def scale_company(store: Store, connections: int, company_name: str) -> str:
+    """One company with ``connections`` rows in a seeded status mix, for paging benchmarks."""
+    if not isinstance(connections, int) or connections < 0:
+        raise ValueError(f"connections must be a non-negative int, got {connections!r}")
+    company_id = store.create_company(company_name)["id"]
+    rng = random.Random(f"scale:{company_id}:{connections}")
+    base = store.clock.now()
+    platforms = list(PLATFORMS.values())
+    statuses = (LINKED, LINKED, LINKED, PENDING, UNLINKED, DEAUTHORIZED)
+    rows = []
+    for n in range(connections):
+        connection_id = new_uuid(rng)
+        status = statuses[rng.randrange(len(statuses))]
+        created = base - timedelta(seconds=connections - n)
+        rows.append(
+            connection_wire(
+                connection_id=connection_id,
+                integration_id=integration_id(platforms[n % len(platforms)].key),
+                platform=platforms[n % len(platforms)],
+                source_id=new_uuid(rng),
+                link_url=store.link_url(company_id, connection_id),
+                status=status,
+                created=stamp(created),
+                last_sync=None if status == PENDING else stamp(created + timedelta(minutes=5)),
+            )
+        )
+    details = store.get_company_wire(company_id)
+    details.pop("dataConnections")
+    store.ingest([(details, rows)])
+    return company_id

@@ -1,0 +1,500 @@
+"""The sandbox's state and rules: companies, connections, the status machine, ids and the clock.
+
+Nothing here knows about HTTP (the moto split): the app parses requests, calls these methods and
+renders what they return. Every record is kept as the exact wire dict Codat would send and is
+never mutated in place (a change replaces the dict), so readers can hold rows without copying.
+One re-entrant lock makes every operation atomic under the threaded server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+
+from codat_nb.models import format_codat_datetime
+from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, is_platform_key
+from codat_nb.sandbox.query import (
+    COMPANY_FIELDS,
+    CONNECTION_FIELDS,
+    as_instant,
+    compile_order,
+    compile_query,
+    compile_tags_filter,
+    order_rows,
+)
+
+DEFAULT_START = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
+CLOCK_STEP = timedelta(seconds=1)
+COMPANY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?! ")
+UNLINKED, LINKED, PENDING, DEAUTHORIZED = "Unlinked", "Linked", "PendingAuth", "Deauthorized"
+_QUERY_CACHE_SIZE = 32
+
+
+class Clock:
+    """Settable clock: a fixed start, one step per write, so timestamps repeat run to run."""
+
+    def __init__(self, start: datetime = DEFAULT_START, step: timedelta = CLOCK_STEP):
+        self._lock = threading.Lock()
+        self._now = _require_aware(start)
+        self.step = step
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, value: datetime) -> None:
+        with self._lock:
+            self._now = _require_aware(value)
+
+    def tick(self) -> datetime:
+        """The time of a write: now, then move on one step."""
+        with self._lock:
+            stamp, self._now = self._now, self._now + self.step
+            return stamp
+
+
+def _require_aware(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"the sandbox clock needs a timezone-aware datetime, got {value!r}")
+    return value.astimezone(timezone.utc)
+
+
+class CompanyNotFound(KeyError):
+    def __init__(self, company_id: str):
+        super().__init__(company_id)
+        self.company_id = company_id
+
+    def __str__(self) -> str:
+        return f"No company was found with ID {self.company_id}"
+
+
+class ConnectionNotFound(KeyError):
+    def __init__(self, connection_id: str):
+        super().__init__(connection_id)
+        self.connection_id = connection_id
+
+    def __str__(self) -> str:
+        return f"Data connection {self.connection_id} not found"
+
+
+class RuleViolation(ValueError):
+    """A request the rules refuse; names the field, the reason and the validator."""
+
+    def __init__(self, item_id: str, message: str, validator: str):
+        super().__init__(f"{item_id}: {message}")
+        self.item_id, self.message, self.validator = item_id, message, validator
+
+
+@dataclass
+class _Company:
+    details: dict[str, Any]  # the company wire dict without lastSync and dataConnections
+    connections: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    wire_cache: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PageResult:
+    results: list[dict[str, Any]]
+    total: int
+
+
+def new_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def stamp(value: datetime) -> str:
+    return format_codat_datetime(value)
+
+
+class Store:
+    """Thread-safe state of one sandbox. Python-side helpers return copies of wire dicts."""
+
+    def __init__(self, base_url: str, clock: Clock, id_seed: str):
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self._rng = random.Random(f"ids:{id_seed}")
+        self._lock = threading.RLock()
+        self._companies: OrderedDict[str, _Company] = OrderedDict()
+        self._version = 0
+        self._page_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._requests = 0
+
+    # ----- bookkeeping -------------------------------------------------------------------
+    @property
+    def request_count(self) -> int:
+        """API requests handled so far (every status, faults included; link pages excluded)."""
+        with self._lock:
+            return self._requests
+
+    def count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def snapshot(self) -> tuple:
+        """Everything a request could change, in comparable form (for "changed nothing" tests)."""
+        with self._lock:
+            state = [(c.details, list(c.connections.values())) for c in self._companies.values()]
+            return (self.clock.now(), self._rng.getstate(), json.dumps(state, sort_keys=True))
+
+    def _changed(self, company: _Company | None = None) -> None:
+        self._version += 1
+        if company is not None:
+            company.wire_cache = None
+
+    def _company(self, company_id: str) -> _Company:
+        company = self._companies.get(company_id)
+        if company is None:
+            raise CompanyNotFound(company_id)
+        return company
+
+    def _connection(self, company_id: str, connection_id: str) -> tuple[_Company, dict]:
+        company = self._company(company_id)
+        row = company.connections.get(connection_id)
+        if row is None:
+            raise ConnectionNotFound(connection_id)
+        return company, row
+
+    def link_url(self, company_id: str, connection_id: str) -> str:
+        return f"{self.base_url}/link/companies/{company_id}/connections/{connection_id}/start"
+
+    def company_redirect(self, company_id: str) -> str:
+        return f"{self.base_url}/link/companies/{company_id}"
+
+    # ----- companies ---------------------------------------------------------------------
+    def company_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._companies)
+
+    def _company_wire(self, company: _Company) -> dict[str, Any]:
+        if company.wire_cache is None:
+            wire = dict(company.details)
+            syncs = [c["lastSync"] for c in company.connections.values() if "lastSync" in c]
+            if syncs:
+                wire["lastSync"] = max(syncs, key=as_instant)
+            wire["dataConnections"] = list(company.connections.values())
+            order = ("id", "name", "description", "redirect", "lastSync", "created")
+            company.wire_cache = {k: wire[k] for k in order if k in wire} | wire
+        return company.wire_cache
+
+    def list_companies_wire(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(self._company_wire(c)) for c in self._companies.values()]
+
+    def get_company_wire(self, company_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._company_wire(self._company(company_id)))
+
+    def create_company(
+        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        _check_company(name, description, tags)
+        with self._lock:
+            company_id = new_uuid(self._rng)
+            details: dict[str, Any] = {"id": company_id, "name": name}
+            if description is not None:
+                details["description"] = description
+            details["redirect"] = self.company_redirect(company_id)
+            details["created"] = stamp(self.clock.tick())
+            details["products"] = ["expenses"]
+            if tags:
+                details["tags"] = dict(tags)
+            details["referenceSubsidiaryCompanies"] = []
+            company = _Company(details)
+            self._companies[company_id] = company
+            self._changed(company)
+            return copy.deepcopy(self._company_wire(company))
+
+    def delete_company(self, company_id: str) -> None:
+        with self._lock:
+            self._company(company_id)
+            del self._companies[company_id]
+            self._changed()
+
+    def page_companies(
+        self, page: int, page_size: int, query: str | None, order_by: str | None, tags: str | None
+    ) -> PageResult:
+        with self._lock:
+            key = ("companies", self._version, query, order_by, tags)
+            rows = self._cached(
+                key,
+                lambda: [self._company_wire(c) for c in self._companies.values()],
+                query,
+                order_by,
+                COMPANY_FIELDS,
+                "Company",
+                compile_tags_filter(tags) if tags is not None else None,
+            )
+            return _page(rows, page, page_size)
+
+    # ----- connections -------------------------------------------------------------------
+    def connections_wire(self, company_id: str) -> list[dict[str, Any]]:
+        """All of a company's connections in server order; KeyError if there is no such company."""
+        with self._lock:
+            return [copy.deepcopy(row) for row in self._company(company_id).connections.values()]
+
+    def get_connection_wire(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._connection(company_id, connection_id)[1])
+
+    def page_connections(
+        self, company_id: str, page: int, page_size: int, query: str | None, order_by: str | None
+    ) -> PageResult:
+        with self._lock:
+            company = self._company(company_id)
+            key = ("connections", company_id, self._version, query, order_by)
+            rows = self._cached(
+                key,
+                lambda: list(company.connections.values()),
+                query,
+                order_by,
+                CONNECTION_FIELDS,
+                "Connection",
+            )
+            return _page(rows, page, page_size)
+
+    def _cached(
+        self,
+        key: tuple,
+        source: Callable[[], list[dict[str, Any]]],
+        query: str | None,
+        order_by: str | None,
+        fields: Mapping[str, str],
+        resource: str,
+        extra: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Filtered, ordered rows, memoised per state version so walking pages costs a slice."""
+        rows = self._page_cache.get(key)
+        if rows is not None:
+            self._page_cache.move_to_end(key)
+            return rows
+        predicate = compile_query(query, fields, resource) if query is not None else None
+        ordering = compile_order(order_by, fields, resource) if order_by is not None else None
+        rows = source()
+        if extra is not None:
+            rows = [row for row in rows if extra(row)]
+        if predicate is not None:
+            rows = [row for row in rows if predicate(row)]
+        if ordering is not None:
+            rows = order_rows(rows, ordering)
+        self._page_cache[key] = rows
+        while len(self._page_cache) > _QUERY_CACHE_SIZE:
+            self._page_cache.popitem(last=False)
+        return rows
+
+    def _platform(self, platform_key: object) -> Any:
+        if not is_platform_key(platform_key):
+            raise RuleViolation(
+                "platformKey",
+                f"must be exactly four lowercase letters (e.g. 'gbol'), got {platform_key!r}",
+                "PlatformKeyFormat",
+            )
+        platform = PLATFORMS.get(platform_key)  # type: ignore[arg-type]
+        if platform is None:
+            raise RuleViolation(
+                "platformKey", f"{platform_key!r} is not a known platform key", "KnownPlatform"
+            )
+        return platform
+
+    def create_connection(self, company_id: str, platform_key: object) -> dict[str, Any]:
+        """A new connection awaiting the customer's authorization (PendingAuth, with a linkUrl)."""
+        platform = self._platform(platform_key)
+        if platform.key == PARTNER_EXPENSE_KEY:
+            raise RuleViolation(
+                "platformKey",
+                "partner expense connections are created with POST "
+                "/companies/{companyId}/sync/expenses/connections/partnerExpense",
+                "KnownPlatform",
+            )
+        with self._lock:
+            return self._add_connection(company_id, platform, PENDING)
+
+    def create_partner_expense_connection(self, company_id: str) -> dict[str, Any]:
+        """The expense-side connection: Linked at once, sourceType Expense, key dfxm."""
+        with self._lock:
+            return self._add_connection(company_id, PLATFORMS[PARTNER_EXPENSE_KEY], LINKED)
+
+    def _add_connection(self, company_id: str, platform: Any, status: str) -> dict[str, Any]:
+        company = self._company(company_id)
+        connection_id = new_uuid(self._rng)
+        row = connection_wire(
+            connection_id=connection_id,
+            integration_id=integration_id(platform.key),
+            platform=platform,
+            source_id=new_uuid(self._rng),
+            link_url=self.link_url(company_id, connection_id),
+            status=status,
+            created=stamp(self.clock.tick()),
+        )
+        company.connections[connection_id] = row
+        self._changed(company)
+        return copy.deepcopy(row)
+
+    def _replace(self, company: _Company, row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        new = {**row, **changes}
+        company.connections[row["id"]] = _in_wire_order(new)
+        self._changed(company)
+        return company.connections[row["id"]]
+
+    def unlink(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """Linked -> Unlinked (data kept). Unlinked stays Unlinked; other statuses are refused."""
+        with self._lock:
+            company, row = self._connection(company_id, connection_id)
+            if row["status"] == UNLINKED:
+                return copy.deepcopy(row)
+            if row["status"] != LINKED:
+                raise RuleViolation(
+                    "status",
+                    f"only a Linked connection can be unlinked; this one is {row['status']}",
+                    "ConnectionStatus",
+                )
+            self.clock.tick()
+            return copy.deepcopy(self._replace(company, row, status=UNLINKED))
+
+    def link(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """What the customer finishing the flow at linkUrl does: Linked, lastSync now."""
+        with self._lock:
+            company, row = self._connection(company_id, connection_id)
+            if row["status"] == LINKED:
+                return copy.deepcopy(row)
+            now = stamp(self.clock.tick())
+            changes: dict[str, Any] = {"status": LINKED, "lastSync": now}
+            if row.get("dataConnectionErrors"):
+                changes["dataConnectionErrors"] = [
+                    {**e, "status": "Resolved", "resolvedOnUtc": now}
+                    if e.get("status") == "Active"
+                    else e
+                    for e in row["dataConnectionErrors"]
+                ]
+            return copy.deepcopy(self._replace(company, row, **changes))
+
+    def deauthorize(
+        self,
+        company_id: str,
+        connection_id: str,
+        message: str = "The platform revoked access: the refresh token has expired.",
+    ) -> dict[str, Any]:
+        """Simulate the platform revoking access: Deauthorized plus an Active error entry."""
+        with self._lock:
+            company, row = self._connection(company_id, connection_id)
+            error = {
+                "statusCode": "401",
+                "statusText": "Unauthorized",
+                "errorMessage": message,
+                "erroredOnUtc": stamp(self.clock.tick()),
+                "status": "Active",
+            }
+            errors = [*row.get("dataConnectionErrors", []), error]
+            return copy.deepcopy(
+                self._replace(company, row, status=DEAUTHORIZED, dataConnectionErrors=errors)
+            )
+
+    def delete_connection(self, company_id: str, connection_id: str) -> None:
+        with self._lock:
+            company, _ = self._connection(company_id, connection_id)
+            del company.connections[connection_id]
+            self.clock.tick()
+            self._changed(company)
+
+    # ----- bulk loading (seed, scale) ----------------------------------------------------
+    def ingest(self, companies: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """Load ready-made (company details, connection rows) pairs without moving the clock."""
+        with self._lock:
+            for details, rows in companies:
+                company = _Company(dict(details))
+                company.connections.update((row["id"], _in_wire_order(row)) for row in rows)
+                self._companies[details["id"]] = company
+            self._changed()
+
+
+_WIRE_ORDER = (
+    "id",
+    "integrationId",
+    "integrationKey",
+    "sourceId",
+    "platformName",
+    "linkUrl",
+    "status",
+    "lastSync",
+    "created",
+    "sourceType",
+    "dataConnectionErrors",
+    "connectionInfo",
+)
+
+
+def _in_wire_order(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in _WIRE_ORDER if k in row and row[k] is not None}
+
+
+@cache
+def integration_id(platform_key: str) -> str:
+    """Codat's integration id is fixed per platform; derive it so it is stable across seeds."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://api.codat.io/integrations/{platform_key}"))
+
+
+def connection_wire(
+    *,
+    connection_id: str,
+    integration_id: str,
+    platform: Any,
+    source_id: str,
+    link_url: str,
+    status: str,
+    created: str,
+    last_sync: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A Connection exactly as the API sends it: optional fields left out rather than null."""
+    row: dict[str, Any] = {
+        "id": connection_id,
+        "integrationId": integration_id,
+        "integrationKey": platform.key,
+        "sourceId": source_id,
+        "platformName": platform.name,
+        "linkUrl": link_url,
+        "status": status,
+        "lastSync": last_sync,
+        "created": created,
+        "sourceType": platform.source_type,
+        "dataConnectionErrors": errors or None,
+    }
+    return _in_wire_order(row)
+
+
+def _check_company(name: object, description: object, tags: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise RuleViolation("name", "a non-empty company name is required", "Required")
+    bad = sorted({ch for ch in name if ch not in COMPANY_NAME_CHARS and not ch.isspace()})
+    if bad:
+        raise RuleViolation(
+            "name",
+            f"may contain letters, digits, spaces and - ' , & @ . ? ! only; found {''.join(bad)!r}",
+            "Pattern",
+        )
+    if description is not None and not isinstance(description, str):
+        raise RuleViolation("description", "must be a string", "Type")
+    if tags is None:
+        return
+    if not isinstance(tags, dict):
+        raise RuleViolation("tags", "must be an object of string values", "Type")
+    if len(tags) > 10:
+        raise RuleViolation("tags", f"at most 10 tags are allowed, got {len(tags)}", "MaxItems")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 27:
+            raise RuleViolation(f"tags.{key}", "tag names are 1 to 27 characters", "Length")
+        if not isinstance(value, str) or len(value) > 100:
+            raise RuleViolation(f"tags.{key}", "tag values are strings of at most 100", "Length")
+
+
+def _page(rows: list[dict[str, Any]], page: int, page_size: int) -> PageResult:
+    start = (page - 1) * page_size
+    return PageResult(rows[start : start + page_size], len(rows))

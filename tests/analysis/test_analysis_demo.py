@@ -1,0 +1,65 @@
+"""The analysis helpers on a real listing of the demo portfolio, checked against sandbox truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta, timezone
+
+import matplotlib
+import pytest
+
+import codat_nb
+from codat_nb.analysis import TOTAL, plot_status, stale, status_summary
+from codat_nb.models import parse_codat_datetime
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+def demo(demo_sandbox):
+    client = codat_nb.CodatClient(api_key=demo_sandbox.api_key, base_url=demo_sandbox.url)
+    frame = client.connections.list_all(progress=False)
+    client.close()
+    wire = [
+        c
+        for cid in demo_sandbox.store.company_ids()
+        for c in demo_sandbox.store.connections_wire(cid)
+    ]
+    return demo_sandbox, frame, wire
+
+
+def test_status_summary_matches_the_sandbox_counts(demo):
+    _, frame, wire = demo
+    for by, key in (("source_type", "sourceType"), ("platform_name", "platformName")):
+        table = status_summary(frame, by=by)
+        truth = Counter((c[key], c["status"]) for c in wire)
+        assert table.loc[TOTAL, TOTAL] == len(wire)
+        for (group, status), count in truth.items():
+            assert table.loc[group, status] == count
+        assert table.drop(index=TOTAL, columns=TOTAL).to_numpy().sum() == len(wire)
+
+
+def test_stale_matches_a_row_by_row_check_of_the_wire(demo):
+    sb, frame, wire = demo
+    now = sb.clock.now()
+
+    def synced(c):
+        when = parse_codat_datetime(c["lastSync"])
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+    expected = {
+        c["id"] for c in wire if "lastSync" not in c or now - synced(c) > timedelta(days=30)
+    }
+    result = stale(frame, "30D", now=now)
+    assert set(result["id"]) == expected
+    assert 0 < len(result) < len(frame)
+    ages = result["last_sync_age"].dropna()
+    assert ages.is_monotonic_decreasing and (ages > timedelta(days=30)).all()
+
+
+def test_plot_status_of_the_portfolio_adds_up(demo):
+    _, frame, wire = demo
+    ax = plot_status(frame, by="platform_name")
+    total = sum(bar.get_width() for container in ax.containers for bar in container)
+    assert total == len(wire)
+    assert f"({len(wire)})" in ax.get_title()

@@ -1,0 +1,173 @@
+"""Under injected faults listings stay complete and duplicate-free and no write is applied twice."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+import codat_nb
+
+
+def truth_ids(sb, company_id):
+    return [row["id"] for row in sb.store.connections_wire(company_id)]
+
+
+@pytest.fixture
+def company_230(sandbox, make_company):
+    return make_company(sandbox, 230)
+
+
+PROFILES = {
+    "429 storm": {"rate_limit_rate": 0.3, "retry_after": 0},
+    "503 burst": {"error_rate": 0.2},
+    "latency": {"latency_ms": 15},
+    "dropped sockets": {"drop_rate": 0.2},
+    "everything": {"rate_limit_rate": 0.3, "retry_after": 0, "error_rate": 0.2, "latency_ms": 5},
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=list(PROFILES))
+def test_listing_is_complete_under_faults(sandbox, client, company_230, profile):
+    for name, value in PROFILES[profile].items():
+        setattr(sandbox.faults, name, value)
+    before = sandbox.store.request_count
+    frame = client.connections.list(company_230, page_size=10, concurrency=4)
+    assert list(frame["id"]) == truth_ids(sandbox, company_230)
+    assert frame["id"].is_unique
+    if profile != "latency":
+        assert sandbox.store.request_count - before > 23  # faults really happened and were retried
+
+
+def test_iter_is_complete_under_faults(sandbox, client, company_230):
+    sandbox.faults.rate_limit_rate = 0.3
+    sandbox.faults.retry_after = 0
+    sandbox.faults.error_rate = 0.2
+    assert [c.id for c in client.connections.iter(company_230, page_size=25)] == truth_ids(
+        sandbox, company_230
+    )
+
+
+def test_creates_under_429s_each_make_exactly_one_connection(sandbox, client):
+    company = sandbox.store.create_company("Busy Ltd")["id"]
+    sandbox.faults.rate_limit_rate = 0.5
+    sandbox.faults.retry_after = 0
+    before = sandbox.store.request_count
+    made = [client.connections.create(company, "gbol").id for _ in range(20)]
+    made.append(client.connections.create_partner_expense(company).id)
+    assert sandbox.store.request_count - before > 21  # some creates were answered 429 first
+    assert truth_ids(sandbox, company) == made
+
+
+def test_a_create_answered_503_is_not_retried(sandbox, client):
+    company = sandbox.store.create_company("Fragile Ltd")["id"]
+    sandbox.faults.error_rate = 1.0
+    before = sandbox.store.request_count
+    with pytest.raises(codat_nb.ServerError) as info:
+        client.connections.create(company, "gbol")
+    assert sandbox.store.request_count - before == 1
+    assert "attempts" not in str(info.value)
+    assert len(truth_ids(sandbox, company)) <= 1  # never two
+
+
+def test_a_create_whose_connection_dropped_is_not_retried(sandbox, client):
+    company = sandbox.store.create_company("Dropped Ltd")["id"]
+    sandbox.faults.drop_rate = 1.0
+    before = sandbox.store.request_count
+    with pytest.raises(codat_nb.CodatConnectionError, match="POST http://127.0.0.1"):
+        client.connections.create(company, "gbol")
+    assert sandbox.store.request_count - before <= 1
+    assert len(truth_ids(sandbox, company)) <= 1
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_refused_connections_are_retried_even_for_creates_then_named():
+    url = f"http://127.0.0.1:{closed_port()}"
+    policy = codat_nb.RetryPolicy(max_retries=2, backoff=0.001, backoff_max=0.001)
+    client = codat_nb.CodatClient("k", base_url=url, retries=policy)
+    with pytest.raises(codat_nb.CodatConnectionError) as info:
+        client.connections.create("7f7a3e3c-5b2e-4d0a-9c1e-0a2b3c4d5e6f", "gbol")
+    text = str(info.value)
+    assert text.startswith(f"POST {url}/companies/")
+    assert "connection refused" in text and "gave up after 3 attempts" in text
+    assert isinstance(info.value, codat_nb.CodatTransportError)
+
+
+def test_a_slow_server_trips_the_read_timeout(sandbox, client_for):
+    sandbox.faults.latency_ms = 400
+    policy = codat_nb.RetryPolicy(max_retries=1, backoff=0.001, backoff_max=0.001)
+    slow = client_for(sandbox, timeout=(2.0, 0.05), retries=policy)
+    with pytest.raises(codat_nb.CodatTimeoutError, match="timed out reading") as info:
+        slow.companies.list()
+    assert f"GET {sandbox.url}/companies" in str(info.value)
+    assert "gave up after 2 attempts" in str(info.value)
+
+
+def test_keyboard_interrupt_mid_listing_leaves_the_client_usable(sandbox, client, company_230):
+    sandbox.faults.latency_ms = 20
+    main = threading.main_thread().ident
+    start = sandbox.store.request_count
+
+    def interrupt_when_under_way():
+        deadline = time.monotonic() + 30
+        while sandbox.store.request_count < start + 5 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_when_under_way)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.connections.list(company_230, page_size=2, concurrency=2)
+            time.sleep(30)  # only reached if the listing finished first: wait for the signal
+    finally:
+        watcher.join()
+    assert sandbox.store.request_count - start < 115  # it really stopped part-way
+    sandbox.faults.latency_ms = 0
+    frame = client.connections.list(company_230, page_size=50)
+    assert list(frame["id"]) == truth_ids(sandbox, company_230)
+    leftovers = [t for t in threading.enumerate() if t.name.startswith("codat_nb-page")]
+    for thread in leftovers:
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in leftovers)
+
+
+def test_keyboard_interrupt_stops_a_portfolio_listing_promptly(sandbox, client, make_company):
+    sb = sandbox
+    for n in range(8):
+        make_company(sb, 30, name=f"Portfolio {n} Ltd")
+    sb.faults.latency_ms = 5
+    main = threading.main_thread().ident
+    start = sb.store.request_count
+
+    def interrupt_when_under_way():
+        deadline = time.monotonic() + 30
+        while sb.store.request_count < start + 20 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_when_under_way)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.connections.list_all(page_size=1)
+            time.sleep(30)  # only reached if the listing finished first: wait for the signal
+    finally:
+        watcher.join()
+    at_interrupt = sb.store.request_count
+    for thread in threading.enumerate():
+        if thread.name.startswith("codat_nb-company"):
+            thread.join(timeout=10)
+    # Each of the 4 workers may finish the page it was fetching, and no more.
+    assert sb.store.request_count - at_interrupt <= client.max_concurrency
+    sb.faults.latency_ms = 0
+    frame = client.connections.list_all()
+    assert len(frame) == 8 * 30

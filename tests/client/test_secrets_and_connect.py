@@ -1,0 +1,86 @@
+"""The API key never leaks; ``connect()`` resolves credentials or starts the embedded sandbox."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+import requests
+
+import codat_nb
+from codat_nb.sandbox import Sandbox
+from codat_nb.transport import auth_header_from_key
+
+SECRET = "sk-live-0d1e2a3d-b33f-4c0d-e5ec-12e7c0da7a11"
+
+
+def test_key_absent_from_every_repr_str_exception_and_log_record(caplog, client_for):
+    forms = (SECRET, auth_header_from_key(SECRET), auth_header_from_key(SECRET)[6:])
+    texts: list[str] = []
+    caplog.set_level(logging.DEBUG)  # every logger: codat_nb, urllib3, requests
+    with Sandbox(seed="demo", api_key=SECRET) as sb:
+        sb.faults.rate_limit_rate = 0.3
+        sb.faults.retry_after = 0
+        client = client_for(sb, retries=codat_nb.RetryPolicy(max_retries=25, backoff=0.001))
+        via_key = codat_nb.connect(api_key=SECRET, base_url=sb.url)
+        company = client.companies.list()["company_id"][0]
+        frame = client.connections.list(company)
+        made = via_key.connections.create(company, "gbol")
+        texts += [repr(made), str(made), frame.to_string(), repr(via_key.rate_limit)]
+        sb.faults.rate_limit_rate = 0.0
+        failures = [
+            lambda: client.connections.get(company, str(uuid.UUID(int=7, version=4))),
+            lambda: client.connections.list(company, query="status=={"),
+            lambda: client.connections.create(company, "zzzz"),
+            lambda: codat_nb.CodatClient(SECRET + "x", base_url=sb.url).companies.list(),
+        ]
+        for fail in failures:
+            with pytest.raises(codat_nb.CodatError) as info:
+                fail()
+            texts += [str(info.value), repr(info.value), str(vars(info.value))]
+        for thing in (client, via_key, client.connections, client.companies, client._transport):
+            texts += [repr(thing), str(thing)]
+        via_key.close()
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [repr(record.args) for record in caplog.records]
+    assert len(caplog.records) > 20  # the DEBUG request log really was captured
+    for text in texts:
+        for form in forms:
+            assert form not in text
+
+
+@pytest.fixture
+def no_credentials(monkeypatch):
+    for name in ("CODAT_API_KEY", "CODAT_AUTH_HEADER", "CODAT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_connect_without_credentials_starts_the_demo_sandbox(no_credentials, capsys):
+    client = codat_nb.connect()
+    try:
+        printed = capsys.readouterr().out
+        assert printed.count("\n") == 1
+        assert "sandbox" in printed
+        assert client.sandbox is not None
+        assert client.sandbox.api_key not in printed
+        assert client.base_url == client.sandbox.url
+        assert len(client.companies.list()) == len(client.sandbox.store.company_ids()) >= 200
+    finally:
+        client.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(client.base_url + "/companies", timeout=2)
+
+
+def test_connect_prefers_explicit_arguments_then_the_environment(
+    no_credentials, monkeypatch, sandbox
+):
+    with codat_nb.connect(api_key=sandbox.api_key, base_url=sandbox.url) as explicit:
+        assert explicit.sandbox is None
+        assert explicit.companies.list().empty
+    monkeypatch.setenv("CODAT_AUTH_HEADER", sandbox.auth_header)
+    monkeypatch.setenv("CODAT_BASE_URL", sandbox.url)
+    with codat_nb.connect() as from_env:
+        sandbox.store.create_company("Env Ltd")
+        assert list(from_env.companies.list()["company_name"]) == ["Env Ltd"]
+        assert from_env.sandbox is None

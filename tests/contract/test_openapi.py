@@ -1,0 +1,194 @@
+"""Every sandbox response body, success and error, validates against Codat's OpenAPI schemas.
+
+Schema handling: the document says ``openapi: 3.1.0`` (JSON Schema 2020-12) but marks fields with
+3.0's ``nullable: true``. We translate ``nullable`` to its 3.1 meaning (``null`` also allowed),
+so a validator here accepts what the document intends; separately we assert the sandbox never
+sends ``null`` at all, which keeps it valid for strict 3.1 readers (openapi-core) too.
+Statuses an operation does not list (405, or 400 on get-connection for a non-UUID id) are
+checked against ErrorMessage, the shape every Codat error has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from codat_nb.sandbox import Sandbox
+
+SPEC_PATH = Path(
+    os.environ.get(
+        "CODAT_OPENAPI_PATH",
+        Path(__file__).parents[2].parent / "shared/codat/Codat-Sync-Expenses-v1.json",
+    )
+)
+BASE = "urn:codat-openapi"
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+pytestmark = pytest.mark.skipif(
+    not SPEC_PATH.is_file(), reason=f"Codat OpenAPI document not found at {SPEC_PATH}"
+)
+
+
+def _nullable_to_31(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_nullable_to_31(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_to_31(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return _nullable_to_31(json.loads(SPEC_PATH.read_text()))
+
+
+@pytest.fixture(scope="module")
+def validator_for(spec):
+    registry = Registry().with_resource(BASE, Resource(contents=spec, specification=DRAFT202012))
+
+    def make(pointer: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": f"{BASE}#{pointer}"}, registry=registry, format_checker=FormatChecker()
+        )
+
+    return make
+
+
+def _schema_pointer(spec: dict, method: str, path: str, status: int) -> str:
+    """JSON pointer to the schema of this operation's response, or ErrorMessage if unlisted."""
+    for template, item in spec["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            responses = item[method.lower()]["responses"]
+            response = responses.get(str(status))
+            if response is None:
+                break
+            if "$ref" in response:
+                name = response["$ref"].rsplit("/", 1)[1]
+                return f"/components/responses/{name}/content/application~1json/schema"
+            escaped = template.replace("~", "~0").replace("/", "~1")
+            return (
+                f"/paths/{escaped}/{method.lower()}/responses/{status}"
+                "/content/application~1json/schema"
+            )
+    return "/components/schemas/ErrorMessage"
+
+
+def _no_nulls(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(v is not None and _no_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return all(v is not None and _no_nulls(v) for v in value)
+    return True
+
+
+def _exercise(sb: Sandbox) -> list[requests.Response]:
+    """Drive every operation, every status the sandbox produces, and collect the responses."""
+    seen: list[requests.Response] = []
+    s = requests.Session()
+    s.headers["Authorization"] = sb.auth_header
+    s.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+    u = sb.url
+    cid = max(sb.store.company_ids(), key=lambda c: len(sb.store.connections_wire(c)))
+    deauth = next(
+        (c, x["id"])
+        for c in sb.store.company_ids()
+        for x in sb.store.connections_wire(c)
+        if "dataConnectionErrors" in x
+    )
+    s.get(f"{u}/companies", params={"pageSize": 7, "page": 2, "orderBy": "-lastSync"})
+    s.get(f"{u}/companies", params={"pageSize": 2000})
+    s.get(f"{u}/companies", params={"query": "name~ltd", "tags": "region=uk"})
+    s.get(f"{u}/companies/{cid}")
+    s.get(f"{u}/companies/{deauth[0]}/connections")
+    s.get(f"{u}/companies/{deauth[0]}/connections/{deauth[1]}")
+    s.get(f"{u}/companies/{cid}/connections", params={"pageSize": 3, "page": 2})
+    new = s.post(f"{u}/companies", json={"name": "Contract Ltd", "description": "d"}).json()
+    made = s.post(f"{u}/companies/{new['id']}/connections", json={"platformKey": "suuo"}).json()
+    s.post(f"{u}/companies/{new['id']}/sync/expenses/connections/partnerExpense")
+    requests.get(made["linkUrl"])
+    s.get(f"{u}/companies/{new['id']}")
+    s.patch(f"{u}/companies/{new['id']}/connections/{made['id']}", json={"status": "Unlinked"})
+    s.delete(f"{u}/companies/{new['id']}/connections/{made['id']}")
+    s.get(f"{u}/companies/{new['id']}/connections/{made['id']}")  # 404 PublicApi
+    s.delete(f"{u}/companies/{new['id']}")  # 204, no body
+    s.get(f"{u}/companies/{MISSING}")  # 404 ClientsApi
+    s.get(f"{u}/companies/{cid}/connections", params={"query": "status="})  # 400 query
+    s.get(f"{u}/companies/{cid}/connections", params={"pageSize": 0})  # 400 paging
+    s.post(f"{u}/companies/{cid}/connections", json={"platformKey": "XERO"})  # 400
+    s.post(f"{u}/companies", json={"name": ""})  # 400
+    s.get(f"{u}/companies/{cid}/connections/not-a-uuid")  # 400, unlisted status
+    s.put(f"{u}/companies/{cid}/connections")  # 405, unlisted
+    s.get(f"{u}/nowhere")  # 404, no operation
+    requests.get(f"{u}/companies")  # 401
+    seen.append(requests.get(f"{u}/companies"))
+    sb.faults.rate_limit_rate = 1.0
+    s.get(f"{u}/companies/{cid}/connections")  # 429
+    sb.faults.rate_limit_rate, sb.faults.error_rate = 0.0, 1.0
+    for _ in range(6):
+        s.get(f"{u}/companies/{cid}/connections")  # 500 / 503
+    sb.faults.error_rate = 0.0
+    s.close()
+    return seen
+
+
+def test_every_response_body_validates(demo_sandbox, spec, validator_for):
+    responses = _exercise(demo_sandbox)
+    statuses = {r.status_code for r in responses}
+    assert statuses >= {200, 204, 400, 401, 404, 405, 429, 500, 503}
+    checked = 0
+    for response in responses:
+        path = response.request.path_url.split("?")[0]
+        if not response.content:
+            assert (response.request.method, response.status_code) in {
+                ("DELETE", 200), ("DELETE", 204),
+            }  # fmt: skip
+            continue
+        assert response.headers["Content-Type"] == "application/json"
+        body = response.json()
+        assert _no_nulls(body), (path, body)
+        pointer = _schema_pointer(spec, response.request.method, path, response.status_code)
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator_for(pointer).iter_errors(body)
+        ]
+        assert problems == [], (response.request.method, path, response.status_code, pointer)
+        checked += 1
+    assert checked >= 25
+
+
+def test_page_size_above_2000_breaks_only_the_paging_schema_maximum(demo_sandbox, validator_for):
+    """The parameter allows 5000 but PagingInfo.pageSize says maximum 2000. The sandbox echoes
+    the size it served (as Codat does), so the only schema complaint is that maximum."""
+    cid = demo_sandbox.store.company_ids()[0]
+    response = requests.get(
+        f"{demo_sandbox.url}/companies/{cid}/connections",
+        params={"pageSize": 5000},
+        headers={"Authorization": demo_sandbox.auth_header},
+    )
+    errors = list(validator_for("/components/schemas/Connections").iter_errors(response.json()))
+    assert [(list(e.absolute_path), e.validator) for e in errors] == [(["pageSize"], "maximum")]
+
+
+def test_the_validator_is_live(validator_for):
+    """Guard against a vacuous pass: a wrong body must produce schema errors."""
+    bad = {"id": "not-a-uuid", "status": "Gone", "extra": 1, "lastSync": None}
+    messages = [e.message for e in validator_for("/components/schemas/Connection").iter_errors(bad)]
+    assert any("'integrationId' is a required property" in m for m in messages)
+    assert any("'Gone' is not one of" in m for m in messages)
+    assert any("'extra' was unexpected" in m for m in messages)
+    assert any("is not a 'uuid'" in m for m in messages)
+    error = {"statusCode": "404", "canBeRetried": True}
+    assert len(list(validator_for("/components/schemas/ErrorMessage").iter_errors(error))) == 2

@@ -1,0 +1,142 @@
+"""The official SDK (codatsyncexpenses 0.5.0) drives the sandbox through all six operations."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from codatsyncexpenses import CodatSyncExpenses
+from codatsyncexpenses.models import errors, operations, shared
+from codatsyncexpenses.utils import retries
+
+from codat_nb.sandbox import Sandbox
+
+NO_RETRIES = retries.RetryConfig("none", retries.BackoffStrategy(1, 1, 1, 1), False)
+
+
+@pytest.fixture
+def sdk(demo_sandbox: Sandbox) -> CodatSyncExpenses:
+    return CodatSyncExpenses(
+        security=shared.Security(auth_header=demo_sandbox.auth_header),
+        server_url=demo_sandbox.url,
+        retry_config=NO_RETRIES,
+    )
+
+
+def test_sdk_performs_all_six_operations(demo_sandbox, sdk):
+    company_id = demo_sandbox.store.company_ids()[0]
+    conns = sdk.connections
+
+    created = conns.create_connection(
+        operations.CreateConnectionRequest(
+            company_id=company_id,
+            request_body=operations.CreateConnectionRequestBody(platform_key="gbol"),
+        )
+    ).connection
+    assert created.status == shared.DataConnectionStatus.PENDING_AUTH
+    assert created.source_type == shared.SourceType.ACCOUNTING
+    assert requests.get(created.link_url).status_code == 200  # the customer links it
+
+    fetched = conns.get_connection(
+        operations.GetConnectionRequest(company_id=company_id, connection_id=created.id)
+    ).connection
+    assert fetched.status == shared.DataConnectionStatus.LINKED and fetched.last_sync
+
+    partner = conns.create_partner_expense_connection(
+        operations.CreatePartnerExpenseConnectionRequest(company_id=company_id)
+    ).connection
+    assert partner.status == shared.DataConnectionStatus.LINKED
+    assert partner.source_type == shared.SourceType.EXPENSE
+
+    unlinked = conns.unlink(
+        operations.UnlinkConnectionRequest(
+            company_id=company_id,
+            connection_id=created.id,
+            request_body=operations.UnlinkConnectionUpdateConnection(
+                status=shared.DataConnectionStatus.UNLINKED
+            ),
+        )
+    ).connection
+    assert unlinked.status == shared.DataConnectionStatus.UNLINKED
+
+    page = conns.list_connections(
+        operations.ListConnectionsRequest(
+            company_id=company_id, page=1, page_size=2, query="status=Linked", order_by="-created"
+        )
+    ).connections
+    expected = [
+        c["id"]
+        for c in sorted(
+            demo_sandbox.store.connections_wire(company_id),
+            key=lambda c: c["created"],
+            reverse=True,
+        )
+        if c["status"] == "Linked"
+    ]
+    assert [c.id for c in page.results] == expected[:2]
+    assert page.total_results == len(expected)
+    assert page.links.self_.href == f"/companies/{company_id}/connections"
+
+    deleted = conns.delete_connection(
+        operations.DeleteConnectionRequest(company_id=company_id, connection_id=created.id)
+    )
+    assert deleted.status_code == 200
+    with pytest.raises(errors.ErrorMessage) as info:
+        conns.get_connection(
+            operations.GetConnectionRequest(company_id=company_id, connection_id=created.id)
+        )
+    assert info.value.status_code == 404
+    assert info.value.error == f"Data connection {created.id} not found"
+    assert len(info.value.correlation_id) == 32
+
+
+def test_sdk_parses_every_demo_connection(demo_sandbox, sdk):
+    """Every shape the demo holds (errors, connectionInfo, odd dates) parses in the SDK."""
+    seen = 0
+    for company_id in demo_sandbox.store.company_ids():
+        page = sdk.connections.list_connections(
+            operations.ListConnectionsRequest(company_id=company_id, page_size=5000)
+        ).connections
+        assert page.total_results == len(page.results or [])
+        seen += page.total_results
+    assert seen >= 1_000
+
+
+def test_sdk_raises_codat_errors_for_bad_requests(demo_sandbox, sdk):
+    company_id = demo_sandbox.store.company_ids()[0]
+    with pytest.raises(errors.ErrorMessage) as info:
+        sdk.connections.create_connection(
+            operations.CreateConnectionRequest(
+                company_id="00000000-0000-4000-8000-000000000000",
+                request_body=operations.CreateConnectionRequestBody(platform_key="gbol"),
+            )
+        )
+    assert info.value.status_code == 404 and "No company was found" in info.value.error
+    with pytest.raises(errors.ErrorMessage) as info:
+        sdk.connections.list_connections(
+            operations.ListConnectionsRequest(company_id=company_id, query="status=")
+        )
+    assert info.value.status_code == 400
+    assert info.value.error.startswith("Error parsing query - ")
+    assert info.value.validation.errors[0].item_id == "query"
+
+
+def test_sdk_sees_injected_429_without_retries(demo_sandbox, sdk):
+    demo_sandbox.faults.rate_limit_rate = 1.0
+    company_id = demo_sandbox.store.company_ids()[0]
+    with pytest.raises(errors.ErrorMessage) as info:
+        sdk.connections.list_connections(operations.ListConnectionsRequest(company_id=company_id))
+    assert info.value.status_code == 429
+    assert info.value.can_be_retried == "True"
+
+
+def test_sdk_rejects_wrong_key(demo_sandbox):
+    sdk = CodatSyncExpenses(
+        security=shared.Security(auth_header="Basic d3Jvbmc="),
+        server_url=demo_sandbox.url,
+        retry_config=NO_RETRIES,
+    )
+    with pytest.raises(errors.ErrorMessage) as info:
+        sdk.connections.list_connections(
+            operations.ListConnectionsRequest(company_id=demo_sandbox.store.company_ids()[0])
+        )
+    assert info.value.status_code == 401 and info.value.error == "Unauthorized"

@@ -1,0 +1,44 @@
+"""Helpers for the sandbox's own HTTP tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+
+def _expect_error(
+    response: requests.Response,
+    status: int,
+    *,
+    item_id: str | None = None,
+    contains: str | None = None,
+    service: str | None = None,
+) -> dict:
+    """Assert an ErrorMessage of ``status``: JSON, fresh correlationId, naming the field."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    body = response.json()
+    assert body["statusCode"] == status
+    assert re.fullmatch(r"[0-9a-f]{32}", body["correlationId"])
+    assert body["canBeRetried"] in ("Unknown", "True", "False")
+    assert body["detailedErrorCode"] == 0
+    if service is not None:
+        assert body["service"] == service
+    if contains is not None:
+        assert contains in body["error"], body["error"]
+    if item_id is None:
+        assert body["validation"] == {"errors": [], "warnings": []}
+    else:
+        items = body["validation"]["errors"]
+        assert [i["itemId"] for i in items] == [item_id], items
+        assert items[0]["message"] and items[0]["validatorName"]
+        assert body["validation"]["warnings"] == []
+    return body
+
+
+@pytest.fixture
+def expect_error():
+    return _expect_error
