@@ -28,11 +28,13 @@ UNKNOWN_STATUS_COLOUR = "#6a1b9a"
 
 _CARD = (
     "border:1px solid {border};border-radius:6px;padding:8px 12px;margin:4px 0;"
-    "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;max-width:900px"
+    "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;max-width:900px;"
+    "line-height:1.4"
 )
-_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
+_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0;line-height:1.4"
 _CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:top"
 _KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
+_ROW_CELL = _CELL + ";white-space:nowrap"  # one line per connection: ids and times never wrap
 
 
 def status_badge(status: object) -> str:
@@ -256,7 +258,7 @@ def connections_table_html(
         )
         body.append(
             f'<tr class="codat-nb-row" data-connection-id="{escape(row_id, quote=True)}"{style}>'
-            + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells)
+            + "".join(f'<td style="{_ROW_CELL}">{c}</td>' for c in cells)
             + "</tr>"
         )
     if not body:

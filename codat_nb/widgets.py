@@ -69,7 +69,9 @@ class ConnectionManager(widgets.VBox):
             "company-search",
         )
         self.company_select = _with_class(
-            widgets.Select(options=[], value=None, rows=6, layout={"width": "640px"}),
+            widgets.Select(
+                options=[], value=None, rows=6, description="Matches", layout={"width": "640px"}
+            ),
             "company-select",
         )
         self.refresh_button = _with_class(
@@ -86,7 +88,7 @@ class ConnectionManager(widgets.VBox):
             widgets.Dropdown(options=[ALL, *SOURCE_TYPES], value=ALL, description="Source type"),
             "source-filter",
         )
-        self.table = _with_class(widgets.HTML(), "table")
+        self.table = _with_class(widgets.HTML(layout={"overflow": "auto"}), "table")
         self.connection_select = _with_class(
             widgets.Select(
                 options=[],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -57,3 +58,13 @@ def demo_session(demo_sandbox: Sandbox) -> Iterator[requests.Session]:
     """An authenticated session against ``demo_sandbox``."""
     with auth_session(demo_sandbox) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own Ctrl-C handler, as in a notebook kernel, even when pytest was started with
+    SIGINT ignored (a background job of a non-interactive shell ignores it): the interrupt tests
+    send SIGINT and expect KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

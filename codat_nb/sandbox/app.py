@@ -231,7 +231,7 @@ class SandboxApp:
         if len(values) > 1:
             raise errors.invalid(name, f"give {name} once, got {len(values)} values", "Single")
         text = values[0].strip()
-        if not re.fullmatch(r"[+-]?\d{1,10}", text):
+        if not re.fullmatch(r"[+-]?[0-9]{1,10}", text):  # ASCII only: int() takes any digit
             raise errors.invalid(name, f"must be an integer, got {values[0]!r}", "Integer")
         value = int(text)
         if value < low or (high is not None and value > high):
@@ -260,7 +260,7 @@ class SandboxApp:
             return None
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise errors.invalid("body", f"is not valid JSON ({exc})", "Json") from None
         if not isinstance(body, dict):
             kind = type(body).__name__

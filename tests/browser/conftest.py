@@ -1,0 +1,227 @@
+"""JupyterLab and headless Chromium for the end-to-end widget test, always torn down.
+
+Chromium comes from Debian (``playwright install`` cannot download browsers here). When it or
+playwright is missing the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
+``.ci/run``), where a skip would hide that CI never looked at the widget in a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from codat_nb.sandbox import Sandbox
+
+REQUIRE_BROWSER_ENV = "CODAT_NB_REQUIRE_BROWSER"
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = REPO / "notebooks" / "03_manage_connections.ipynb"
+ARTIFACTS = REPO / "artifacts" / "browser"  # git-ignored (/artifacts/)
+TOKEN = "codat-nb-browser-test"  # fixed on purpose: the server listens on loopback only
+STARTUP_TIMEOUT_S = 60
+SHUTDOWN_TIMEOUT_S = 15
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# User settings that keep JupyterLab off the network and free of toasts over the notebook.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/extensionmanager-extension/plugin.jupyterlab-settings": {"enabled": False},
+}
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where the browser test must run."""
+    if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+        pytest.fail(f"{reason}, but {REQUIRE_BROWSER_ENV}=1 requires the browser test to run")
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running JupyterLab: where it listens and the notebook it serves."""
+
+    url: str
+    notebook: str
+    log: Path
+
+    def notebook_url(self) -> str:
+        return f"{self.url}/lab/tree/{self.notebook}?token={TOKEN}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Child processes, recursively (kernels run in their own session, so killpg misses them)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _write_settings(settings_dir: Path) -> None:
+    for name, values in LAB_SETTINGS.items():
+        path = settings_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def _wait_until_ready(proc: subprocess.Popen, lab: Lab) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{lab.log_tail()}")
+        with suppress(requests.RequestException):
+            status = requests.get(f"{lab.url}/api/status", params={"token": TOKEN}, timeout=2)
+            if status.status_code == 200:
+                return
+        time.sleep(0.25)
+    pytest.fail(f"JupyterLab not ready after {STARTUP_TIMEOUT_S} s:\n{lab.log_tail()}")
+
+
+def _stop(proc: subprocess.Popen, lab: Lab) -> None:
+    """Ask politely (kernels shut down cleanly), then kill whatever is left."""
+    tree = _descendants(proc.pid)
+    with suppress(requests.RequestException):
+        requests.post(f"{lab.url}/api/shutdown", params={"token": TOKEN}, timeout=5)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in tree:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    """Where screenshots go, for a person to look at (printed by the tests)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("no `chromium` on the PATH (Debian: apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_sandbox() -> Iterator[Sandbox]:
+    """The demo portfolio, shared by the module's tests (the notebook's kernel talks to it)."""
+    with Sandbox(seed="demo") as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def lab(demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 serving a copy of notebook 03, its kernel pointed at the sandbox."""
+    if not NOTEBOOK.exists():
+        pytest.fail(f"{NOTEBOOK} is missing")
+    tmp = tmp_path_factory.mktemp("lab")
+    root, home = tmp / "root", tmp / "home"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    _write_settings(home / "settings")
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("CODAT_", "JUPYTER"))
+    }
+    env.update(
+        CODAT_API_KEY=demo_sandbox.api_key,
+        CODAT_BASE_URL=demo_sandbox.url,
+        JUPYTER_CONFIG_DIR=str(home / "config"),  # no user config or lab extensions settings
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    port = _free_port()
+    lab = Lab(url=f"http://127.0.0.1:{port}", notebook=NOTEBOOK.name, log=tmp / "jupyter.log")
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.allow_root=True",  # CI containers run as root; harmless otherwise
+        "--ServerApp.terminals_enabled=False",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]
+    with lab.log.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so teardown can kill it whole
+        )
+    try:
+        _wait_until_ready(proc, lab)
+        yield lab
+    finally:
+        _stop(proc, lab)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        unavailable(f"playwright is not importable ({err}); pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,227 @@
+"""Notebook 03 in JupyterLab in headless Chromium: the ConnectionManager renders and works.
+
+Python tests drive the widget through its traits; only a browser shows whether the front end can
+render it at all (a widget-manager version mismatch shows "Error displaying widget" instead) and
+whether a user's clicks reach the kernel and come back as a redrawn table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+from codat_nb.sandbox import Sandbox
+
+if TYPE_CHECKING:  # playwright is imported only by the ``browser`` fixture, which can skip
+    from playwright.sync_api import ConsoleMessage, Error, Locator, Page
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 30_000  # one bound for every wait on the page
+RUN_ALL_TIMEOUT_MS = 90_000  # kernel start plus every cell of the notebook
+BROKEN_WIDGET_TEXTS = ("Error displaying widget", "Failed to load model class")
+
+
+@dataclass
+class Console:
+    """What the page reported: console errors and uncaught exceptions."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    def on_page_error(self, error: Error) -> None:
+        self.errors.append(f"uncaught: {error}")
+
+
+@dataclass
+class NotebookPage:
+    """The JupyterLab page with notebook 03 run, and what its console said so far."""
+
+    page: Page
+    console: Console
+
+    @property
+    def manager(self) -> Locator:
+        return self.page.locator(".codat-nb-connection-manager")
+
+
+def _wait_for_kernel_idle(page: Page) -> None:
+    """Until the status bar says "<kernel> | Idle": a kernel is started and connected.
+
+    The toolbar's execution indicator already says idle while there is no kernel yet, and Run
+    All pressed then runs nothing.
+    """
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
+            item => /^(?!No Kernel).+ \\| Idle$/.test(item.textContent.trim()))""",
+        timeout=WAIT_MS,
+    )
+
+
+def _menu(page: Page, menu: str, item: str) -> None:
+    """Click ``menu`` in JupyterLab's menu bar, then ``item`` in the menu that opens."""
+    page.locator(".lm-MenuBar-itemLabel").get_by_text(menu, exact=True).click()
+    page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
+
+
+def _code_prompts_match(page: Page, pattern: str, timeout_ms: int) -> None:
+    """Until every code cell's prompt (``[ ]:``, ``[*]:``, ``[3]:``) matches ``pattern``."""
+    page.wait_for_function(
+        """pattern => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            const re = new RegExp(pattern);
+            return prompts.length > 0 && prompts.every(p => re.test(p.textContent));
+        }""",
+        arg=pattern,
+        timeout=timeout_ms,
+    )
+
+
+def _run_all_cells(page: Page) -> None:
+    """Clear the saved outputs, run all cells from the menu bar, wait until every cell has run.
+
+    Clearing first makes "every prompt has a number" mean "this run finished", not "was saved".
+    """
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    _code_prompts_match(page, r"^\[ \]:$", WAIT_MS)
+    _menu(page, "Run", "Run All Cells")
+    try:
+        _code_prompts_match(page, r"^\[\d+\]:$", RUN_ALL_TIMEOUT_MS)
+    except Exception as err:
+        errors = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        raise AssertionError(f"Run All did not finish: {err}\ncell errors: {errors}") from err
+
+
+def _wait_for_widget(page: Page) -> None:
+    """Until the widget or a widget error shows.
+
+    A timeout here is left to the tests' assertions, which say more (console errors first) than
+    "not visible after 30 s" would.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    outcome = page.locator(".codat-nb-connection-manager").or_(
+        page.get_by_text(re.compile("|".join(BROKEN_WIDGET_TEXTS)))
+    )
+    with suppress(PlaywrightTimeoutError):
+        outcome.first.wait_for(state="visible")
+
+
+def _assert_widget_healthy(notebook: NotebookPage) -> None:
+    """No console error, no widget error text, and the ConnectionManager on screen."""
+    assert not notebook.console.errors, "\n".join(notebook.console.errors)
+    body = notebook.page.locator("body").inner_text()
+    for text in BROKEN_WIDGET_TEXTS:
+        assert text not in body
+    assert notebook.manager.count() == 1
+    assert notebook.manager.is_visible()
+
+
+@pytest.fixture(scope="module")
+def notebook(browser, lab, artifacts) -> Iterator[NotebookPage]:
+    """Notebook 03 opened in JupyterLab with all cells run; its page's console is recorded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    console = Console()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    try:
+        page.goto(lab.notebook_url(), wait_until="domcontentloaded")
+        _wait_for_kernel_idle(page)
+        _run_all_cells(page)
+        _wait_for_widget(page)
+        yield NotebookPage(page, console)
+    except Exception:
+        print(f"JupyterLab log:\n{lab.log_tail()}")
+        raise
+    finally:  # the page as the tests left it, passed or failed
+        page.screenshot(path=str(artifacts / "last_page.png"))
+        print(f"last state of the page: {artifacts / 'last_page.png'}")
+        context.close()
+
+
+def _pick(page: Page, widget: str, contains: str, label: str | None = None) -> None:
+    """Select option ``label`` (default: the one containing ``contains``) of a Select widget.
+
+    Waits first, as a user would, until the kernel's redraw has landed: the options are the new
+    ones (every option contains ``contains`` when a label is given, else one does) and none is
+    selected. The widget syncs the selected *index*, so choosing from a stale list picks
+    the wrong row, and choosing the index the model already has sends nothing to the kernel.
+    An option's value is its label (its text has the spaces made non-breaking).
+    """
+    page.wait_for_function(
+        """([css, contains, all]) => {
+            const select = document.querySelector(css);
+            const options = select ? [...select.options] : [];
+            const matches = options.filter(o => o.value.includes(contains)).length;
+            const fresh = all ? matches > 0 && matches === options.length : matches > 0;
+            return fresh && select.selectedIndex === -1;
+        }""",
+        arg=[f".codat-nb-{widget} select", contains, label is not None],
+        timeout=WAIT_MS,
+    )
+    select = page.locator(f".codat-nb-{widget} select")
+    if label is None:
+        label = select.locator("option", has_text=contains).get_attribute("value")
+    select.select_option(value=label)
+
+
+def _linked_connection(sb: Sandbox, avoid: str) -> tuple[dict, dict]:
+    """A company (not mentioned in ``avoid``) and one of its Linked connections, as wire dicts."""
+    for company_id in sb.store.company_ids():
+        if company_id in avoid:
+            continue
+        for conn in sb.store.connections_wire(company_id):
+            if conn["status"] == "Linked":
+                return sb.store.get_company_wire(company_id), conn
+    raise AssertionError("the demo portfolio has no Linked connection")
+
+
+def test_connection_manager_renders_in_jupyterlab(notebook: NotebookPage, artifacts) -> None:
+    page, manager = notebook.page, notebook.manager
+    _assert_widget_healthy(notebook)
+    for css in ("company-search", "company-select", "table", "connection-select"):
+        assert manager.locator(f".codat-nb-{css}").is_visible(), css
+    for label in ("Refresh", "Unlink", "Delete", "Create connection", "Create partner expense"):
+        assert manager.get_by_role("button", name=label).is_visible(), label
+
+    shot = artifacts / "connection_manager.png"
+    manager.screenshot(path=str(shot))
+    page.screenshot(path=str(artifacts / "jupyterlab.png"))
+    print(f"screenshots saved in {artifacts}")
+    assert shot.stat().st_size > 10_000  # a real picture, not an empty box
+
+
+def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artifacts) -> None:
+    manager = notebook.manager
+    _assert_widget_healthy(notebook)
+    table = manager.locator(".codat-nb-table")
+    company, conn = _linked_connection(demo_sandbox, avoid=table.inner_text())
+
+    manager.locator(".codat-nb-company-search input").fill(company["name"])
+    _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
+    row = table.locator(f"tr.codat-nb-row[data-connection-id='{conn['id']}']")
+    row.locator(".codat-nb-status-Linked").wait_for()
+    _pick(notebook.page, "connection-select", conn["id"])
+    manager.get_by_role("button", name="Unlink").click()  # waits until the button is enabled
+    confirm_box = manager.locator(".codat-nb-confirm-box")
+    confirm_box.wait_for(state="visible")
+    assert conn["id"] in confirm_box.inner_text()
+    assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Linked"
+    confirm_box.get_by_role("button", name="Confirm").click()
+
+    row.locator(".codat-nb-status-Unlinked").wait_for()
+    manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text=conn["id"]).wait_for()
+    assert "Unlinked" in manager.locator(".codat-nb-status-line").inner_text()
+    assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Unlinked"
+    _assert_widget_healthy(notebook)
+    manager.screenshot(path=str(artifacts / "after_unlink.png"))

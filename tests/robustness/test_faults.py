@@ -1,0 +1,225 @@
+"""Faults: listings come back complete and duplicate-free or fail clearly; no create twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import codat_nb
+from codat_nb import RetryPolicy
+
+from .conftest import client_for, make_company
+
+FEW_RETRIES = RetryPolicy(max_retries=2, backoff=0.001, backoff_max=0.001, total_budget=10.0)
+
+
+def truth(sb, company_id):
+    return [row["id"] for row in sb.store.connections_wire(company_id)]
+
+
+def wait_for(predicate, seconds=10.0):
+    """Poll until ``predicate()`` holds (bounded); returns its last value."""
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return predicate()
+
+
+def after_requests(sb, n, action):
+    """Run ``action()`` in a thread once the sandbox has seen ``n`` more requests."""
+    start = sb.store.request_count
+
+    def watch():
+        if wait_for(lambda: sb.store.request_count >= start + n):
+            action()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+STORMS = {
+    "429 storm, Retry-After 0": {"rate_limit_rate": 0.6, "retry_after": 0},
+    "5xx burst": {"error_rate": 0.5},
+    "dropped connections": {"drop_rate": 0.4},
+    "all at once": {"rate_limit_rate": 0.3, "retry_after": 0, "error_rate": 0.3, "drop_rate": 0.2},
+}
+
+
+@pytest.mark.parametrize("workers", [1, 8], ids=["sequential", "8 workers"])
+@pytest.mark.parametrize("storm", STORMS, ids=list(STORMS))
+def test_listing_under_faults_is_complete_in_order_and_duplicate_free(sandbox, storm, workers):
+    company_id = make_company(sandbox, 150)
+    for knob, value in STORMS[storm].items():
+        setattr(sandbox.faults, knob, value)
+    before = sandbox.store.request_count
+    with client_for(sandbox, max_concurrency=8) as client:
+        frame = client.connections.list(company_id, page_size=10, concurrency=workers)
+    assert list(frame["id"]) == truth(sandbox, company_id)
+    assert sandbox.store.request_count - before > 15  # 15 pages: faults were met and retried
+    assert sandbox.unexpected_errors == []
+
+
+def test_portfolio_listing_under_faults_is_complete(sandbox):
+    ids = [make_company(sandbox, n, name=f"Storm {n} Ltd") for n in (0, 1, 9, 31)]
+    sandbox.faults.rate_limit_rate, sandbox.faults.retry_after = 0.3, 0
+    sandbox.faults.error_rate, sandbox.faults.drop_rate = 0.2, 0.1
+    with client_for(sandbox) as client:
+        frame = client.connections.list_all(page_size=4)
+    assert list(frame["id"]) == [i for company in ids for i in truth(sandbox, company)]
+    assert frame["id"].is_unique
+
+
+def test_retry_after_is_honoured_not_hammered(sandbox, client):
+    """With Retry-After: 1 and millisecond backoff, an obedient client asks again only once."""
+    company_id = make_company(sandbox, 3)
+    sandbox.faults.rate_limit_rate, sandbox.faults.retry_after = 1.0, 1
+    before = sandbox.store.request_count
+    calm = after_requests(sandbox, 1, lambda: setattr(sandbox.faults, "rate_limit_rate", 0.0))
+    frame = client.connections.list(company_id)
+    calm.join()
+    assert list(frame["id"]) == truth(sandbox, company_id)
+    assert sandbox.store.request_count - before == 2  # the 429, then one retry after 1 s
+
+
+def test_an_endless_429_storm_fails_with_rate_limit_error_not_a_partial_listing(sandbox):
+    company_id = make_company(sandbox, 40)
+    with client_for(sandbox, retries=FEW_RETRIES) as client:
+        storm = after_requests(sandbox, 2, lambda: setattr(sandbox.faults, "rate_limit_rate", 1.0))
+        sandbox.faults.retry_after = 0
+        sandbox.faults.latency_ms = 5  # let the storm start while pages are still due
+        with pytest.raises(codat_nb.RateLimitError) as info:
+            client.connections.list(company_id, page_size=2, concurrency=1)
+        storm.join()
+    assert info.value.retry_after == 0 and info.value.correlation_id
+    assert "gave up after 3 attempts" in str(info.value)
+
+
+def test_an_endless_5xx_burst_fails_with_server_error(sandbox):
+    company_id = make_company(sandbox, 5)
+    sandbox.faults.error_rate = 1.0
+    with (
+        client_for(sandbox, retries=FEW_RETRIES) as client,
+        pytest.raises(codat_nb.ServerError) as info,
+    ):
+        client.connections.list(company_id)
+    assert info.value.status_code in (500, 503)
+    assert f"{sandbox.url}/companies/{company_id}/connections" in str(info.value)
+
+
+def test_a_server_that_keeps_dropping_fails_with_a_connection_error_naming_the_url(sandbox):
+    company_id = make_company(sandbox, 5)
+    sandbox.faults.drop_rate = 1.0
+    with (
+        client_for(sandbox, retries=FEW_RETRIES) as client,
+        pytest.raises(codat_nb.CodatConnectionError) as info,
+    ):
+        client.connections.get(company_id, truth(sandbox, company_id)[0])
+    assert f"GET {sandbox.url}/companies/{company_id}/connections/" in str(info.value)
+
+
+def test_a_slow_server_trips_the_read_timeout_mid_listing(sandbox):
+    """Latency above the read timeout part-way through: a clear timeout, no partial frame."""
+    company_id = make_company(sandbox, 60)
+    with client_for(sandbox, timeout=(2.0, 0.1), retries=FEW_RETRIES) as client:
+        slow = after_requests(sandbox, 3, lambda: setattr(sandbox.faults, "latency_ms", 400))
+        sandbox.faults.latency_ms = 5
+        with pytest.raises(codat_nb.CodatTimeoutError, match="timed out reading") as info:
+            client.connections.list(company_id, page_size=2, concurrency=1)
+        slow.join()
+        assert f"GET {sandbox.url}/companies/{company_id}/connections" in str(info.value)
+        sandbox.faults.latency_ms = 0
+        assert list(client.connections.list(company_id)["id"]) == truth(sandbox, company_id)
+
+
+def test_a_create_that_timed_out_is_applied_once_and_never_resent(sandbox):
+    """The server applies the create after the client gave up: exactly one connection."""
+    company_id = sandbox.store.create_company("Slow Ltd")["id"]
+    sandbox.faults.latency_ms = 300
+    before = sandbox.store.request_count
+    with (
+        client_for(sandbox, timeout=(2.0, 0.05)) as client,
+        pytest.raises(codat_nb.CodatTimeoutError) as info,
+    ):
+        client.connections.create(company_id, "gbol")
+    assert f"POST {sandbox.url}/companies/{company_id}/connections" in str(info.value)
+    assert wait_for(lambda: len(truth(sandbox, company_id)) == 1)
+    time.sleep(0.4)  # a resent create would have arrived and been applied by now
+    assert len(truth(sandbox, company_id)) == 1
+    assert sandbox.store.request_count - before == 1
+
+
+@pytest.mark.parametrize("storm", STORMS, ids=list(STORMS))
+def test_creates_under_faults_are_never_applied_twice(sandbox, storm):
+    company_id = sandbox.store.create_company("Busy Ltd")["id"]
+    for knob, value in STORMS[storm].items():
+        setattr(sandbox.faults, knob, value)
+    made, failed = [], []
+    with client_for(sandbox) as client:
+        for n in range(30):
+            try:
+                if n % 10 == 9:
+                    made.append(client.connections.create_partner_expense(company_id).id)
+                else:
+                    made.append(client.connections.create(company_id, "gbol").id)
+            except (codat_nb.ServerError, codat_nb.CodatConnectionError) as exc:
+                failed.append(exc)  # a POST that may have been applied is not retried
+    stored = truth(sandbox, company_id)
+    assert len(set(made)) == len(made)
+    assert set(made) <= set(stored)
+    # Faults are drawn before the handler runs, so a failed create was never applied.
+    assert len(stored) == len(made) and len(made) + len(failed) == 30
+    assert made, "some creates must get through"
+
+
+def test_rows_deleted_mid_walk_are_relisted_or_refused_never_returned_stale(sandbox):
+    """Deleting rows shifts later pages back; the walk must notice, not return stale rows."""
+    company_id = make_company(sandbox, 60)
+    doomed = truth(sandbox, company_id)[:5]
+    sandbox.faults.latency_ms = 30
+
+    def delete_some():
+        for connection_id in doomed:
+            sandbox.store.delete_connection(company_id, connection_id)
+
+    with client_for(sandbox) as client:
+        watcher = after_requests(sandbox, 3, delete_some)
+        try:
+            with pytest.warns(codat_nb.CodatWarning, match="listed again"):
+                frame = client.connections.list(company_id, page_size=10, concurrency=1)
+            assert list(frame["id"]) == truth(sandbox, company_id)
+        except codat_nb.IncompleteListingError:
+            pass  # refusing is also correct; returning the shifted walk is not
+        watcher.join()
+    assert not set(doomed) & set(truth(sandbox, company_id))
+
+
+def test_a_lazy_iteration_that_missed_rows_raises_at_the_end(sandbox):
+    company_id = make_company(sandbox, 60)
+    doomed = truth(sandbox, company_id)[:5]
+    seen = []
+    with client_for(sandbox) as client, pytest.raises(codat_nb.IncompleteListingError):
+        for connection in client.connections.iter(company_id, page_size=10):
+            seen.append(connection.id)
+            if len(seen) == 20:  # two pages read: now the rows shift back by five
+                for connection_id in doomed:
+                    sandbox.store.delete_connection(company_id, connection_id)
+    assert len(seen) == 55 and len(set(seen)) == 55
+
+
+def test_rows_added_mid_walk_are_all_listed(sandbox):
+    company_id = make_company(sandbox, 60)
+    sandbox.faults.latency_ms = 30
+
+    def add_some():
+        for _ in range(25):
+            sandbox.store.create_connection(company_id, "gbol")
+
+    with client_for(sandbox) as client:
+        watcher = after_requests(sandbox, 2, add_some)
+        frame = client.connections.list(company_id, page_size=10, concurrency=1)
+        watcher.join()
+    assert list(frame["id"]) == truth(sandbox, company_id)
+    assert len(frame) == 85
