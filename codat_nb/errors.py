@@ -74,12 +74,7 @@ class CodatError(Exception):
     @property
     def validation_messages(self) -> list[str]:
         """The validation errors Codat listed, as ``"item: message"`` lines."""
-        if self.validation is None or not self.validation.errors:
-            return []
-        return [
-            f"{item.item_id}: {item.message}" if item.item_id else str(item.message)
-            for item in self.validation.errors
-        ]
+        return validation_lines(self.validation)
 
 
 class BadRequestError(CodatError):
@@ -179,6 +174,16 @@ def _snippet(body: bytes) -> str:
     return f"unexpected response body: {text!r}"
 
 
+def validation_lines(validation: ErrorValidation | None) -> list[str]:
+    """Codat's validation errors as ``"item: message"`` lines."""
+    if validation is None or not validation.errors:
+        return []
+    return [
+        f"{item.item_id}: {item.message}" if item.item_id else str(item.message)
+        for item in validation.errors
+    ]
+
+
 def error_from_response(
     status_code: int,
     body: bytes,
@@ -206,8 +211,9 @@ def error_from_response(
                     validation=parsed.validation,
                 )
                 details = [
-                    f"{item.item_id}: {item.message}" if item.item_id else str(item.message)
-                    for item in (parsed.validation.errors or [] if parsed.validation else [])
+                    line
+                    for line in validation_lines(parsed.validation)
+                    if (line.partition(": ")[2] or line) not in message  # not said by ``error``
                 ]
                 if details:
                     message += " [" + "; ".join(details) + "]"

@@ -85,6 +85,23 @@ def test_validation_items_appear_in_the_message():
     assert "[platformKey: unknown]" in str(err)
 
 
+def test_validation_items_the_error_already_says_are_not_repeated():
+    body = error_body(
+        400,
+        error="Error parsing query - Malformed query at position 7",
+        validation={
+            "errors": [
+                {"itemId": "query", "message": "Malformed query at position 7"},
+                {"itemId": "pageSize", "message": "must be from 1 to 5000"},
+            ]
+        },
+    )
+    err = errors.error_from_response(400, body, method="GET", url="http://x/c")
+    assert str(err).count("Malformed query at position 7") == 1
+    assert "[pageSize: must be from 1 to 5000]" in str(err)
+    assert len(err.validation_messages) == 2  # the full list stays on the error
+
+
 def test_rate_limit_error_carries_retry_after():
     err = errors.error_from_response(
         429, error_body(429), method="GET", url="http://x", retry_after="7"
