@@ -30,7 +30,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item):
     """The kernel starts while the notebook's first cell is set up; it inherits os.environ."""
     saved = {name: os.environ.pop(name) for name in UNSET_FOR_KERNELS if name in os.environ}
+    saved_path = os.environ.get("PYTHONPATH")
+    # The kernel imports this checkout's codat_nb, as the tests do (pyproject's pythonpath).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(item.config.rootpath), saved_path])
+    )
     try:
         yield
     finally:
         os.environ.update(saved)
+        if saved_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_path

@@ -8,6 +8,7 @@ reads checked against the store's truth, 404s, 401s, 400s and creates into their
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
@@ -25,24 +26,36 @@ MAX_ITERATIONS = 100_000  # the loop is bounded even if the clock misbehaves
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_sockets() -> set[str]:
+    """This process's sockets by identity ("socket:[inode]"): a number could be reused."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # an fd closed between listing and reading
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:"):
+                found.add(target)
+    return found
 
 
-def settled(expected_threads: int, expected_fds: int, seconds: float = 10.0) -> tuple[int, int]:
-    """Thread and fd counts once background closes have had (bounded) time to finish."""
+def leftovers(
+    threads_before: set[threading.Thread], sockets_before: set[str], seconds: float = 10.0
+) -> tuple[set[threading.Thread], set[str]]:
+    """Threads and sockets opened since the snapshot and still open once background closes
+    have had (bounded) time to finish. Things older than the snapshot may end meanwhile
+    (earlier tests' threads winding down) without hiding a leak of this test's own."""
     deadline = time.monotonic() + seconds
     while True:
         gc.collect()
-        counts = threading.active_count(), open_fds()
-        if counts <= (expected_threads, expected_fds) or time.monotonic() > deadline:
-            return counts
+        threads = set(threading.enumerate()) - threads_before
+        sockets = open_sockets() - sockets_before
+        if (not threads and not sockets) or time.monotonic() > deadline:
+            return threads, sockets
         time.sleep(0.05)
 
 
 def test_sandbox_answers_sustained_concurrent_load_correctly_and_leaks_nothing():
     gc.collect()
-    threads_before, fds_before = threading.active_count(), open_fds()
+    threads_before, sockets_before = set(threading.enumerate()), open_sockets()
     sb = Sandbox(seed=None)
     try:
         shared_company = make_company(sb, 250, name="Shared Ltd")
@@ -122,4 +135,4 @@ def test_sandbox_answers_sustained_concurrent_load_correctly_and_leaks_nothing()
         assert sb.unexpected_errors == []
     finally:
         sb.stop()
-    assert settled(threads_before, fds_before) == (threads_before, fds_before)
+    assert leftovers(threads_before, sockets_before) == (set(), set())
