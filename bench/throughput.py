@@ -39,9 +39,12 @@ def throughput(endpoint: Endpoint, threads: int = THREADS, per_thread: int = PER
         go.wait()
         for n in range(per_thread):
             page = 1 + (offset + n) % (ROWS // 100)
-            response = session.get(url, params={"page": page, "pageSize": 100})
-            if response.status_code != 200 or len(response.json()["results"]) != 100:
-                failures.append(f"page {page}: {response.status_code}")
+            try:
+                response = session.get(url, params={"page": page, "pageSize": 100})
+                if response.status_code != 200 or len(response.json()["results"]) != 100:
+                    failures.append(f"page {page}: {response.status_code}")
+            except Exception as err:  # a dead thread must not count as requests served
+                failures.append(f"page {page}: {err!r}")
 
     for session in sessions:  # open every keep-alive connection before the clock starts
         session.get(url, params={"page": 1, "pageSize": 1}).raise_for_status()

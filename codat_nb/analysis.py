@@ -52,8 +52,7 @@ def status_summary(
     groups = df[by].astype("string").fillna("<missing>")
     counts = pd.crosstab(groups.to_numpy(), status.to_numpy())
     columns = list(CONNECTION_STATUSES) + sorted(set(status) - set(CONNECTION_STATUSES))
-    known_rows = SOURCE_TYPES if by == "source_type" else ()
-    rows = _known_first(groups, known_rows) if by == "source_type" else sorted(set(groups))
+    rows = _known_first(groups, SOURCE_TYPES if by == "source_type" else ())
     table = counts.reindex(index=rows, columns=columns, fill_value=0).astype("int64")
     table.index.name, table.columns.name = by, "status"
     if totals:

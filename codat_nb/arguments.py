@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -11,6 +12,10 @@ MAX_PAGE_SIZE = 5000
 MAX_QUERY_CHARS = 2048
 #: Codat allows at most 10 concurrent requests per company.
 MAX_CONCURRENCY = 10
+#: The only id shape Codat sends; ``uuid.UUID`` alone also takes URNs, braces, stray hyphens
+#: and non-ASCII digits, which would send a request for an id the user never typed.
+_HEX = "[0-9a-fA-F]"
+_UUID_TEXT = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
 
 def _type_name(value: Any) -> str:
@@ -23,13 +28,11 @@ def check_id(name: str, value: Any) -> str:
         return str(value)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a UUID string, got {_type_name(value)}")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a UUID, got {value[:60]!r}") from None
-    if len(value) != 36:
-        raise ValueError(f"{name} must be a UUID in 8-4-4-4-12 form, got {value[:60]!r}")
-    return str(parsed)
+    if not _UUID_TEXT.fullmatch(value):
+        raise ValueError(
+            f"{name} must be a UUID, got {value[:60]!r} (expected 8-4-4-4-12 hex digits)"
+        )
+    return value.lower()
 
 
 def check_platform_key(value: Any) -> str:
@@ -92,6 +95,12 @@ def check_concurrency(value: Any, cap: int = MAX_CONCURRENCY, name: str = "concu
             f"max_concurrency up to {MAX_CONCURRENCY} for more), got {value}"
         )
     return _check_int(name, value, 1, MAX_CONCURRENCY)
+
+
+def concurrency_or_default(value: Any, cap: int) -> int:
+    """A call's ``concurrency=``: checked against the client's max_concurrency, which is also
+    the default."""
+    return cap if value is None else check_concurrency(value, cap)
 
 
 def check_progress(value: Any) -> bool | None:

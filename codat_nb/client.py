@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -29,6 +30,11 @@ EMBEDDED_SANDBOX_NOTICE = (
 )
 
 
+#: Codat's header is ``Basic`` + base64. Anything else (a CR/LF, a non-ASCII letter) would be
+#: refused deep inside http.client by an error that quotes the header, secret and all.
+_AUTH_HEADER = re.compile(r"Basic [A-Za-z0-9+/]+={0,2}")
+
+
 def _resolve_auth_header(api_key: Any, auth_header: Any) -> str:
     if (api_key is None) == (auth_header is None):
         raise ValueError(
@@ -40,13 +46,15 @@ def _resolve_auth_header(api_key: Any, auth_header: Any) -> str:
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
         if not api_key.strip():
             raise ValueError("api_key must not be blank")
-        if api_key.startswith("Basic "):  # the portal's ready-made header, pasted as the key
-            return api_key.strip()
-        return auth_header_from_key(api_key.strip())
+        if not api_key.startswith("Basic "):
+            return auth_header_from_key(api_key.strip())
+        auth_header, name = api_key, "api_key"  # the portal's ready-made header, pasted as the key
+    else:
+        name = "auth_header"
     if not isinstance(auth_header, str):
         raise TypeError(f"auth_header must be a str, got {type(auth_header).__name__}")
-    if not auth_header.startswith("Basic ") or not auth_header[6:].strip():
-        raise ValueError("auth_header must look like 'Basic <base64 of the API key>'")
+    if not _AUTH_HEADER.fullmatch(auth_header.strip()):  # never echoed: it is the secret
+        raise ValueError(f"{name} must look like 'Basic <base64 of the API key>'")
     return auth_header.strip()
 
 

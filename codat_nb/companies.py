@@ -9,7 +9,6 @@ import pandas as pd
 
 from codat_nb import paging
 from codat_nb.arguments import (
-    check_concurrency,
     check_id,
     check_limit,
     check_order_by,
@@ -17,6 +16,7 @@ from codat_nb.arguments import (
     check_progress,
     check_query,
     check_text,
+    concurrency_or_default,
 )
 from codat_nb.errors import parse_model
 from codat_nb.frames import companies_frame
@@ -57,11 +57,7 @@ class CompaniesAPI:
         """Every company as a raw wire dict, in server order (for frames and portfolio views)."""
         query, order_by = check_query(query), check_order_by(order_by)
         page_size, limit = check_page_size(page_size), check_limit(limit)
-        workers = (
-            self._max_concurrency
-            if concurrency is None
-            else check_concurrency(concurrency, self._max_concurrency)
-        )
+        workers = concurrency_or_default(concurrency, self._max_concurrency)
         return paging.collect(
             self._fetcher(query, order_by, page_size),
             what="companies",

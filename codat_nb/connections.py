@@ -12,7 +12,6 @@ import pandas as pd
 
 from codat_nb import paging
 from codat_nb.arguments import (
-    check_concurrency,
     check_id,
     check_limit,
     check_order_by,
@@ -20,6 +19,7 @@ from codat_nb.arguments import (
     check_platform_key,
     check_progress,
     check_query,
+    concurrency_or_default,
 )
 from codat_nb.errors import CodatWarning, NotFoundError, parse_model
 from codat_nb.frames import connections_frame, portfolio_frame
@@ -40,11 +40,6 @@ class ConnectionsAPI:
 
     def __repr__(self) -> str:
         return f"<ConnectionsAPI of {self._transport.base_url}>"
-
-    def _concurrency(self, concurrency: Any) -> int:
-        if concurrency is None:
-            return self._max_concurrency
-        return check_concurrency(concurrency, self._max_concurrency)
 
     def _fetcher(
         self, company_id: str, query: str | None, order_by: str | None, page_size: int
@@ -75,7 +70,8 @@ class ConnectionsAPI:
         company_id = check_id("company_id", company_id)
         query, order_by = check_query(query), check_order_by(order_by)
         page_size, limit = check_page_size(page_size), check_limit(limit)
-        workers, progress = self._concurrency(concurrency), check_progress(progress)
+        workers = concurrency_or_default(concurrency, self._max_concurrency)
+        progress = check_progress(progress)
         rows = paging.collect(
             self._fetcher(company_id, query, order_by, page_size),
             what=f"connections of company {company_id}",
@@ -161,7 +157,8 @@ class ConnectionsAPI:
         """
         query, order_by = check_query(query), check_order_by(order_by)
         page_size = check_page_size(page_size)
-        workers, progress = self._concurrency(concurrency), check_progress(progress)
+        workers = concurrency_or_default(concurrency, self._max_concurrency)
+        progress = check_progress(progress)
         companies = self._companies.rows(concurrency=workers, progress=progress)
         stop = threading.Event()  # set on interrupt/error: workers quit at their next page
 

@@ -190,8 +190,10 @@ def _walk_once(
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
             bar.close()
-    newest_total = max(p["totalResults"] for p in pages)
-    expected = newest_total if limit is None else min(limit, newest_total)
+    # The largest total any page reported, not the last: rows deleted mid-walk make later
+    # pages report less while rows slid off unfetched pages, so the short walk is noticed.
+    largest_total = max(p["totalResults"] for p in pages)
+    expected = largest_total if limit is None else min(limit, largest_total)
     rows, duplicates = _dedupe([row for page in pages for row in page["results"]])
     return rows, duplicates, expected
 
@@ -203,11 +205,11 @@ def iterate(
     seen: set[Any] = set()
     duplicates = 0
     yielded = 0
-    newest_total = 0
+    largest_total = 0
     number = 1
     while True:
         page = _checked(fetch(number), number, what)
-        newest_total = max(newest_total, page["totalResults"])
+        largest_total = max(largest_total, page["totalResults"])
         page_size = _served_page_size(page, page_size)
         for row in page["results"]:
             key = row.get("id")
@@ -219,7 +221,7 @@ def iterate(
             yielded += 1
             if limit is not None and yielded >= limit:
                 return
-        if not page["results"] or number >= math.ceil(newest_total / page_size):
+        if not page["results"] or number >= math.ceil(largest_total / page_size):
             break
         number += 1
     if duplicates:
@@ -228,7 +230,7 @@ def iterate(
             CodatWarning,
             stacklevel=2,
         )
-    expected = newest_total if limit is None else min(limit, newest_total)
+    expected = largest_total if limit is None else min(limit, largest_total)
     if yielded < expected:
         raise IncompleteListingError(
             f"listing {what} yielded {yielded} distinct rows but Codat reported {expected}; "

@@ -3,7 +3,8 @@
 Everything above this module works with parsed JSON and CodatErrors; nothing above it
 touches ``requests``. Retries follow the rule that a retry must never apply a write twice:
 reads and idempotent writes retry on 408/429/5xx and network failures, while a POST retries
-only when Codat cannot have acted on it (a 429, or a connection that was never made).
+only when Codat cannot have acted on it (a 429, or a connection that was never made). A DELETE
+retried after an attempt that may have been applied and then answered 404 has done its job.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import base64
 import json
 import logging
 import random
-import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -29,8 +30,10 @@ from codat_nb.errors import (
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
-    RateLimitError,
+    CodatWarning,
+    NotFoundError,
     error_from_response,
+    parse_retry_after,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,8 @@ class _Outcome(NamedTuple):
     error: CodatError | None = None
     retry_after: float | None = None
     retryable: bool = False
+    #: the server may have acted on the request although it failed (no answer, or a 5xx)
+    maybe_applied: bool = False
 
 
 class _BasicHeaderAuth(requests.auth.AuthBase):
@@ -120,12 +125,20 @@ def check_timeout(timeout: Any) -> tuple[float, float]:
 
 
 def check_base_url(base_url: Any) -> str:
-    """An http(s) URL with a host, without a trailing slash."""
+    """An http(s) URL with a host, without a trailing slash.
+
+    Paths are appended to it, so a query or fragment would garble every request; and the URL
+    is shown in reprs and errors, so credentials in it (``https://key@host``) are refused.
+    """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}")
+    if "@" in parts.netloc:  # not echoed: the part before '@' may be the key
+        raise ValueError("base_url must not contain credentials; pass api_key= instead")
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        raise ValueError("base_url must not have a query or fragment (request paths follow it)")
     return base_url.rstrip("/")
 
 
@@ -182,7 +195,6 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._lock = threading.Lock()
         self._last_headers: Any = None
 
     def __repr__(self) -> str:
@@ -222,13 +234,28 @@ class Transport:
         policy = self.retries
         started = time.monotonic()
         attempt = 0
+        maybe_applied = False
         while True:
             attempt += 1
             outcome = self._attempt(method, url, params, json_body)
             error = outcome.error
             if error is None:
                 return outcome.body
-            if not outcome.retryable or attempt > policy.max_retries:
+            if method == "DELETE" and maybe_applied and isinstance(error, NotFoundError):
+                # The thing is gone, as asked: an earlier attempt most likely deleted it.
+                warnings.warn(
+                    f"DELETE {url}: an earlier attempt failed without a clear answer and the "
+                    "retry found nothing there, so it is treated as deleted",
+                    CodatWarning,
+                    stacklevel=3,
+                )
+                return None
+            maybe_applied = maybe_applied or outcome.maybe_applied
+            if not outcome.retryable:
+                if attempt > 1:  # a final answer, not a retry given up on
+                    error.message += f" (on attempt {attempt}, after retries)"
+                raise error
+            if attempt > policy.max_retries:
                 if attempt > 1:
                     error.message += f" (gave up after {attempt} attempts)"
                 raise error
@@ -268,14 +295,14 @@ class Transport:
                 f"timed out {what} ({_describe(exc)})", method=method, url=url
             )
             log.debug("%s %s -> timeout after %.1f ms", method, url, _ms(t0))
-            return _Outcome(error=error, retryable=not (is_post and sent))
+            return _Outcome(error=error, retryable=not (is_post and sent), maybe_applied=sent)
         except requests.RequestException as exc:
             sent = not _never_sent(exc)
             error = CodatConnectionError(
                 f"connection failed: {_describe(exc)}", method=method, url=url
             )
             log.debug("%s %s -> connection error after %.1f ms", method, url, _ms(t0))
-            return _Outcome(error=error, retryable=not (is_post and sent))
+            return _Outcome(error=error, retryable=not (is_post and sent), maybe_applied=sent)
         status = response.status_code
         self._last_headers = response.headers
         log.debug("%s %s -> %d in %.1f ms", method, url, status, _ms(t0))
@@ -289,13 +316,19 @@ class Transport:
                 bad.message = f"Codat answered {status} but the body is not valid JSON; " + (
                     bad.message
                 )
-                return _Outcome(error=bad, retryable=not is_post)
+                return _Outcome(error=bad, retryable=not is_post, maybe_applied=True)
         api_error = error_from_response(
             status, content, method=method, url=url, retry_after=response.headers.get("Retry-After")
         )
-        retry_after = api_error.retry_after if isinstance(api_error, RateLimitError) else None
+        # Honoured on any retried status: a 503 may say when to come back, as a 429 does.
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         retryable = status in self.retries.statuses and (not is_post or status == 429)
-        return _Outcome(error=api_error, retry_after=retry_after, retryable=retryable)
+        return _Outcome(
+            error=api_error,
+            retry_after=retry_after,
+            retryable=retryable,
+            maybe_applied=status >= 500,
+        )
 
 
 def _ms(t0: float) -> float:

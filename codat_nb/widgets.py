@@ -9,6 +9,7 @@ area, and the widget stays usable. Child widgets have stable attribute names and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from html import escape
@@ -25,6 +26,11 @@ from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS
 
 ALL = "All"
 _FAILED = object()  # what _call returns when the call raised (a call may legitimately return None)
+#: A click on a create button this many seconds or less after that button created a connection
+#: is the second half of a double click, and is ignored. Disabling the buttons cannot stop it:
+#: the browser sends both clicks before the disabled state reaches it, and the kernel runs the
+#: queued second click after the first has finished and enabled the buttons again.
+DOUBLE_CLICK_S = 0.5
 
 
 def _with_class(widget: widgets.Widget, name: str) -> Any:
@@ -59,6 +65,7 @@ class ConnectionManager(widgets.VBox):
         self._pending: tuple[str, str, str] | None = None  # (action, company id, connection id)
         self._syncing = False  # True while options are rewritten: observers ignore the echoes
         self._busy = False
+        self._last_create: tuple[widgets.Button, float] | None = None  # (button, when it ended)
         self._build()
         self._refresh_companies(preselect=company_id)
 
@@ -448,26 +455,34 @@ class ConnectionManager(widgets.VBox):
                 "info",
             )
 
-    def _on_create(self, _button: widgets.Button) -> None:
+    def _on_create(self, button: widgets.Button) -> None:
         key = self.platform_key_text.value.strip() or self.platform_picker.value
-        conn = self._call(
-            f"create a {key!r} connection",
-            self.client.connections.create,
-            self.company_id,
-            key,
-        )
-        if conn is not _FAILED:
+        if self._create(
+            button, f"create a {key!r} connection", self.client.connections.create, key
+        ):
             self.platform_key_text.value = ""
-            self._after_action(conn, "Created")
 
-    def _on_partner(self, _button: widgets.Button) -> None:
-        conn = self._call(
+    def _on_partner(self, button: widgets.Button) -> None:
+        self._create(
+            button,
             "create a partner expense connection",
             self.client.connections.create_partner_expense,
-            self.company_id,
         )
-        if conn is not _FAILED:
-            self._after_action(conn, "Created")
+
+    def _create(
+        self, button: widgets.Button, what: str, function: Callable[..., Any], *args: Any
+    ) -> bool:
+        """Create for the chosen company, unless this click is a double click's second half."""
+        if self._last_create is not None:
+            last_button, ended = self._last_create
+            if last_button is button and time.monotonic() - ended <= DOUBLE_CLICK_S:
+                return False
+        conn = self._call(what, function, self.company_id, *args)
+        if conn is _FAILED:
+            return False
+        self._after_action(conn, "Created")
+        self._last_create = (button, time.monotonic())
+        return True
 
     def _after_action(self, conn: Connection, verb: str) -> None:
         message = (

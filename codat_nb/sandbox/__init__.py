@@ -7,6 +7,7 @@ ThreadedMotoServer: state in ``store``, HTTP in ``app``, trouble in ``faults``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -26,6 +27,43 @@ __all__ = ["DEFAULT_API_KEY", "Sandbox"]
 DEFAULT_API_KEY = "sandbox-api-key-0001"
 
 
+class _OpenSockets:
+    """The accepted client sockets, so ``stop()`` can close them.
+
+    ``shutdown()`` only stops accepting: without this, a handler thread would go on answering a
+    client's pooled keep-alive connection after the sandbox was stopped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._closed = False
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._closed:
+                self._sockets.add(sock)
+                return
+        _hang_up(sock)  # accepted just as the sandbox stopped
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def close_all(self) -> None:
+        with self._lock:
+            self._closed = True
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            _hang_up(sock)
+
+
+def _hang_up(sock: socket.socket) -> None:
+    """End the conversation: the handler's next read sees end-of-stream and its thread exits."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class _Handler(WSGIRequestHandler):
     """HTTP/1.1 keep-alive with Nagle off: a loopback request costs ~1 ms instead of ~40 ms.
 
@@ -40,6 +78,11 @@ class _Handler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.sandbox_sockets.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.sandbox_sockets.discard(self.connection)
+        super().finish()
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").strip().lower() == "100-continue":
@@ -149,6 +192,7 @@ class Sandbox:
                 fd=listener.fileno(),
             )
         self._server.sandbox_clock = self.clock  # type: ignore[attr-defined]
+        self._server.sandbox_sockets = _OpenSockets()  # type: ignore[attr-defined]
         bound_port = self._server.socket.getsockname()[1]
         url_host = f"[{host}]" if ":" in host else host
         self.url = f"http://{url_host}:{bound_port}"
@@ -184,12 +228,13 @@ class Sandbox:
         return scale_company(self.store, connections, company_name)
 
     def stop(self) -> None:
-        """Stop serving and free the port; safe to call twice."""
+        """Stop serving, close open connections and free the port; safe to call twice."""
         if self._stopped:
             return
         self._stopped = True
         self._server.shutdown()
         self._server.server_close()
+        self._server.sandbox_sockets.close_all()  # type: ignore[attr-defined]
         self._thread.join()
 
     def __enter__(self) -> Sandbox:

@@ -7,6 +7,7 @@ seeded generator so a single-threaded request sequence meets the same faults eve
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Iterator
@@ -78,8 +79,10 @@ class Faults:
 
     @latency_ms.setter
     def latency_ms(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ValueError(f"latency_ms must be a number >= 0, got {value!r}")
+        if math.isinf(value):  # Event.wait cannot sleep forever: every request would be a 500
+            raise ValueError(f"latency_ms must be finite, got {value!r}")
         self._latency_ms = float(value)
         # Wake requests sleeping under the old latency so a change takes effect at once.
         old, self._wake = self._wake, threading.Event()

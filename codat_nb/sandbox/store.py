@@ -382,9 +382,19 @@ class Store:
         connection_id: str,
         message: str = "The platform revoked access: the refresh token has expired.",
     ) -> dict[str, Any]:
-        """Simulate the platform revoking access: Deauthorized plus an Active error entry."""
+        """Simulate the platform revoking access: Deauthorized plus an Active error entry.
+
+        Only a Linked connection has access to revoke; anything else raises RuleViolation,
+        so a test cannot build a status history Codat would never show.
+        """
         with self._lock:
             company, row = self._connection(company_id, connection_id)
+            if row["status"] != LINKED:
+                raise RuleViolation(
+                    "status",
+                    f"only a Linked connection can be deauthorized; this one is {row['status']}",
+                    "ConnectionStatus",
+                )
             error = {
                 "statusCode": "401",
                 "statusText": "Unauthorized",

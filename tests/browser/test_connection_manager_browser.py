@@ -225,3 +225,27 @@ def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artif
     assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Unlinked"
     _assert_widget_healthy(notebook)
     manager.screenshot(path=str(artifacts / "after_unlink.png"))
+
+
+def test_a_double_click_on_create_creates_one_connection(
+    notebook: NotebookPage, demo_sandbox: Sandbox
+) -> None:
+    """Both clicks of a double click reach the kernel (the second queued while the first ran,
+    or sent before the button's disabled state came back); only one may create a connection."""
+    manager = notebook.manager
+    table = manager.locator(".codat-nb-table")
+    company, _ = _linked_connection(demo_sandbox, avoid=table.inner_text())
+    manager.locator(".codat-nb-company-search input").fill(company["name"])
+    _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
+    table.locator("code", has_text=company["id"]).wait_for()
+    before = [c["id"] for c in demo_sandbox.store.connections_wire(company["id"])]
+
+    manager.get_by_role("button", name="Create partner expense").dblclick()
+    # Refresh is queued behind both clicks: once it has answered, both have been handled.
+    manager.get_by_role("button", name="Refresh").click()
+    manager.locator(".codat-nb-status-line", has_text="Refreshed").wait_for()
+
+    after = [c["id"] for c in demo_sandbox.store.connections_wire(company["id"])]
+    assert len(after) == len(before) + 1, after
+    assert table.locator("tr.codat-nb-row").count() == len(after)
+    _assert_widget_healthy(notebook)

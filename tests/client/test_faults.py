@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import signal
 import socket
 import threading
@@ -99,6 +100,42 @@ def test_refused_connections_are_retried_even_for_creates_then_named():
     assert text.startswith(f"POST {url}/companies/")
     assert "connection refused" in text and "gave up after 3 attempts" in text
     assert isinstance(info.value, codat_nb.CodatTransportError)
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    """A proxy in maintenance: every request gets 503 with Retry-After: 30."""
+
+    hits = 0
+
+    def do_GET(self):  # noqa: N802 (the name http.server dispatches to)
+        type(self).hits += 1
+        self.send_response(503)
+        self.send_header("Retry-After", "30")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_retry_after_on_a_503_is_honoured_too():
+    """The server says 'not for 30 s'; with a 5 s budget the client stops at once."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    policy = codat_nb.RetryPolicy(max_retries=5, backoff=0.001, total_budget=5.0)
+    try:
+        with (
+            codat_nb.CodatClient("k", base_url=url, retries=policy) as client,
+            pytest.raises(codat_nb.ServerError, match="retry budget") as info,
+        ):
+            client.companies.list()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.value.status_code == 503
+    assert _Unavailable.hits == 1
 
 
 def test_a_slow_server_trips_the_read_timeout(sandbox, client_for):

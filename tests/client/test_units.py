@@ -193,6 +193,22 @@ def test_check_id_normalises_and_names_the_argument():
         check_id("connection_id", CID.replace("-", ""))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "urn:" + CID.replace("-", ""),  # 36 characters, and uuid.UUID() takes it
+        CID.replace("-", "") + "----",  # hyphens in the wrong places
+        "\uff17" + CID[1:],  # a full-width digit, which int(..., 16) accepts
+        "{" + CID[1:-1] + "}",
+        CID + "\n",
+    ],
+    ids=["urn", "stray hyphens", "full-width digit", "braces", "newline"],
+)
+def test_check_id_takes_only_the_8_4_4_4_12_form(text):
+    with pytest.raises(ValueError, match="company_id must be a UUID"):
+        check_id("company_id", text)
+
+
 def offline_client(**options):
     """A client pointed at a closed port: argument checks must fail before any request."""
     return CodatClient(KEY, base_url="http://127.0.0.1:9", retries=0, timeout=0.2, **options)
@@ -267,6 +283,10 @@ def test_bad_arguments_fail_before_any_request(method, args, kwargs, exc, names)
         ({"auth_header": "Bearer x"}, ValueError, "auth_header"),
         ({"api_key": KEY, "base_url": "api.codat.io"}, ValueError, "base_url"),
         ({"api_key": KEY, "base_url": "ftp://api.codat.io"}, ValueError, "base_url"),
+        ({"api_key": KEY, "base_url": f"https://{KEY}@api.codat.io"}, ValueError, "credentials"),
+        ({"api_key": KEY, "base_url": f"https://u:{KEY}@api.codat.io"}, ValueError, "credentials"),
+        ({"api_key": KEY, "base_url": f"https://api.codat.io?key={KEY}"}, ValueError, "query"),
+        ({"api_key": KEY, "base_url": "https://api.codat.io#top"}, ValueError, "fragment"),
         ({"api_key": KEY, "max_concurrency": 11}, ValueError, "max_concurrency"),
         ({"api_key": KEY, "retries": "3"}, TypeError, "retries"),
         ({"api_key": KEY, "timeout": -1}, ValueError, "timeout"),
@@ -276,6 +296,23 @@ def test_bad_client_construction(kwargs, exc, names):
     with pytest.raises(exc, match=names) as info:
         CodatClient(**kwargs)
     assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "suffix"),
+    [
+        ("auth_header", "\r\nX-Injected: 1"),
+        ("auth_header", "\u00e9"),
+        ("auth_header", " trailing words"),
+        ("api_key", "\nX-Injected: 1"),  # a header pasted as the key gets the same check
+    ],
+    ids=["CRLF header", "non-ASCII header", "spaces in header", "CRLF pasted as key"],
+)
+def test_a_malformed_header_is_refused_up_front_without_echoing_it(option, suffix):
+    header = auth_header_from_key(KEY)
+    with pytest.raises(ValueError, match=option) as info:
+        CodatClient(**{option: header + suffix}, base_url="http://127.0.0.1:9", retries=0)
+    assert header[6:] not in str(info.value)
 
 
 def test_client_repr_and_surfaces_hide_the_key():

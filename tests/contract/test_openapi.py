@@ -113,7 +113,9 @@ def _exercise(sb: Sandbox) -> list[requests.Response]:
     s.get(f"{u}/companies", params={"query": "name~ltd", "tags": "region=uk"})
     s.get(f"{u}/companies/{cid}")
     s.get(f"{u}/companies/{deauth[0]}/connections")
-    s.get(f"{u}/companies/{deauth[0]}/connections/{deauth[1]}")
+    deauth_url = f"{u}/companies/{deauth[0]}/connections/{deauth[1]}"
+    requests.get(s.get(deauth_url).json()["linkUrl"])  # relinked: its errors become Resolved
+    s.get(deauth_url)
     s.get(f"{u}/companies/{cid}/connections", params={"pageSize": 3, "page": 2})
     new = s.post(f"{u}/companies", json={"name": "Contract Ltd", "description": "d"}).json()
     made = s.post(f"{u}/companies/{new['id']}/connections", json={"platformKey": "suuo"}).json()
@@ -148,7 +150,7 @@ def test_every_response_body_validates(demo_sandbox, spec, validator_for):
     responses = _exercise(demo_sandbox)
     statuses = {r.status_code for r in responses}
     assert statuses >= {200, 204, 400, 401, 404, 405, 429, 500, 503}
-    checked = 0
+    checked, shapes = 0, set()
     for response in responses:
         path = response.request.path_url.split("?")[0]
         if not response.content:
@@ -166,7 +168,24 @@ def test_every_response_body_validates(demo_sandbox, spec, validator_for):
         ]
         assert problems == [], (response.request.method, path, response.status_code, pointer)
         checked += 1
+        shapes.update(_connection_shapes(body))
     assert checked >= 25
+    assert shapes >= {"connectionInfo", "Active", "Resolved", "lastSync", "no lastSync"}
+
+
+def _connection_shapes(body: Any) -> set[str]:
+    """Which optional Connection shapes a body holds, to prove each was validated at least once."""
+    rows = body.get("results", [body]) if isinstance(body, dict) else []
+    rows = [c for r in rows for c in r.get("dataConnections", [r])]
+    found = set()
+    for row in rows:
+        if "linkUrl" not in row:  # not a Connection (an ErrorMessage, say)
+            continue
+        found.update(key for key in ("connectionInfo", "lastSync") if key in row)
+        if "lastSync" not in row:
+            found.add("no lastSync")
+        found.update(error["status"] for error in row.get("dataConnectionErrors", []))
+    return found
 
 
 def test_page_size_above_2000_breaks_only_the_paging_schema_maximum(demo_sandbox, validator_for):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from codat_nb.platforms import PLATFORMS
+from codat_nb.sandbox.store import RuleViolation
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -148,6 +150,25 @@ def test_deauthorize_helper_and_relink(sandbox, session):
     assert relinked["dataConnectionErrors"][0]["resolvedOnUtc"] == relinked["lastSync"]
 
 
+def test_deauthorize_helper_refuses_connections_without_access(sandbox, session):
+    """PendingAuth never had access, Unlinked gave it up, Deauthorized already lost it."""
+    cid = make_company(sandbox, session)
+    pending = sandbox.store.create_connection(cid, "gbol")["id"]
+    unlinked = sandbox.store.create_partner_expense_connection(cid)["id"]
+    sandbox.store.unlink(cid, unlinked)
+    revoked = sandbox.store.create_partner_expense_connection(cid)["id"]
+    sandbox.store.deauthorize(cid, revoked)
+    before = sandbox.store.snapshot()
+    for conn, status in (
+        (pending, "PendingAuth"),
+        (unlinked, "Unlinked"),
+        (revoked, "Deauthorized"),
+    ):
+        with pytest.raises(RuleViolation, match=f"only a Linked .* this one is {status}"):
+            sandbox.store.deauthorize(cid, conn)
+    assert sandbox.store.snapshot() == before
+
+
 def test_delete_connection_then_everything_is_404(sandbox, session, expect_error):
     cid = make_company(sandbox, session)
     conn = session.post(connections_url(sandbox, cid), json={"platformKey": "gbol"}).json()
@@ -283,9 +304,5 @@ def test_store_helpers_raise_key_error_for_unknown_ids(sandbox):
         lambda: sandbox.store.link(MISSING, MISSING),
         lambda: sandbox.store.deauthorize(MISSING, MISSING),
     ):
-        try:
+        with pytest.raises(KeyError, match=MISSING):
             call()
-        except KeyError as exc:
-            assert MISSING in str(exc)
-        else:
-            raise AssertionError("expected KeyError")

@@ -100,6 +100,8 @@ def test_faults_can_be_set_at_start():
         ("rate_limit_rate", -0.1),
         ("drop_rate", "half"),
         ("latency_ms", -1),
+        ("latency_ms", float("nan")),
+        ("latency_ms", float("inf")),
         ("retry_after", 1.5),
         ("max_concurrency", 0),
         ("daily_quota", 0),

@@ -13,6 +13,7 @@ import sys
 import pytest
 import requests
 
+from codat_nb.__main__ import build_parser, main
 from codat_nb.sandbox import DEFAULT_API_KEY, Sandbox
 
 
@@ -27,6 +28,17 @@ def test_stop_frees_the_port_and_is_idempotent():
         s.bind(("127.0.0.1", port))
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{sb.url}/companies", timeout=2)
+
+
+def test_stop_hangs_up_kept_alive_connections():
+    """A pooled keep-alive connection must not go on being answered by a stopped sandbox."""
+    sb = Sandbox(seed=None)
+    with requests.Session() as session:
+        session.headers["Authorization"] = sb.auth_header
+        assert session.get(f"{sb.url}/companies").status_code == 200
+        sb.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(f"{sb.url}/companies", timeout=5)
 
 
 def test_several_sandboxes_run_at_once_with_their_own_state():
@@ -70,7 +82,8 @@ def test_unread_request_body_does_not_corrupt_the_next_request(sandbox):
     """A body on a route that ignores it (or on a 401) must not be read as the next request."""
     conn = http.client.HTTPConnection("127.0.0.1", sandbox.port)
     conn.request("POST", "/nowhere", body="x" * 50_000)  # no auth: 401 before any body use
-    assert conn.getresponse().read() and True
+    refused = conn.getresponse()
+    assert refused.status == 401 and b"Unauthorized" in refused.read()
     conn.request("GET", "/companies", headers={"Authorization": sandbox.auth_header})
     assert conn.getresponse().status == 200
     conn.close()
@@ -127,3 +140,32 @@ def test_cli_reports_a_busy_port_clearly():
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{sb.port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "-1"], "argument --port: must be a port number from 0 to 65535, got '-1'"),
+        (["--port", "70000"], "argument --port: must be a port number from 0 to 65535"),
+        (["--latency-ms", "-5"], "argument --latency-ms: must be a number >= 0, got -5"),
+        (["--latency-ms", "inf"], "argument --latency-ms: must be a number, got 'inf'"),
+        (["--fail-rate", "abc"], "argument --fail-rate: must be a number, got 'abc'"),
+        (["--rate-limit-rate", "1.5"], "argument --rate-limit-rate: must be between 0 and 1"),
+        (["--api-key="], "argument --api-key: must not be empty"),
+    ],
+)
+def test_cli_refuses_bad_arguments_with_a_usage_error(capsys, args, message):
+    """A bad flag is a one-line usage error (exit 2) naming the flag, never a traceback.
+    Parsing only: a regression must fail here, not start a sandbox that serves forever."""
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["sandbox", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_suggests_port_0_only_when_the_port_is_busy(capsys):
+    """192.0.2.1 (TEST-NET-1) is never a local address: a free port would not help there."""
+    assert main(["sandbox", "--host", "192.0.2.1", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on 192.0.2.1:0" in err and "--port 0" not in err

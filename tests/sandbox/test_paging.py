@@ -111,11 +111,35 @@ def test_bad_paging_parameters_are_400(sandbox, session, company, expect_error, 
     expect_error(session.get(f"{sandbox.url}/companies", params=params), 400, item_id=item)
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pageSize": 99999999999}, "must be from 1 to 5000, got 99999999999"),
+        ({"pageSize": "9" * 5000}, "must be from 1 to 5000, got 999"),
+        ({"page": 2**31}, "must be from 1 to 2147483647, got 2147483648"),
+        ({"page": -1}, "must be from 1 to 2147483647, got -1"),
+        ({"page": "1e3"}, "must be an integer, got '1e3'"),
+    ],
+)
+def test_out_of_range_paging_says_range_not_type(
+    sandbox, session, company, expect_error, params, message
+):
+    """An integer out of range is reported as out of range, with the bounds, never as a
+    non-integer; the contract's page is an int32."""
+    url = f"{sandbox.url}/companies/{company}/connections"
+    body = expect_error(session.get(url, params=params), 400, item_id=next(iter(params)))
+    (item,) = body["validation"]["errors"]
+    assert message in item["message"]
+    assert item["validatorName"] == ("Integer" if "integer" in message else "Range")
+
+
 def test_page_size_bounds_are_accepted(sandbox, session, company):
     fill(sandbox, company, 2)
     url = f"{sandbox.url}/companies/{company}/connections"
     assert session.get(url, params={"pageSize": 1}).json()["pageSize"] == 1
     assert session.get(url, params={"pageSize": 5000}).json()["pageSize"] == 5000
+    last = session.get(url, params={"page": 2**31 - 1, "pageSize": "0001"}).json()
+    assert (last["pageNumber"], last["pageSize"], last["results"]) == (2**31 - 1, 1, [])
 
 
 def test_demo_companies_walk_covers_every_company_once(demo_sandbox, demo_session):

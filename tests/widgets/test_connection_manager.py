@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from codat_nb import widgets as widgets_module
 from codat_nb.errors import BadRequestError, NotFoundError, RateLimitError, ServerError
 from codat_nb.widgets import ConnectionManager
 
@@ -473,3 +474,57 @@ def test_a_failed_switch_of_company_shows_no_rows_of_the_previous_one(portfolio)
     p.sb.faults.error_rate = 0.0
     mgr.refresh_button.click()
     assert option_values(mgr.connection_select) == [p.shopify]
+
+
+# ------------------------------------------------------------------------- double clicks
+@pytest.fixture
+def double_click_window(monkeypatch):
+    """Set DOUBLE_CLICK_S: a huge window makes "right after" independent of the machine's speed."""
+    return lambda seconds: monkeypatch.setattr(widgets_module, "DOUBLE_CLICK_S", seconds)
+
+
+@pytest.mark.parametrize(("button", "key"), [("create_button", "fztf"), ("partner_button", None)])
+def test_a_double_click_on_a_create_button_creates_one_connection(
+    portfolio, double_click_window, button, key
+):
+    """In a browser both clicks of a double click reach the kernel, the second after the first
+    has finished and enabled the buttons again (tests/browser proves it); it must be ignored."""
+    p = portfolio
+    double_click_window(3600)
+    mgr = ConnectionManager(p.client, company_id=p.bakery)
+    mgr.platform_key_text.value = key or ""
+    getattr(mgr, button).click()
+    status = mgr.status_line.value
+    before = (p.sb.store.snapshot(), p.sb.store.request_count)
+    getattr(mgr, button).click()
+    assert (p.sb.store.snapshot(), p.sb.store.request_count) == before
+    assert len(wire_ids(p.sb, p.bakery)) == 2
+    assert mgr.status_line.value == status
+    assert_buttons_usable(mgr)
+
+
+def test_the_double_click_guard_is_per_button_and_only_after_a_create(
+    portfolio, double_click_window
+):
+    p = portfolio
+    double_click_window(3600)
+    mgr = ConnectionManager(p.client, company_id=p.bakery)
+    mgr.platform_key_text.value = "zzzz"  # Codat refuses it: nothing was created
+    mgr.create_button.click()
+    assert_error_shown(mgr, BadRequestError)
+    mgr.platform_key_text.value = "upvr"
+    mgr.create_button.click()
+    mgr.partner_button.click()
+    keys = [c["integrationKey"] for c in p.sb.store.connections_wire(p.bakery)]
+    assert keys == ["fztf", "upvr", "dfxm"]
+
+
+def test_a_deliberate_second_create_goes_through(portfolio, double_click_window):
+    p = portfolio
+    double_click_window(0)  # the second click comes later than a double click's would
+    mgr = ConnectionManager(p.client, company_id=p.bakery)
+    mgr.partner_button.click()
+    mgr.partner_button.click()
+    rows = p.sb.store.connections_wire(p.bakery)
+    assert [c["sourceType"] for c in rows] == ["Commerce", "Expense", "Expense"]
+    assert mgr.connection_select.value == rows[-1]["id"]
