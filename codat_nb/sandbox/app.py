@@ -117,7 +117,7 @@ class SandboxApp:
             endpoint, params = None, {}
             route_error = errors.no_route(request.method, request.path)
         if endpoint in _PUBLIC_ENDPOINTS:
-            return self._html(endpoint, params)(environ, start_response)
+            return self._html(endpoint, params, request.method)(environ, start_response)
         return self._api(request, environ, endpoint, params, route_error)(environ, start_response)
 
     def _api(
@@ -357,11 +357,14 @@ class SandboxApp:
         )
 
     # ----- the end customer's side: link pages (no auth, HTML) ---------------------------
-    def _html(self, endpoint: str, params: dict[str, str]) -> Response:
+    def _html(self, endpoint: str, params: dict[str, str], method: str) -> Response:
         try:
             if endpoint == "link_page":
-                row = self.store.link(params["company_id"].lower(), params["connection_id"].lower())
-                title = "Connection linked"
+                company_id, connection_id = params["company_id"], params["connection_id"]
+                # Only a real visit links: a HEAD (link checkers, previews) must change nothing.
+                act = self.store.link if method == "GET" else self.store.get_connection_wire
+                row = act(company_id.lower(), connection_id.lower())
+                title = "Connection linked" if row["status"] == "Linked" else "Connection"
                 text = (
                     f"Your {html.escape(row['platformName'])} connection is now "
                     f"<strong>{row['status']}</strong>. You can close this window."

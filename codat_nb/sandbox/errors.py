@@ -27,7 +27,6 @@ class ApiError(Exception):
     status: int
     service: str
     error: str
-    can_be_retried: str = "False"
     validation: list[dict[str, str]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -40,7 +39,7 @@ class ApiError(Exception):
         }
         # Always present: the official SDK (0.5.0) cannot parse an ErrorMessage without it.
         body["validation"] = {"errors": self.validation or [], "warnings": []}
-        body["canBeRetried"] = self.can_be_retried
+        body["canBeRetried"] = "Unknown"  # what every ErrorMessage example in the contract says
         body["detailedErrorCode"] = 0
         return body
 
@@ -95,13 +94,10 @@ def too_many_requests(retry_after: int, reason: str = TOO_MANY_REQUESTS) -> ApiE
         429,
         SERVICE_PUBLIC,
         reason,
-        can_be_retried="True",
         headers={"Retry-After": str(retry_after)},
     )
 
 
 def server_error(status: int) -> ApiError:
     text = UNAVAILABLE if status == 503 else SERVER_ERROR
-    return ApiError(
-        status, SERVICE_PUBLIC, text, can_be_retried="True" if status == 503 else "Unknown"
-    )
+    return ApiError(status, SERVICE_PUBLIC, text)

@@ -126,7 +126,7 @@ def test_sdk_sees_injected_429_without_retries(demo_sandbox, sdk):
     with pytest.raises(errors.ErrorMessage) as info:
         sdk.connections.list_connections(operations.ListConnectionsRequest(company_id=company_id))
     assert info.value.status_code == 429
-    assert info.value.can_be_retried == "True"
+    assert info.value.can_be_retried == "Unknown"
 
 
 def test_sdk_rejects_wrong_key(demo_sandbox):

@@ -53,6 +53,15 @@ def test_link_url_links_without_auth_and_answers_html(sandbox, session):
     assert session.get(connections_url(sandbox, cid, conn["id"])).json() == linked
 
 
+def test_a_head_request_to_the_link_url_links_nothing(sandbox, session):
+    cid = make_company(sandbox, session)
+    conn = session.post(connections_url(sandbox, cid), json={"platformKey": "qhyg"}).json()
+    before = sandbox.store.snapshot()
+    assert requests.head(conn["linkUrl"]).status_code == 200  # e.g. a link checker or preview
+    assert sandbox.store.snapshot() == before
+    assert session.get(connections_url(sandbox, cid, conn["id"])).json()["status"] == "PendingAuth"
+
+
 def test_link_url_of_unknown_connection_is_a_404_page(sandbox, session):
     cid = make_company(sandbox, session)
     page = requests.get(f"{sandbox.url}/link/companies/{cid}/connections/{MISSING}/start")

@@ -17,7 +17,7 @@ def test_rate_limited_requests_get_429_with_retry_after(sandbox, session, expect
     response = session.get(f"{sandbox.url}/companies")
     body = expect_error(response, 429, contains="too many requests")
     assert response.headers["Retry-After"] == "7"
-    assert body["canBeRetried"] == "True"
+    assert body["canBeRetried"] == "Unknown"
     assert "X-Rate-Limit-Remaining" in response.headers
     sandbox.faults.rate_limit_rate = 0.0
     assert session.get(f"{sandbox.url}/companies").status_code == 200
@@ -57,7 +57,9 @@ def test_concurrency_cap_answers_429_while_full(sandbox, auth_session, expect_er
         target=lambda: first.append(auth_session(sandbox).get(f"{sandbox.url}/companies"))
     )
     holder.start()
+    deadline = time.monotonic() + 30  # a bound so a regression fails instead of hanging
     while sandbox.faults.in_flight < 1:  # wait for a condition, not for time
+        assert time.monotonic() < deadline, "the first request never reached the sandbox"
         time.sleep(0.005)
     over = auth_session(sandbox).get(f"{sandbox.url}/companies")
     expect_error(over, 429, contains="at most 1")

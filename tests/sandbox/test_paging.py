@@ -13,6 +13,7 @@ def walk(session, sb, url, **params):
     """Follow ``next`` from the first page; returns every page body."""
     pages = [session.get(url, params=params).json()]
     while "next" in pages[-1]["_links"]:
+        assert len(pages) < 10_000, "next links never end"
         pages.append(session.get(sb.url + pages[-1]["_links"]["next"]["href"]).json())
     return pages
 
