@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from codat_nb.models import CONNECTION_STATUSES, SOURCE_TYPES, parse_codat_datetime
+from codat_nb.models import CONNECTION_STATUSES, SOURCE_TYPES, known_or_warn, parse_codat_datetime
 from codat_nb.platforms import PLATFORMS
 
 CONNECTION_COLUMNS = (
@@ -60,6 +60,9 @@ _KNOWN_CATEGORIES = {
 }
 
 
+_ENUM_KINDS = {"status": "connection status", "source_type": "source type"}
+
+
 def _text(values: Sequence[Any]) -> pd.Series:
     return pd.Series(values, dtype="str")
 
@@ -68,6 +71,9 @@ def _category(column: str, values: Sequence[Any]) -> pd.Series:
     known = _KNOWN_CATEGORIES[column]
     known_set = set(known)
     extra = sorted({v for v in values if v is not None and v not in known_set})
+    if column in _ENUM_KINDS:  # platforms come and go; a new status or source type is news
+        for value in extra:
+            known_or_warn(_ENUM_KINDS[column], value, known)
     dtype = pd.CategoricalDtype([*known, *extra])
     return pd.Series(pd.Categorical(values, dtype=dtype))
 

@@ -46,7 +46,8 @@ def format_codat_datetime(value: datetime) -> str:
     return value.isoformat()
 
 
-def _known_or_warn(kind: str, value: str, known: tuple[str, ...]) -> str:
+def known_or_warn(kind: str, value: str, known: tuple[str, ...]) -> str:
+    """Keep a value a newer API added (never crash on it), warning once per kind and value."""
     if value not in known and (kind, value) not in _warned_enum_values:
         _warned_enum_values.add((kind, value))
         warnings.warn(
@@ -82,7 +83,7 @@ class DataConnectionError(CodatModel):
     @field_validator("status")
     @classmethod
     def _status(cls, value: str | None) -> str | None:
-        return None if value is None else _known_or_warn("error status", value, ERROR_STATUSES)
+        return None if value is None else known_or_warn("error status", value, ERROR_STATUSES)
 
 
 class Connection(CodatModel):
@@ -102,12 +103,12 @@ class Connection(CodatModel):
     @field_validator("status")
     @classmethod
     def _status(cls, value: str) -> str:
-        return _known_or_warn("connection status", value, CONNECTION_STATUSES)
+        return known_or_warn("connection status", value, CONNECTION_STATUSES)
 
     @field_validator("source_type")
     @classmethod
     def _source_type(cls, value: str) -> str:
-        return _known_or_warn("source type", value, SOURCE_TYPES)
+        return known_or_warn("source type", value, SOURCE_TYPES)
 
     def _repr_html_(self) -> str:
         """A small card in notebooks (``display(connection)``): status, dates, link, errors."""

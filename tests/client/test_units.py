@@ -418,14 +418,29 @@ def test_missing_optionals_and_errors_summary():
 
 
 def test_unknown_enum_values_are_kept_not_dropped():
-    frame = connections_frame(
-        [wire_connection(), wire_connection(status="Paused", platformName="NewBooks")]
-    )
+    with pytest.warns(UserWarning, match="'Paused'"):
+        frame = connections_frame(
+            [wire_connection(), wire_connection(status="Paused", platformName="NewBooks")]
+        )
     assert list(frame["status"]) == ["Linked", "Paused"]
     assert list(frame["platform_name"]) == ["Xero", "NewBooks"]
     assert "Paused" in frame["status"].cat.categories
     # Known categories stay in their documented order, first.
     assert tuple(frame["status"].cat.categories[:4]) == codat_nb.models.CONNECTION_STATUSES
+
+
+def test_a_new_status_or_source_type_in_a_listing_is_warned_once_a_new_platform_is_not():
+    rows = [
+        wire_connection(status="FrameOnlyStatus", sourceType="FrameOnlySource"),
+        wire_connection(status="FrameOnlyStatus", platformName="BrandNewBooks"),
+    ]
+    with pytest.warns(UserWarning) as caught:
+        connections_frame(rows)
+        connections_frame(rows)  # once per value, not once per frame
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2
+    assert "connection status" in messages[0] and "'FrameOnlyStatus'" in messages[0]
+    assert "source type" in messages[1] and "'FrameOnlySource'" in messages[1]
 
 
 # --- paging rules, on an in-memory page source -------------------------------------------
