@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -68,3 +70,24 @@ def python_sigint_handler():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def sigint_after() -> Callable[[Sandbox, int], threading.Thread]:
+    """Ctrl-C as a user would press it mid-call: SIGINT to the main thread once the sandbox
+    has seen ``n_requests`` more requests (bounded wait). Join the returned thread."""
+
+    def start(sb: Sandbox, n_requests: int) -> threading.Thread:
+        main, begin = threading.main_thread().ident, sb.store.request_count
+
+        def watch() -> None:
+            deadline = time.monotonic() + 30
+            while sb.store.request_count < begin + n_requests and time.monotonic() < deadline:
+                time.sleep(0.002)
+            signal.pthread_kill(main, signal.SIGINT)
+
+        thread = threading.Thread(target=watch)
+        thread.start()
+        return thread
+
+    return start

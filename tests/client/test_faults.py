@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import signal
 import socket
 import threading
 import time
@@ -148,19 +147,12 @@ def test_a_slow_server_trips_the_read_timeout(sandbox, client_for):
     assert "gave up after 2 attempts" in str(info.value)
 
 
-def test_keyboard_interrupt_mid_listing_leaves_the_client_usable(sandbox, client, company_230):
+def test_keyboard_interrupt_mid_listing_leaves_the_client_usable(
+    sandbox, client, company_230, sigint_after
+):
     sandbox.faults.latency_ms = 20
-    main = threading.main_thread().ident
     start = sandbox.store.request_count
-
-    def interrupt_when_under_way():
-        deadline = time.monotonic() + 30
-        while sandbox.store.request_count < start + 5 and time.monotonic() < deadline:
-            time.sleep(0.002)
-        signal.pthread_kill(main, signal.SIGINT)
-
-    watcher = threading.Thread(target=interrupt_when_under_way)
-    watcher.start()
+    watcher = sigint_after(sandbox, 5)
     try:
         with pytest.raises(KeyboardInterrupt):
             client.connections.list(company_230, page_size=2, concurrency=2)
@@ -177,22 +169,14 @@ def test_keyboard_interrupt_mid_listing_leaves_the_client_usable(sandbox, client
     assert not any(t.is_alive() for t in leftovers)
 
 
-def test_keyboard_interrupt_stops_a_portfolio_listing_promptly(sandbox, client, make_company):
+def test_keyboard_interrupt_stops_a_portfolio_listing_promptly(
+    sandbox, client, make_company, sigint_after
+):
     sb = sandbox
     for n in range(8):
         make_company(sb, 30, name=f"Portfolio {n} Ltd")
     sb.faults.latency_ms = 5
-    main = threading.main_thread().ident
-    start = sb.store.request_count
-
-    def interrupt_when_under_way():
-        deadline = time.monotonic() + 30
-        while sb.store.request_count < start + 20 and time.monotonic() < deadline:
-            time.sleep(0.002)
-        signal.pthread_kill(main, signal.SIGINT)
-
-    watcher = threading.Thread(target=interrupt_when_under_way)
-    watcher.start()
+    watcher = sigint_after(sb, 20)
     try:
         with pytest.raises(KeyboardInterrupt):
             client.connections.list_all(page_size=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
@@ -15,21 +14,6 @@ def truth(sb, company_id):
     return [row["id"] for row in sb.store.connections_wire(company_id)]
 
 
-def sigint_after(sb, n_requests):
-    """Send SIGINT to the main thread once the sandbox has seen ``n_requests`` more requests."""
-    main, start = threading.main_thread().ident, sb.store.request_count
-
-    def watch():
-        deadline = time.monotonic() + 30
-        while sb.store.request_count < start + n_requests and time.monotonic() < deadline:
-            time.sleep(0.002)
-        signal.pthread_kill(main, signal.SIGINT)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
-
-
 def join_page_workers():
     for thread in threading.enumerate():
         if thread.name.startswith(("codat_nb-page", "codat_nb-company")):
@@ -38,7 +22,7 @@ def join_page_workers():
 
 
 @pytest.mark.parametrize("workers", [1, 8], ids=["sequential", "8 workers"])
-def test_sigint_mid_listing_then_the_next_listing_is_correct(sandbox, workers):
+def test_sigint_mid_listing_then_the_next_listing_is_correct(sandbox, sigint_after, workers):
     company_id = make_company(sandbox, 120)
     sandbox.faults.latency_ms = 10
     with client_for(sandbox, max_concurrency=8) as client:
@@ -58,7 +42,7 @@ def test_sigint_mid_listing_then_the_next_listing_is_correct(sandbox, workers):
         assert client.connections.get(company_id, created.id).status == "PendingAuth"
 
 
-def test_sigint_during_a_retry_wait_leaves_the_client_usable(sandbox):
+def test_sigint_during_a_retry_wait_leaves_the_client_usable(sandbox, sigint_after):
     """Ctrl-C while the client sleeps out a Retry-After: interrupted at once, then fine."""
     company_id = make_company(sandbox, 30)
     sandbox.faults.rate_limit_rate, sandbox.faults.retry_after = 1.0, 30
