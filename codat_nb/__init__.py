@@ -13,7 +13,6 @@ from codat_nb.errors import (  # noqa: E402
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
-    CodatWarning,
     IncompleteListingError,
     NotFoundError,
     PaymentRequiredError,
@@ -21,7 +20,7 @@ from codat_nb.errors import (  # noqa: E402
     RateLimitError,
     ServerError,
 )
-from codat_nb.models import Company, Connection, DataConnectionError  # noqa: E402
+from codat_nb.models import CodatWarning, Company, Connection, DataConnectionError  # noqa: E402
 from codat_nb.transport import RateLimit, RetryPolicy  # noqa: E402
 
 __all__ = [

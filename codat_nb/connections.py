@@ -21,9 +21,9 @@ from codat_nb.arguments import (
     check_query,
     concurrency_or_default,
 )
-from codat_nb.errors import CodatWarning, NotFoundError, parse_model
+from codat_nb.errors import NotFoundError, parse_model
 from codat_nb.frames import connections_frame, portfolio_frame
-from codat_nb.models import Connection
+from codat_nb.models import CodatWarning, Connection
 
 if TYPE_CHECKING:
     from codat_nb.companies import CompaniesAPI

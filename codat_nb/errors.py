@@ -226,10 +226,6 @@ def error_from_response(
     return cls(message, **fields)
 
 
-class CodatWarning(UserWarning):
-    """Something to know about a result that is still correct (e.g. dropped duplicates)."""
-
-
 def parse_model(model: type[Model], body: Any, what: str) -> Model:
     """Validate a response body, turning a malformed answer into a CodatError (not a traceback)."""
     try:

@@ -46,12 +46,18 @@ def format_codat_datetime(value: datetime) -> str:
     return value.isoformat()
 
 
+class CodatWarning(UserWarning):
+    """Something to know about a result that is still correct (dropped duplicates, an unknown
+    enum value kept as text). Lives here, below errors.py, so models can raise it too."""
+
+
 def known_or_warn(kind: str, value: str, known: tuple[str, ...]) -> str:
     """Keep a value a newer API added (never crash on it), warning once per kind and value."""
     if value not in known and (kind, value) not in _warned_enum_values:
         _warned_enum_values.add((kind, value))
         warnings.warn(
             f"Codat sent a {kind} this version of codat_nb does not know: {value!r}; kept as text",
+            CodatWarning,
             stacklevel=2,
         )
     return value

@@ -18,7 +18,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from codat_nb.errors import CodatError, CodatWarning, IncompleteListingError
+from codat_nb.errors import CodatError, IncompleteListingError
+from codat_nb.models import CodatWarning
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from codat_nb.errors import (
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
-    CodatWarning,
     NotFoundError,
     error_from_response,
     parse_retry_after,
 )
+from codat_nb.models import CodatWarning
 
 log = logging.getLogger(__name__)
 

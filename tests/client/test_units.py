@@ -418,7 +418,7 @@ def test_missing_optionals_and_errors_summary():
 
 
 def test_unknown_enum_values_are_kept_not_dropped():
-    with pytest.warns(UserWarning, match="'Paused'"):
+    with pytest.warns(codat_nb.CodatWarning, match="'Paused'"):
         frame = connections_frame(
             [wire_connection(), wire_connection(status="Paused", platformName="NewBooks")]
         )
@@ -434,7 +434,7 @@ def test_a_new_status_or_source_type_in_a_listing_is_warned_once_a_new_platform_
         wire_connection(status="FrameOnlyStatus", sourceType="FrameOnlySource"),
         wire_connection(status="FrameOnlyStatus", platformName="BrandNewBooks"),
     ]
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(codat_nb.CodatWarning) as caught:
         connections_frame(rows)
         connections_frame(rows)  # once per value, not once per frame
     messages = sorted(str(w.message) for w in caught)
