@@ -99,18 +99,21 @@ def stale(
     older_than: str | timedelta | pd.Timedelta = "30D",
     now: datetime | pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
-    """Connections not synced within ``older_than`` of ``now``, including never-synced ones.
+    """Connections that brought no data within ``older_than`` of ``now``.
 
+    That is a last sync older than the window, or no sync at all from a connection created
+    before the window opened: one created yesterday is waiting for its customer, not stale.
     Returns the matching rows (same columns and dtypes) with a ``last_sync_age`` Timedelta
     column (NaT for never synced), never-synced first, then oldest first. ``now`` defaults to
     the wall clock; pass ``client.server_time()`` to reproduce results against the sandbox.
     """
-    _require_columns(df, "last_sync")
+    _require_columns(df, "last_sync", "created")
     delta = _as_timedelta(older_than)
     reference = _as_utc_timestamp(now)
     last_sync = pd.to_datetime(df["last_sync"], utc=True)
     age = reference - last_sync
-    mask = last_sync.isna() | (age > delta)
+    since = last_sync.fillna(pd.to_datetime(df["created"], utc=True))  # the last news
+    mask = (reference - since) > delta
     result = df.loc[mask].copy()
     result["last_sync_age"] = age[mask]
     return (

@@ -16,15 +16,23 @@ matplotlib.use("Agg")
 NOW = "2026-11-01T09:00:00Z"
 
 
-def frame(rows: list[tuple[str, str, str, str, str | None]]) -> pd.DataFrame:
-    """(id, platform, source_type, status, last_sync) rows as a connections-shaped frame."""
-    ids, platforms, sources, statuses, syncs = zip(*rows, strict=True) if rows else ([],) * 5
+CREATED = "2026-01-01T00:00:00Z"
+
+
+def frame(rows: list[tuple]) -> pd.DataFrame:
+    """(id, platform, source_type, status, last_sync[, created]) rows as a connections-shaped
+    frame; ``created`` defaults to long ago."""
+    rows = [row if len(row) == 6 else (*row, CREATED) for row in rows]
+    ids, platforms, sources, statuses, syncs, created = (
+        zip(*rows, strict=True) if rows else ([],) * 6
+    )
     return pd.DataFrame(
         {
             "id": pd.Series(ids, dtype="str"),
             "platform_name": pd.Categorical(platforms),
             "source_type": pd.Categorical(sources),
             "status": pd.Categorical(statuses),
+            "created": pd.to_datetime(pd.Series(created, dtype="object"), utc=True),
             "last_sync": pd.to_datetime(pd.Series(syncs, dtype="object"), utc=True),
             "error_count": pd.Series([0] * len(ids), dtype="int64"),
         }
@@ -104,6 +112,24 @@ def test_stale_finds_never_synced_and_old_rows_oldest_first():
     assert result["last_sync_age"].iloc[3] == pd.Timedelta(days=30, seconds=1)
     assert list(result.columns) == [*SAMPLE.columns, "last_sync_age"]
     assert (result.dtypes.drop("last_sync_age") == SAMPLE.dtypes).all()
+
+
+def test_a_never_synced_connection_is_stale_only_once_it_is_older_than_the_window():
+    now = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
+    waiting = frame(
+        [
+            ("new", "Xero", "Accounting", "PendingAuth", None, "2026-10-31T09:00:00Z"),
+            ("old", "Xero", "Accounting", "PendingAuth", None, "2026-09-01T00:00:00Z"),
+            ("gone", "Xero", "Accounting", "Linked", "2026-09-02T00:00:00Z", CREATED),
+        ]
+    )
+    # A connection created yesterday is waiting for its customer, not stale.
+    assert list(stale(waiting, "30D", now=now)["id"]) == ["old", "gone"]
+
+
+def test_stale_needs_a_created_column_for_never_synced_rows():
+    with pytest.raises(ValueError, match="'created'"):
+        stale(SAMPLE.drop(columns="created"), now=NOW)
 
 
 def test_stale_boundary_is_exclusive_and_accepts_timedelta_and_datetime():

@@ -47,9 +47,10 @@ def test_stale_matches_a_row_by_row_check_of_the_wire(demo):
         when = parse_codat_datetime(c["lastSync"])
         return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
-    expected = {
-        c["id"] for c in wire if "lastSync" not in c or now - synced(c) > timedelta(days=30)
-    }
+    def last_news(c):  # the last sync, or for a never-synced connection its creation
+        return synced(c) if "lastSync" in c else parse_codat_datetime(c["created"])
+
+    expected = {c["id"] for c in wire if now - last_news(c) > timedelta(days=30)}
     result = stale(frame, "30D", now=now)
     assert set(result["id"]) == expected
     assert 0 < len(result) < len(frame)
