@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -125,3 +126,12 @@ def timing_table(times: dict[str, list[float]], reference: str, ratio_label: str
         for name, values in times.items()
     ]
     return table(["variant", "median", "min - max", ratio_label], rows)
+
+
+def main_with_repeats(
+    doc: str, run: Callable[[int], Any], report: Callable[[Any], str], repeats: int
+) -> None:
+    """The command line every single benchmark shares: ``--repeats N``, then the report."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=repeats)
+    print(report(run(parser.parse_args().repeats)))

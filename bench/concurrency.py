@@ -11,10 +11,9 @@ company; ``CodatClient(max_concurrency=8)`` raises the client's ceiling).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from bench.common import client_for, compare, median, timing_table
+from bench.common import client_for, compare, main_with_repeats, median, timing_table
 from bench.server import RemoteSandbox
 
 ROWS, PAGE_SIZE, LATENCY_MS = 2_000, 100, 50
@@ -71,9 +70,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    print(report(run(parser.parse_args().repeats)))
+    main_with_repeats(__doc__, run, report, repeats=5)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Also the DataFrame's own size, ``df.memory_usage(deep=True).sum()``.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import statistics
 import time
@@ -28,7 +27,15 @@ import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bench.common import baseline_listing, client_for, connections_url, ms, session_for, table
+from bench.common import (
+    baseline_listing,
+    client_for,
+    connections_url,
+    main_with_repeats,
+    ms,
+    session_for,
+    table,
+)
 from bench.server import Endpoint, RemoteSandbox
 
 ROWS, PAGE_SIZE = 100_000, 100
@@ -161,9 +168,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    print(report(run(parser.parse_args().repeats)))
+    main_with_repeats(__doc__, run, report, repeats=3)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import statistics
@@ -22,7 +21,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import connections_url, session_for, table
+from bench.common import connections_url, main_with_repeats, session_for, table
 from bench.server import Endpoint, RemoteSandbox
 
 ROWS, THREADS, PER_THREAD, SEQUENTIAL = 2_000, 8, 250, 500
@@ -142,9 +141,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    print(report(run(parser.parse_args().repeats)))
+    main_with_repeats(__doc__, run, report, repeats=3)
 
 
 if __name__ == "__main__":

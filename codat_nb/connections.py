@@ -102,12 +102,15 @@ class ConnectionsAPI:
         )
         return (parse_model(Connection, row, "Connection") for row in rows)
 
-    def get(self, company_id: str, connection_id: str) -> Connection:
+    @staticmethod
+    def _connection_path(company_id: str, connection_id: str) -> str:
+        """The one connection's path, both ids checked before anything is sent."""
         company_id = check_id("company_id", company_id)
         connection_id = check_id("connection_id", connection_id)
-        body = self._transport.request(
-            "GET", f"/companies/{company_id}/connections/{connection_id}"
-        )
+        return f"/companies/{company_id}/connections/{connection_id}"
+
+    def get(self, company_id: str, connection_id: str) -> Connection:
+        body = self._transport.request("GET", self._connection_path(company_id, connection_id))
         return parse_model(Connection, body, "Connection")
 
     def create(self, company_id: str, platform_key: str) -> Connection:
@@ -129,20 +132,16 @@ class ConnectionsAPI:
 
     def unlink(self, company_id: str, connection_id: str) -> Connection:
         """Stop syncing a Linked connection; its data is kept and it can be re-authorised."""
-        company_id = check_id("company_id", company_id)
-        connection_id = check_id("connection_id", connection_id)
         body = self._transport.request(
             "PATCH",
-            f"/companies/{company_id}/connections/{connection_id}",
+            self._connection_path(company_id, connection_id),
             json_body={"status": "Unlinked"},
         )
         return parse_model(Connection, body, "Connection")
 
     def delete(self, company_id: str, connection_id: str) -> None:
         """Delete a connection for good (irreversible; later gets raise NotFoundError)."""
-        company_id = check_id("company_id", company_id)
-        connection_id = check_id("connection_id", connection_id)
-        self._transport.request("DELETE", f"/companies/{company_id}/connections/{connection_id}")
+        self._transport.request("DELETE", self._connection_path(company_id, connection_id))
 
     def list_all(
         self,
