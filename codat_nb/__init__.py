@@ -3,16 +3,16 @@
 Start with ``client = codat_nb.connect()``; see ``client.connections`` and ``client.companies``.
 """
 
-__version__ = "0.1.0"
-
-from codat_nb.client import CodatClient, connect  # noqa: E402
-from codat_nb.errors import (  # noqa: E402
+from codat_nb._version import __version__
+from codat_nb.client import CodatClient, connect
+from codat_nb.exceptions import (
     AuthenticationError,
     BadRequestError,
     CodatConnectionError,
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
+    CodatWarning,
     IncompleteListingError,
     NotFoundError,
     PaymentRequiredError,
@@ -20,8 +20,9 @@ from codat_nb.errors import (  # noqa: E402
     RateLimitError,
     ServerError,
 )
-from codat_nb.models import CodatWarning, Company, Connection, DataConnectionError  # noqa: E402
-from codat_nb.transport import RateLimit, RetryPolicy  # noqa: E402
+from codat_nb.notebook.display import register_html_cards
+from codat_nb.transport import RateLimit, RetryPolicy
+from codat_nb.wire.models import Company, Connection, DataConnectionError
 
 __all__ = [
     "AuthenticationError",
@@ -45,8 +46,11 @@ __all__ = [
     "RetryPolicy",
     "Sandbox",
     "ServerError",
+    "__version__",
     "connect",
 ]
+
+register_html_cards()
 
 
 def __getattr__(name: str):
@@ -56,7 +60,7 @@ def __getattr__(name: str):
 
         return Sandbox
     if name == "ConnectionManager":
-        from codat_nb.widgets import ConnectionManager
+        from codat_nb.notebook.widgets import ConnectionManager
 
         return ConnectionManager
     raise AttributeError(f"module 'codat_nb' has no attribute {name!r}")

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from codat_nb.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
-from codat_nb.models import CONNECTION_STATUSES, SOURCE_TYPES
+from codat_nb.notebook.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
+from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 TOTAL = "Total"
 

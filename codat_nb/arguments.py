@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from codat_nb.platforms import is_platform_key
+from codat_nb.wire.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, UUID_TEXT
 
-MAX_PAGE_SIZE = 5000
-MAX_QUERY_CHARS = 2048
 #: Codat allows at most 10 concurrent requests per company.
 MAX_CONCURRENCY = 10
-#: The only id shape Codat sends; ``uuid.UUID`` alone also takes URNs, braces, stray hyphens
-#: and non-ASCII digits, which would send a request for an id the user never typed.
-_HEX = "[0-9a-fA-F]"
-_UUID_TEXT = re.compile(f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
 
 def _type_name(value: Any) -> str:
@@ -28,7 +23,7 @@ def check_id(name: str, value: Any) -> str:
         return str(value)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a UUID string, got {_type_name(value)}")
-    if not _UUID_TEXT.fullmatch(value):
+    if not UUID_TEXT.fullmatch(value):
         raise ValueError(
             f"{name} must be a UUID, got {value[:60]!r} (expected 8-4-4-4-12 hex digits)"
         )
@@ -53,9 +48,9 @@ def check_query(value: Any) -> str | None:
         raise TypeError(f"query must be a str or None, got {_type_name(value)}")
     if not value.strip():
         raise ValueError("query must not be blank; pass None to list everything")
-    if len(value) > MAX_QUERY_CHARS:
+    if len(value) > MAX_QUERY_LENGTH:
         raise ValueError(
-            f"query is {len(value)} characters long; Codat accepts at most {MAX_QUERY_CHARS}"
+            f"query is {len(value)} characters long; Codat accepts at most {MAX_QUERY_LENGTH}"
         )
     return value
 
@@ -107,6 +102,50 @@ def check_progress(value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"progress must be True, False or None, got {_type_name(value)}")
     return value
+
+
+@dataclass(frozen=True)
+class ListingArgs:
+    """A listing's arguments, checked once (``check``): what to ask for and how to walk.
+
+    The walker owns ``page_size`` from here on; ``params(n)`` is page n's query string.
+    """
+
+    query: str | None = None
+    order_by: str | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
+    limit: int | None = None
+    concurrency: int = 1
+    progress: bool | None = None
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        query: Any = None,
+        order_by: Any = None,
+        page_size: Any = DEFAULT_PAGE_SIZE,
+        limit: Any = None,
+        concurrency: Any = None,
+        progress: Any = None,
+        max_concurrency: int = 1,
+    ) -> ListingArgs:
+        return cls(
+            query=check_query(query),
+            order_by=check_order_by(order_by),
+            page_size=check_page_size(page_size),
+            limit=check_limit(limit),
+            concurrency=concurrency_or_default(concurrency, max_concurrency),
+            progress=check_progress(progress),
+        )
+
+    def params(self, page: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": page, "pageSize": self.page_size}
+        if self.query is not None:
+            params["query"] = self.query
+        if self.order_by is not None:
+            params["orderBy"] = self.order_by
+        return params
 
 
 def check_text(name: str, value: Any, *, optional: bool = False) -> str | None:

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import requests
 
 from codat_nb.arguments import check_concurrency
 from codat_nb.companies import CompaniesAPI
@@ -16,10 +17,10 @@ from codat_nb.transport import (
     RateLimit,
     RetryPolicy,
     Transport,
-    auth_header_from_key,
     check_base_url,
     check_timeout,
 )
+from codat_nb.wire.protocol import basic_auth_header
 
 if TYPE_CHECKING:
     from codat_nb.sandbox import Sandbox
@@ -47,7 +48,7 @@ def _resolve_auth_header(api_key: Any, auth_header: Any) -> str:
         if not api_key.strip():
             raise ValueError("api_key must not be blank")
         if not api_key.startswith("Basic "):
-            return auth_header_from_key(api_key.strip())
+            return basic_auth_header(api_key.strip())
         auth_header, name = api_key, "api_key"  # the portal's ready-made header, pasted as the key
     else:
         name = "auth_header"
@@ -71,6 +72,8 @@ class CodatClient:
 
     ``client.connections`` and ``client.companies`` hold the operations. One pooled HTTP
     session is shared by all calls; close it with ``close()`` or use ``with CodatClient(...)``.
+    ``session=`` takes your own ``requests.Session`` (proxies, CA bundle, mounted adapters);
+    the client adds its credentials per request and leaves that session open on ``close()``.
     """
 
     def __init__(
@@ -82,15 +85,19 @@ class CodatClient:
         timeout: float | tuple[float, float] = (5.0, 30.0),
         retries: RetryPolicy | int | None = None,
         max_concurrency: int = 4,
+        session: requests.Session | None = None,
     ) -> None:
         header = _resolve_auth_header(api_key, auth_header)
         max_concurrency = check_concurrency(max_concurrency, name="max_concurrency")
+        if session is not None and not isinstance(session, requests.Session):
+            raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
         self._transport = Transport(
             header,
             check_base_url(base_url),
             timeout=check_timeout(timeout),
             retries=RetryPolicy() if retries is None else _check_retries(retries),
             pool_size=max_concurrency,
+            session=session,
         )
         self.max_concurrency = max_concurrency
         self.sandbox: Sandbox | None = None

@@ -8,19 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from codat_nb import paging
-from codat_nb.arguments import (
-    check_id,
-    check_limit,
-    check_order_by,
-    check_page_size,
-    check_progress,
-    check_query,
-    check_text,
-    concurrency_or_default,
-)
-from codat_nb.errors import parse_model
+from codat_nb.arguments import ListingArgs, check_id, check_text
 from codat_nb.frames import companies_frame
-from codat_nb.models import Company
+from codat_nb.wire.models import Company, parse_model
 
 if TYPE_CHECKING:
     from codat_nb.transport import Transport
@@ -36,14 +26,8 @@ class CompaniesAPI:
     def __repr__(self) -> str:
         return f"<CompaniesAPI of {self._transport.base_url}>"
 
-    def _fetcher(
-        self, query: str | None, order_by: str | None, page_size: int
-    ) -> paging.PageFetcher:
-        def fetch(page: int) -> dict[str, Any]:
-            params = paging.page_params(page, page_size, query, order_by)
-            return self._transport.request("GET", "/companies", params=params)
-
-        return fetch
+    def _fetch(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._transport.request("GET", "/companies", params=params)
 
     def rows(
         self,
@@ -55,17 +39,16 @@ class CompaniesAPI:
         progress: bool | None = None,
     ) -> list[dict[str, Any]]:
         """Every company as a raw wire dict, in server order (for frames and portfolio views)."""
-        query, order_by = check_query(query), check_order_by(order_by)
-        page_size, limit = check_page_size(page_size), check_limit(limit)
-        workers = concurrency_or_default(concurrency, self._max_concurrency)
-        return paging.collect(
-            self._fetcher(query, order_by, page_size),
-            what="companies",
+        args = ListingArgs.check(
+            query=query,
+            order_by=order_by,
             page_size=page_size,
             limit=limit,
-            concurrency=workers,
-            progress=check_progress(progress),
+            concurrency=concurrency,
+            progress=progress,
+            max_concurrency=self._max_concurrency,
         )
+        return paging.collect(self._fetch, args, "companies")
 
     def list(
         self,
@@ -73,11 +56,12 @@ class CompaniesAPI:
         order_by: str | None = None,
         page_size: int = 100,
         limit: int | None = None,
+        concurrency: int | None = None,
         progress: bool | None = None,
     ) -> pd.DataFrame:
         """Every company as a DataFrame of ``COMPANY_COLUMNS`` (all pages)."""
         return companies_frame(
-            self.rows(query, order_by, page_size, limit=limit, progress=progress)
+            self.rows(query, order_by, page_size, limit, concurrency=concurrency, progress=progress)
         )
 
     def iter(
@@ -88,15 +72,11 @@ class CompaniesAPI:
         limit: int | None = None,
     ) -> Iterator[Company]:
         """Companies as models, fetched lazily one page at a time (arguments checked now)."""
-        query, order_by = check_query(query), check_order_by(order_by)
-        page_size, limit = check_page_size(page_size), check_limit(limit)
-        rows = paging.iterate(
-            self._fetcher(query, order_by, page_size),
-            what="companies",
-            page_size=page_size,
-            limit=limit,
+        args = ListingArgs.check(query=query, order_by=order_by, page_size=page_size, limit=limit)
+        return (
+            parse_model(Company, row, "Company")
+            for row in paging.iterate(self._fetch, args, "companies")
         )
-        return (parse_model(Company, row, "Company") for row in rows)
 
     def get(self, company_id: str) -> Company:
         company_id = check_id("company_id", company_id)

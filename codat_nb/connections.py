@@ -6,24 +6,16 @@ import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from codat_nb import paging
-from codat_nb.arguments import (
-    check_id,
-    check_limit,
-    check_order_by,
-    check_page_size,
-    check_platform_key,
-    check_progress,
-    check_query,
-    concurrency_or_default,
-)
-from codat_nb.errors import NotFoundError, parse_model
+from codat_nb.arguments import ListingArgs, check_id, check_platform_key
+from codat_nb.exceptions import CodatWarning, NotFoundError
 from codat_nb.frames import connections_frame, portfolio_frame
-from codat_nb.models import CodatWarning, Connection
+from codat_nb.wire.models import Connection, parse_model
 
 if TYPE_CHECKING:
     from codat_nb.companies import CompaniesAPI
@@ -41,13 +33,10 @@ class ConnectionsAPI:
     def __repr__(self) -> str:
         return f"<ConnectionsAPI of {self._transport.base_url}>"
 
-    def _fetcher(
-        self, company_id: str, query: str | None, order_by: str | None, page_size: int
-    ) -> paging.PageFetcher:
+    def _fetcher(self, company_id: str) -> paging.PageFetcher:
         path = f"/companies/{company_id}/connections"
 
-        def fetch(page: int) -> dict[str, Any]:
-            params = paging.page_params(page, page_size, query, order_by)
+        def fetch(params: dict[str, Any]) -> dict[str, Any]:
             return self._transport.request("GET", path, params=params)
 
         return fetch
@@ -68,19 +57,17 @@ class ConnectionsAPI:
         ``-field`` for descending. ``limit`` is the only way to stop early.
         """
         company_id = check_id("company_id", company_id)
-        query, order_by = check_query(query), check_order_by(order_by)
-        page_size, limit = check_page_size(page_size), check_limit(limit)
-        workers = concurrency_or_default(concurrency, self._max_concurrency)
-        progress = check_progress(progress)
-        rows = paging.collect(
-            self._fetcher(company_id, query, order_by, page_size),
-            what=f"connections of company {company_id}",
+        args = ListingArgs.check(
+            query=query,
+            order_by=order_by,
             page_size=page_size,
             limit=limit,
-            concurrency=workers,
+            concurrency=concurrency,
             progress=progress,
+            max_concurrency=self._max_concurrency,
         )
-        return connections_frame(rows)
+        what = f"connections of company {company_id}"
+        return connections_frame(paging.collect(self._fetcher(company_id), args, what))
 
     def iter(
         self,
@@ -92,13 +79,9 @@ class ConnectionsAPI:
     ) -> Iterator[Connection]:
         """Connections as models, fetched lazily one page at a time (arguments checked now)."""
         company_id = check_id("company_id", company_id)
-        query, order_by = check_query(query), check_order_by(order_by)
-        page_size, limit = check_page_size(page_size), check_limit(limit)
+        args = ListingArgs.check(query=query, order_by=order_by, page_size=page_size, limit=limit)
         rows = paging.iterate(
-            self._fetcher(company_id, query, order_by, page_size),
-            what=f"connections of company {company_id}",
-            page_size=page_size,
-            limit=limit,
+            self._fetcher(company_id), args, f"connections of company {company_id}"
         )
         return (parse_model(Connection, row, "Connection") for row in rows)
 
@@ -154,31 +137,30 @@ class ConnectionsAPI:
         """The portfolio view: every connection of every company, ``company_id`` and
         ``company_name`` first. Companies are listed concurrently, each company's pages in turn.
         """
-        query, order_by = check_query(query), check_order_by(order_by)
-        page_size = check_page_size(page_size)
-        workers = concurrency_or_default(concurrency, self._max_concurrency)
-        progress = check_progress(progress)
+        args = ListingArgs.check(
+            query=query,
+            order_by=order_by,
+            page_size=page_size,
+            concurrency=concurrency,
+            progress=progress,
+            max_concurrency=self._max_concurrency,
+        )
+        workers, progress = args.concurrency, args.progress
         companies = self._companies.rows(concurrency=workers, progress=progress)
         stop = threading.Event()  # set on interrupt/error: workers quit at their next page
+        per_company = replace(args, concurrency=1, progress=False)
 
         def one_company(company: dict[str, Any]) -> list[dict[str, Any]]:
-            fetch_page = self._fetcher(company["id"], query, order_by, page_size)
+            fetch_page = self._fetcher(company["id"])
             what = f"connections of company {company['id']}"
 
-            def fetch(number: int) -> dict[str, Any]:
+            def fetch(params: dict[str, Any]) -> dict[str, Any]:
                 if stop.is_set():
                     raise CancelledError(f"listing {what} was abandoned")
-                return fetch_page(number)
+                return fetch_page(params)
 
             try:
-                return paging.collect(
-                    fetch,
-                    what=what,
-                    page_size=page_size,
-                    limit=None,
-                    concurrency=1,
-                    progress=False,
-                )
+                return paging.collect(fetch, per_company, what)
             except NotFoundError:
                 warnings.warn(
                     f"company {company['id']} was deleted during the listing; skipped",

@@ -1,9 +1,12 @@
-"""Walking Codat's numbered pages: completely, in server order, concurrently where it helps.
+"""Walking Codat's numbered pages: one lazy walk under every listing, in server order.
 
-The rule that matters: a listing is never returned short of ``totalResults``. The first page
-gives the page count; the rest are fetched concurrently (bounded). Rows seen twice (data moving
-during the walk) are dropped by id with a warning; if the rows still fall short of what Codat
-says exists, the walk is repeated, and after a few tries an IncompleteListingError is raised.
+``Walk`` fetches page 1, learns the page count (and the page size the server really serves),
+then the rest through a bounded window of workers (concurrency 1: strictly lazy, one page per
+step), handing pages out in order and stopping at the first empty page. ``collect`` (the eager,
+concurrent listing) and ``iterate`` (``iter()``) are both built on it. The rule that matters: a
+listing is never returned short of ``totalResults``. Rows seen twice (data moving during the
+walk) are dropped by id with a warning; if rows still fall short, ``collect`` walks again and
+after a few tries raises ``IncompleteListingError``.
 """
 
 from __future__ import annotations
@@ -12,19 +15,22 @@ import logging
 import math
 import sys
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from codat_nb.errors import CodatError, IncompleteListingError
-from codat_nb.models import CodatWarning
+from codat_nb.arguments import ListingArgs
+from codat_nb.exceptions import CodatError, CodatWarning, IncompleteListingError
 
 log = logging.getLogger(__name__)
 
-#: fetch(page_number) -> the parsed page JSON (``results``, ``totalResults``, ...)
-PageFetcher = Callable[[int], dict[str, Any]]
+Row = dict[str, Any]
+#: fetch(query parameters) -> the parsed page JSON (``results``, ``totalResults``, ...)
+PageFetcher = Callable[[dict[str, Any]], dict[str, Any]]
 
 MAX_WALKS = 3
 PROGRESS_MIN_PAGES = 4
@@ -46,17 +52,6 @@ def progress_bar(total: int, progress: bool | None, desc: str, unit: str) -> tqd
     return tqdm(total=total, desc=desc, unit=unit, disable=not show, leave=False)
 
 
-def page_params(
-    page: int, page_size: int, query: str | None, order_by: str | None
-) -> dict[str, Any]:
-    params: dict[str, Any] = {"page": page, "pageSize": page_size}
-    if query is not None:
-        params["query"] = query
-    if order_by is not None:
-        params["orderBy"] = order_by
-    return params
-
-
 def _checked(page: Any, number: int, what: str) -> dict[str, Any]:
     if (
         not isinstance(page, dict)
@@ -75,165 +70,149 @@ def _served_page_size(page: dict[str, Any], requested: int) -> int:
     return requested
 
 
-def _dedupe(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    seen: set[Any] = set()
-    unique = []
-    for row in rows:
-        key = row.get("id")
-        if key in seen:
-            continue
-        seen.add(key)
-        unique.append(row)
-    return unique, len(rows) - len(unique)
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
-def _run_in_order(
-    executor: ThreadPoolExecutor | None, fetch: PageFetcher, numbers: range, bar: tqdm
-) -> list[dict[str, Any]]:
-    """Fetch pages (concurrently when given an executor) and return them in page order."""
-    pages = []
-    if executor is None:  # one worker: the calling thread is cheaper than a pool
-        for n in numbers:
-            pages.append(fetch(n))
-            bar.update(1)
-        return pages
-    futures = [executor.submit(fetch, n) for n in numbers]
-    for future in futures:
-        pages.append(future.result())
-        bar.update(1)
-    return pages
+class Walk:
+    """One pass over a listing's pages. ``rows()`` yields distinct rows lazily; afterwards
+    ``expected``, ``distinct`` and ``duplicates`` tell whether the pass was complete."""
 
+    def __init__(self, fetch: PageFetcher, args: ListingArgs, what: str) -> None:
+        self.fetch, self.args, self.what = fetch, args, what
+        self.largest_total = 0
+        self.distinct = 0
+        self.duplicates = 0
 
-def collect(
-    fetch: PageFetcher,
-    *,
-    what: str,
-    page_size: int,
-    limit: int | None,
-    concurrency: int,
-    progress: bool | None,
-) -> list[dict[str, Any]]:
-    """Every row (or the first ``limit``) as raw wire dicts, in server order, duplicate-free."""
-    last_short = None
-    for walk in range(1, MAX_WALKS + 1):
-        rows, duplicates, expected = _walk_once(
-            fetch, what, page_size, limit, concurrency, progress
-        )
-        if len(rows) >= expected:
-            if duplicates:
-                warnings.warn(
-                    f"{duplicates} row(s) of {what} appeared on more than one page (the data "
-                    "changed during the listing) and were dropped by id",
-                    CodatWarning,
-                    stacklevel=3,
-                )
-            return rows if limit is None else rows[:limit]
-        last_short = (len(rows), expected, duplicates)
-        if walk < MAX_WALKS:
-            warnings.warn(
-                f"{duplicates} row(s) of {what} appeared on more than one page and "
-                f"{expected - len(rows)} were missed (the data changed during the listing); "
-                "listed again",
-                CodatWarning,
-                stacklevel=3,
-            )
-            log.info("listing %s again (walk %d of %d)", what, walk + 1, MAX_WALKS)
-    got, expected, duplicates = last_short
-    raise IncompleteListingError(
-        f"listing {what} returned {got} distinct rows but Codat reported {expected} "
-        f"({duplicates} duplicates across pages) in each of {MAX_WALKS} attempts; the data kept "
-        "changing during the walk, so no result is returned rather than a partial one"
-    )
+    @property
+    def expected(self) -> int:
+        """The rows Codat says exist: the largest total any page reported (capped by limit).
 
+        Not the last page's total: rows deleted mid-walk make later pages report less while
+        rows slid off unfetched pages, so a short walk is still noticed.
+        """
+        limit = self.args.limit
+        return self.largest_total if limit is None else min(limit, self.largest_total)
 
-def _walk_once(
-    fetch: PageFetcher,
-    what: str,
-    page_size: int,
-    limit: int | None,
-    concurrency: int,
-    progress: bool | None,
-) -> tuple[list[dict[str, Any]], int, int]:
-    """One pass over the pages: (distinct rows, duplicates dropped, rows Codat says exist)."""
-    first = _checked(fetch(1), 1, what)
-    page_size = _served_page_size(first, page_size)
-    total = first["totalResults"]
-    wanted = total if limit is None else min(limit, total)
-    pages = [first]
-    n_pages = max(1, math.ceil(wanted / page_size))
-    if n_pages > 1:
+    @property
+    def complete(self) -> bool:
+        return self.distinct >= self.expected
 
-        def checked_fetch(number: int) -> dict[str, Any]:
-            return _checked(fetch(number), number, what)
+    def _page_count(self, total: int, page_size: int) -> int:
+        limit = self.args.limit
+        return max(1, math.ceil((total if limit is None else min(limit, total)) / page_size))
 
-        workers = min(concurrency, n_pages - 1)
+    def pages(self) -> Iterator[dict[str, Any]]:
+        """Every page in order; pages past the planned end are fetched while totals grow."""
+        args, what = self.args, self.what
+        first = _checked(self.fetch(args.params(1)), 1, what)
+        args = replace(args, page_size=_served_page_size(first, args.page_size))
+        self.largest_total = first["totalResults"]
+        last = self._page_count(self.largest_total, args.page_size)
+        workers = min(args.concurrency, last - 1)
+        bar = progress_bar(last, args.progress, what, "page") if last > 1 else None
         executor = (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat_nb-page")
             if workers > 1
             else None
         )
-        bar = progress_bar(n_pages, progress, what, "page")
-        bar.update(1)
+
+        def fetch(number: int) -> dict[str, Any]:
+            return _checked(self.fetch(args.params(number)), number, what)
+
+        def submit(number: int) -> Future:
+            return executor.submit(fetch, number) if executor else _done(fetch(number))
+
+        pending: deque[Future] = deque()
+        following = 2
         try:
-            pages += _run_in_order(executor, checked_fetch, range(2, n_pages + 1), bar)
-            # Rows added during the walk push others onto pages past the planned end.
-            while limit is None:
-                grown = max(p["totalResults"] for p in pages)
-                more = math.ceil(grown / page_size)
-                if more <= len(pages):
-                    break
-                bar.total = more
-                pages += _run_in_order(
-                    executor, checked_fetch, range(len(pages) + 1, more + 1), bar
-                )
+            page = first
+            while True:
+                if bar is not None:
+                    bar.update(1)
+                yield page
+                if not page["results"]:
+                    return
+                self.largest_total = max(self.largest_total, page["totalResults"])
+                if args.limit is None:  # rows added during the walk push others further on
+                    last = max(last, self._page_count(self.largest_total, args.page_size))
+                    if bar is not None and bar.total != last:
+                        bar.total = last
+                while following <= last and len(pending) < max(workers, 1):
+                    pending.append(submit(following))
+                    following += 1
+                if not pending:
+                    return
+                page = pending.popleft().result()
         finally:
             # On KeyboardInterrupt or an error: drop queued pages, let running ones finish alone.
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
-            bar.close()
-    # The largest total any page reported, not the last: rows deleted mid-walk make later
-    # pages report less while rows slid off unfetched pages, so the short walk is noticed.
-    largest_total = max(p["totalResults"] for p in pages)
-    expected = largest_total if limit is None else min(limit, largest_total)
-    rows, duplicates = _dedupe([row for page in pages for row in page["results"]])
-    return rows, duplicates, expected
+            if bar is not None:
+                bar.close()
+
+    def rows(self) -> Iterator[Row]:
+        """Distinct rows (by id) in server order, stopping at ``limit``."""
+        seen: set[Any] = set()
+        limit = self.args.limit
+        for page in self.pages():
+            for row in page["results"]:
+                key = row.get("id")
+                if key in seen:
+                    self.duplicates += 1
+                    continue
+                seen.add(key)
+                self.distinct += 1
+                yield row
+                if limit is not None and self.distinct >= limit:
+                    return
 
 
-def iterate(
-    fetch: PageFetcher, *, what: str, page_size: int, limit: int | None
-) -> Iterator[dict[str, Any]]:
+def collect(fetch: PageFetcher, args: ListingArgs, what: str) -> list[Row]:
+    """Every row (or the first ``limit``) as raw wire dicts, in server order, duplicate-free."""
+    for attempt in range(1, MAX_WALKS + 1):
+        walk = Walk(fetch, args, what)
+        rows = list(walk.rows())
+        if walk.complete:
+            if walk.duplicates:
+                warnings.warn(
+                    f"{walk.duplicates} row(s) of {what} appeared on more than one page (the "
+                    "data changed during the listing) and were dropped by id",
+                    CodatWarning,
+                    stacklevel=3,
+                )
+            return rows
+        if attempt < MAX_WALKS:
+            warnings.warn(
+                f"{walk.duplicates} row(s) of {what} appeared on more than one page and "
+                f"{walk.expected - walk.distinct} were missed (the data changed during the "
+                "listing); listed again",
+                CodatWarning,
+                stacklevel=3,
+            )
+            log.info("listing %s again (walk %d of %d)", what, attempt + 1, MAX_WALKS)
+    raise IncompleteListingError(
+        f"listing {what} returned {walk.distinct} distinct rows but Codat reported "
+        f"{walk.expected} ({walk.duplicates} duplicates across pages) in each of {MAX_WALKS} "
+        "attempts; the data kept changing during the walk, so no result is returned rather "
+        "than a partial one"
+    )
+
+
+def iterate(fetch: PageFetcher, args: ListingArgs, what: str) -> Iterator[Row]:
     """Rows one page at a time (lazily); raises at the end if the walk came back short."""
-    seen: set[Any] = set()
-    duplicates = 0
-    yielded = 0
-    largest_total = 0
-    number = 1
-    while True:
-        page = _checked(fetch(number), number, what)
-        largest_total = max(largest_total, page["totalResults"])
-        page_size = _served_page_size(page, page_size)
-        for row in page["results"]:
-            key = row.get("id")
-            if key in seen:
-                duplicates += 1
-                continue
-            seen.add(key)
-            yield row
-            yielded += 1
-            if limit is not None and yielded >= limit:
-                return
-        if not page["results"] or number >= math.ceil(largest_total / page_size):
-            break
-        number += 1
-    if duplicates:
+    walk = Walk(fetch, replace(args, concurrency=1), what)
+    yield from walk.rows()
+    if walk.duplicates:
         warnings.warn(
-            f"{duplicates} row(s) of {what} appeared on more than one page and were skipped",
+            f"{walk.duplicates} row(s) of {what} appeared on more than one page and were skipped",
             CodatWarning,
             stacklevel=2,
         )
-    expected = largest_total if limit is None else min(limit, largest_total)
-    if yielded < expected:
+    if not walk.complete:
         raise IncompleteListingError(
-            f"listing {what} yielded {yielded} distinct rows but Codat reported {expected}; "
-            "the data changed during the walk, so some rows were missed"
+            f"listing {what} yielded {walk.distinct} distinct rows but Codat reported "
+            f"{walk.expected}; the data changed during the walk, so some rows were missed"
         )

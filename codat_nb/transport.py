@@ -9,7 +9,6 @@ retried after an attempt that may have been applied and then answered 404 has do
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import random
@@ -24,17 +23,16 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from codat_nb import __version__
-from codat_nb.errors import (
+from codat_nb._version import __version__
+from codat_nb.error_mapping import error_from_response, parse_retry_after
+from codat_nb.exceptions import (
     CodatConnectionError,
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
+    CodatWarning,
     NotFoundError,
-    error_from_response,
-    parse_retry_after,
 )
-from codat_nb.models import CodatWarning
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +105,6 @@ class _BasicHeaderAuth(requests.auth.AuthBase):
         return "<Codat Authorization header hidden>"
 
 
-def auth_header_from_key(api_key: str) -> str:
-    """Codat's header: ``Basic`` + base64 of the raw key (the portal shows both forms)."""
-    return "Basic " + base64.b64encode(api_key.encode("utf-8")).decode("ascii")
-
-
 def check_timeout(timeout: Any) -> tuple[float, float]:
     """Normalise a timeout to (connect, read) seconds; both must be positive numbers."""
     pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -174,7 +167,12 @@ def _describe(exc: BaseException) -> str:
 
 
 class Transport:
-    """One pooled ``requests.Session`` for a base URL and a credential."""
+    """One pooled ``requests.Session`` for a base URL and a credential.
+
+    ``session`` is the seam for a user's own session (proxies, certificates, mounted
+    adapters): it is used as it is, credentials and headers are added per request, and
+    ``close()`` leaves it open for its owner. Without one, a pooled session is made and owned.
+    """
 
     def __init__(
         self,
@@ -184,24 +182,28 @@ class Transport:
         timeout: tuple[float, float],
         retries: RetryPolicy,
         pool_size: int,
+        session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
         self.retries = retries
-        self.session = requests.Session()
-        self.session.auth = _BasicHeaderAuth(auth_header)
-        self.session.headers["User-Agent"] = f"codat-nb/{__version__}"
-        self.session.headers["Accept"] = "application/json"
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self._auth = _BasicHeaderAuth(auth_header)
+        self._headers = {"User-Agent": f"codat-nb/{__version__}", "Accept": "application/json"}
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
         self._last_headers: Any = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self.session.close()
+        if self._owns_session:
+            self.session.close()
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -285,7 +287,13 @@ class Transport:
         t0 = time.perf_counter()
         try:
             response = self.session.request(
-                method, url, params=params, json=json_body, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=self._headers,
+                auth=self._auth,
+                timeout=self.timeout,
             )
             content = response.content
         except requests.Timeout as exc:

@@ -17,10 +17,11 @@ from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from codat_nb.sandbox.app import SandboxApp, auth_header_for
+from codat_nb.sandbox.app import SandboxApp
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.seed import demo_portfolio, scale_company
 from codat_nb.sandbox.store import DEFAULT_START, Clock, Store
+from codat_nb.wire.protocol import basic_auth_header
 
 __all__ = ["DEFAULT_API_KEY", "Sandbox"]
 
@@ -167,7 +168,7 @@ class Sandbox:
             raise ValueError("api_key must be a non-empty string")
         self.seed = seed
         self.api_key = api_key or DEFAULT_API_KEY
-        self.auth_header = auth_header_for(self.api_key)
+        self.auth_header = basic_auth_header(self.api_key)
         self.clock = Clock(start)
         id_seed = seed if seed is not None else ""
         self.faults = Faults(

@@ -7,7 +7,6 @@ test suite asserts no bad input ever gets there.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hmac
 import html
@@ -26,10 +25,10 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from codat_nb.query import QueryError
 from codat_nb.sandbox import errors
 from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
 from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
-from codat_nb.sandbox.query import QueryError
 from codat_nb.sandbox.store import (
     CompanyNotFound,
     ConnectionNotFound,
@@ -37,13 +36,16 @@ from codat_nb.sandbox.store import (
     RuleViolation,
     Store,
 )
+from codat_nb.wire.protocol import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    UUID_TEXT,
+    basic_auth_header,
+)
 
 log = logging.getLogger("codat_nb.sandbox")
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-MAX_PAGE_SIZE = 5000
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE = 2**31 - 1  # the contract's page is an int32
 
 _URLS = Map(
     [
@@ -86,17 +88,13 @@ _URLS = Map(
 _PUBLIC_ENDPOINTS = {"link_page", "company_link_page"}
 
 
-def auth_header_for(api_key: str) -> str:
-    return "Basic " + base64.b64encode(api_key.encode()).decode()
-
-
 class SandboxApp:
     """The WSGI application for one sandbox."""
 
     def __init__(self, store: Store, faults: Faults, api_key: str, seed: str):
         self.store = store
         self.faults = faults
-        self._auth = auth_header_for(api_key).encode()
+        self._auth = basic_auth_header(api_key).encode()
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
         self.unexpected_errors: list[str] = []
@@ -220,7 +218,7 @@ class SandboxApp:
     # ----- parsing helpers ---------------------------------------------------------------
     @staticmethod
     def _uuid(item_id: str, value: str, service: str) -> str:
-        if not _UUID.match(value):
+        if not UUID_TEXT.fullmatch(value):
             raise errors.invalid(item_id, f"must be a UUID, got {value!r}", "UuidFormat", service)
         return value.lower()
 

@@ -20,17 +20,10 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-from codat_nb.models import format_codat_datetime
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, is_platform_key
-from codat_nb.sandbox.query import (
-    COMPANY_FIELDS,
-    CONNECTION_FIELDS,
-    as_instant,
-    compile_order,
-    compile_query,
-    compile_tags_filter,
-    order_rows,
-)
+from codat_nb.query import compile_order, compile_query, compile_tags_filter, order_rows
+from codat_nb.wire.dates import as_instant, format_codat_datetime
+from codat_nb.wire.schema import COMPANY, CONNECTION, Schema
 
 DEFAULT_START = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
 CLOCK_STEP = timedelta(seconds=1)
@@ -181,8 +174,7 @@ class Store:
             if syncs:
                 wire["lastSync"] = max(syncs, key=as_instant)
             wire["dataConnections"] = list(company.connections.values())
-            order = ("id", "name", "description", "redirect", "lastSync", "created")
-            company.wire_cache = {k: wire[k] for k in order if k in wire} | wire
+            company.wire_cache = {k: wire[k] for k in COMPANY.wire_names if k in wire} | wire
         return company.wire_cache
 
     def list_companies_wire(self) -> list[dict[str, Any]]:
@@ -229,8 +221,7 @@ class Store:
                 lambda: [self._company_wire(c) for c in self._companies.values()],
                 query,
                 order_by,
-                COMPANY_FIELDS,
-                "Company",
+                COMPANY,
                 compile_tags_filter(tags) if tags is not None else None,
             )
             return _page(rows, page, page_size)
@@ -256,8 +247,7 @@ class Store:
                 lambda: list(company.connections.values()),
                 query,
                 order_by,
-                CONNECTION_FIELDS,
-                "Connection",
+                CONNECTION,
             )
             return _page(rows, page, page_size)
 
@@ -267,8 +257,7 @@ class Store:
         source: Callable[[], list[dict[str, Any]]],
         query: str | None,
         order_by: str | None,
-        fields: Mapping[str, str],
-        resource: str,
+        schema: Schema,
         extra: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
         """Filtered, ordered rows, memoised per state version so walking pages costs a slice."""
@@ -276,8 +265,8 @@ class Store:
         if rows is not None:
             self._page_cache.move_to_end(key)
             return rows
-        predicate = compile_query(query, fields, resource) if query is not None else None
-        ordering = compile_order(order_by, fields, resource) if order_by is not None else None
+        predicate = compile_query(query, schema) if query is not None else None
+        ordering = compile_order(order_by, schema) if order_by is not None else None
         rows = source()
         if extra is not None:
             rows = [row for row in rows if extra(row)]
@@ -425,24 +414,8 @@ class Store:
             self._changed()
 
 
-_WIRE_ORDER = (
-    "id",
-    "integrationId",
-    "integrationKey",
-    "sourceId",
-    "platformName",
-    "linkUrl",
-    "status",
-    "lastSync",
-    "created",
-    "sourceType",
-    "dataConnectionErrors",
-    "connectionInfo",
-)
-
-
 def _in_wire_order(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in _WIRE_ORDER if k in row and row[k] is not None}
+    return {k: row[k] for k in CONNECTION.wire_names if k in row and row[k] is not None}
 
 
 @cache

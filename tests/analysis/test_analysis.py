@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from codat_nb.analysis import plot_status, stale, status_summary
-from codat_nb.display import STATUS_COLOURS
-from codat_nb.models import CONNECTION_STATUSES
+from codat_nb.notebook.display import STATUS_COLOURS
+from codat_nb.wire.schema import CONNECTION_STATUSES
 
 matplotlib.use("Agg")
 NOW = "2026-11-01T09:00:00Z"

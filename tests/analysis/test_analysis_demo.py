@@ -10,7 +10,7 @@ import pytest
 
 import codat_nb
 from codat_nb.analysis import TOTAL, plot_status, stale, status_summary
-from codat_nb.models import parse_codat_datetime
+from codat_nb.wire.dates import parse_codat_datetime
 
 matplotlib.use("Agg")
 

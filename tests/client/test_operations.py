@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import codat_nb
-from codat_nb.models import Company, Connection
+from codat_nb.wire.models import Company, Connection
 
 MISSING = str(uuid.UUID(int=1, version=4))
 

@@ -10,13 +10,13 @@ import requests
 
 import codat_nb
 from codat_nb.sandbox import Sandbox
-from codat_nb.transport import auth_header_from_key
+from codat_nb.wire.protocol import basic_auth_header
 
 SECRET = "sk-live-0d1e2a3d-b33f-4c0d-e5ec-12e7c0da7a11"
 
 
 def test_key_absent_from_every_repr_str_exception_and_log_record(caplog, client_for):
-    forms = (SECRET, auth_header_from_key(SECRET), auth_header_from_key(SECRET)[6:])
+    forms = (SECRET, basic_auth_header(SECRET), basic_auth_header(SECRET)[6:])
     texts: list[str] = []
     caplog.set_level(logging.DEBUG)  # every logger: codat_nb, urllib3, requests
     with Sandbox(seed="demo", api_key=SECRET) as sb:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import codat_nb
-from codat_nb import errors, paging
-from codat_nb.arguments import check_id
+from codat_nb import error_mapping, exceptions, paging
+from codat_nb.arguments import ListingArgs, check_id
 from codat_nb.client import CodatClient
 from codat_nb.frames import (
     COMPANY_COLUMNS,
@@ -19,7 +19,8 @@ from codat_nb.frames import (
     connections_frame,
     to_utc_datetimes,
 )
-from codat_nb.transport import RetryPolicy, auth_header_from_key, check_timeout
+from codat_nb.transport import RetryPolicy, check_timeout
+from codat_nb.wire.protocol import basic_auth_header
 
 CID = "7f7a3e3c-5b2e-4d0a-9c1e-0a2b3c4d5e6f"
 KEY = "unit-test-secret-key-123"
@@ -41,22 +42,24 @@ def error_body(status: int, **extra) -> bytes:
 @pytest.mark.parametrize(
     ("status", "cls"),
     [
-        (400, errors.BadRequestError),
-        (401, errors.AuthenticationError),
-        (402, errors.PaymentRequiredError),
-        (403, errors.PermissionDeniedError),
-        (404, errors.NotFoundError),
-        (422, errors.BadRequestError),
-        (429, errors.RateLimitError),
-        (500, errors.ServerError),
-        (503, errors.ServerError),
-        (504, errors.ServerError),
-        (418, errors.CodatError),
+        (400, exceptions.BadRequestError),
+        (401, exceptions.AuthenticationError),
+        (402, exceptions.PaymentRequiredError),
+        (403, exceptions.PermissionDeniedError),
+        (404, exceptions.NotFoundError),
+        (422, exceptions.BadRequestError),
+        (429, exceptions.RateLimitError),
+        (500, exceptions.ServerError),
+        (503, exceptions.ServerError),
+        (504, exceptions.ServerError),
+        (418, exceptions.CodatError),
     ],
 )
 def test_status_maps_to_error_class(status, cls):
-    assert errors.error_class_for_status(status) is cls
-    err = errors.error_from_response(status, error_body(status), method="GET", url="http://x/c")
+    assert error_mapping.error_class_for_status(status) is cls
+    err = error_mapping.error_from_response(
+        status, error_body(status), method="GET", url="http://x/c"
+    )
     assert type(err) is cls
     assert isinstance(err, codat_nb.CodatError)
     assert err.status_code == status
@@ -80,7 +83,7 @@ def test_validation_items_appear_in_the_message():
             "warnings": [],
         },
     )
-    err = errors.error_from_response(400, body, method="POST", url="http://x/c")
+    err = error_mapping.error_from_response(400, body, method="POST", url="http://x/c")
     assert err.validation_messages == ["platformKey: unknown"]
     assert "[platformKey: unknown]" in str(err)
 
@@ -96,17 +99,17 @@ def test_validation_items_the_error_already_says_are_not_repeated():
             ]
         },
     )
-    err = errors.error_from_response(400, body, method="GET", url="http://x/c")
+    err = error_mapping.error_from_response(400, body, method="GET", url="http://x/c")
     assert str(err).count("Malformed query at position 7") == 1
     assert "[pageSize: must be from 1 to 5000]" in str(err)
     assert len(err.validation_messages) == 2  # the full list stays on the error
 
 
 def test_rate_limit_error_carries_retry_after():
-    err = errors.error_from_response(
+    err = error_mapping.error_from_response(
         429, error_body(429), method="GET", url="http://x", retry_after="7"
     )
-    assert isinstance(err, errors.RateLimitError)
+    assert isinstance(err, exceptions.RateLimitError)
     assert err.retry_after == 7.0
 
 
@@ -122,8 +125,8 @@ def test_rate_limit_error_carries_retry_after():
     ],
 )
 def test_non_error_message_bodies_still_give_a_clean_error(body, expected):
-    err = errors.error_from_response(502, body, method="GET", url="http://x/p")
-    assert isinstance(err, errors.ServerError)
+    err = error_mapping.error_from_response(502, body, method="GET", url="http://x/p")
+    assert isinstance(err, exceptions.ServerError)
     assert err.status_code == 502
     assert err.correlation_id is None
     assert expected in str(err)
@@ -131,7 +134,7 @@ def test_non_error_message_bodies_still_give_a_clean_error(body, expected):
 
 
 def test_long_bodies_are_cut_to_a_snippet():
-    err = errors.error_from_response(500, b"x" * 10_000, method="GET", url="http://x")
+    err = error_mapping.error_from_response(500, b"x" * 10_000, method="GET", url="http://x")
     assert len(str(err)) < 300
 
 
@@ -140,11 +143,11 @@ def test_long_bodies_are_cut_to_a_snippet():
     [("3", 3.0), ("0", 0.0), ("1.5", 1.5), ("-4", 0.0), (None, None), ("soon", None), ("", None)],
 )
 def test_parse_retry_after(header, seconds):
-    assert errors.parse_retry_after(header) == seconds
+    assert error_mapping.parse_retry_after(header) == seconds
 
 
 def test_parse_retry_after_http_date_in_the_past_is_zero():
-    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert error_mapping.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
 def test_retry_delay_backs_off_exponentially_within_cap_and_jitter():
@@ -175,7 +178,7 @@ def test_retry_policy_rejects_bad_values(kwargs, exc):
 
 
 def test_auth_header_is_basic_base64_of_the_key():
-    assert auth_header_from_key("abc") == "Basic YWJj"
+    assert basic_auth_header("abc") == "Basic YWJj"
 
 
 def test_check_timeout():
@@ -309,7 +312,7 @@ def test_bad_client_construction(kwargs, exc, names):
     ids=["CRLF header", "non-ASCII header", "spaces in header", "CRLF pasted as key"],
 )
 def test_a_malformed_header_is_refused_up_front_without_echoing_it(option, suffix):
-    header = auth_header_from_key(KEY)
+    header = basic_auth_header(KEY)
     with pytest.raises(ValueError, match=option) as info:
         CodatClient(**{option: header + suffix}, base_url="http://127.0.0.1:9", retries=0)
     assert header[6:] not in str(info.value)
@@ -318,17 +321,17 @@ def test_a_malformed_header_is_refused_up_front_without_echoing_it(option, suffi
 def test_client_repr_and_surfaces_hide_the_key():
     client = offline_client()
     assert repr(client) == "CodatClient(base_url='http://127.0.0.1:9')"
-    header = auth_header_from_key(KEY)
+    header = basic_auth_header(KEY)
     for thing in (client, client.connections, client.companies, client._transport):
         for text in (repr(thing), str(thing)):
             assert KEY not in text and header not in text
-    assert header not in repr(client._transport.session.auth)
+    assert header not in repr(client._transport._auth)
     assert client.rate_limit is None
 
 
 def test_pasted_basic_header_is_accepted_as_api_key():
     client = CodatClient("Basic YWJj", base_url="http://127.0.0.1:9")
-    assert client._transport.session.auth._header == "Basic YWJj"
+    assert client._transport._auth._header == "Basic YWJj"
 
 
 def test_connect_uses_environment_credentials(monkeypatch):
@@ -337,7 +340,7 @@ def test_connect_uses_environment_credentials(monkeypatch):
     client = codat_nb.connect()
     assert client.base_url == "http://127.0.0.1:9"
     assert client.sandbox is None
-    assert client._transport.session.auth._header == auth_header_from_key(KEY)
+    assert client._transport._auth._header == basic_auth_header(KEY)
 
 
 def test_connect_refuses_a_base_url_without_credentials(monkeypatch):
@@ -426,7 +429,7 @@ def test_unknown_enum_values_are_kept_not_dropped():
     assert list(frame["platform_name"]) == ["Xero", "NewBooks"]
     assert "Paused" in frame["status"].cat.categories
     # Known categories stay in their documented order, first.
-    assert tuple(frame["status"].cat.categories[:4]) == codat_nb.models.CONNECTION_STATUSES
+    assert tuple(frame["status"].cat.categories[:4]) == codat_nb.wire.schema.CONNECTION_STATUSES
 
 
 def test_a_new_status_or_source_type_in_a_listing_is_warned_once_a_new_platform_is_not():
@@ -450,7 +453,8 @@ def pages_from(table):
     """fetch(page) over a fixed {page: rows} table, as a server with odd pages would answer."""
     total = len({row["id"] for rows in table.values() for row in rows})
 
-    def fetch(page):
+    def fetch(params):
+        page = params["page"]
         return {"results": table.get(page, []), "totalResults": total, "pageNumber": page}
 
     return fetch
@@ -463,34 +467,25 @@ def ids(*names):
 def test_overlapping_pages_are_deduplicated_with_a_warning():
     fetch = pages_from({1: ids("a", "b"), 2: ids("b", "c", "d"), 3: ids("e", "f")})
     with pytest.warns(codat_nb.CodatWarning, match="1 row.*dropped by id"):
-        rows = paging.collect(
-            fetch, what="things", page_size=2, limit=None, concurrency=3, progress=False
-        )
+        rows = paging.collect(fetch, ListingArgs(page_size=2, concurrency=3), "things")
     assert [r["id"] for r in rows] == ["a", "b", "c", "d", "e", "f"]
 
 
 def test_a_short_server_raises_after_three_walks():
     calls = []
 
-    def fetch(page):
-        calls.append(page)
-        return {"results": ids("a", "b") if page == 1 else [], "totalResults": 5}
+    def fetch(params):
+        calls.append(params["page"])
+        return {"results": ids("a", "b") if params["page"] == 1 else [], "totalResults": 5}
 
     with pytest.warns(codat_nb.CodatWarning), pytest.raises(codat_nb.IncompleteListingError):
-        paging.collect(fetch, what="things", page_size=2, limit=None, concurrency=2, progress=False)
+        paging.collect(fetch, ListingArgs(page_size=2, concurrency=2), "things")
     assert calls.count(1) == paging.MAX_WALKS
 
 
 def test_something_that_is_not_a_page_is_a_clear_error():
     with pytest.raises(codat_nb.CodatError, match="page 1 of things is not a Codat page"):
-        paging.collect(
-            lambda page: {"oops": True},
-            what="things",
-            page_size=2,
-            limit=None,
-            concurrency=1,
-            progress=False,
-        )
+        paging.collect(lambda params: {"oops": True}, ListingArgs(page_size=2), "things")
 
 
 def test_progress_bar_only_when_asked_or_interactive_and_long():
@@ -502,13 +497,11 @@ def test_progress_bar_only_when_asked_or_interactive_and_long():
 def test_a_server_that_caps_page_size_is_still_walked_completely():
     rows = ids(*"abcdefghij")
 
-    def fetch(page):  # asked for 5 per page, serves 3 and says so, like a capped pageSize
+    def fetch(params):  # asked for 5 per page, serves 3 and says so, like a capped pageSize
+        page = params["page"]
         return {"results": rows[(page - 1) * 3 : page * 3], "totalResults": 10, "pageSize": 3}
 
-    got = paging.collect(
-        fetch, what="things", page_size=5, limit=None, concurrency=2, progress=False
-    )
+    got = paging.collect(fetch, ListingArgs(page_size=5, concurrency=2), "things")
     assert [r["id"] for r in got] == list("abcdefghij")
-    assert [r["id"] for r in paging.iterate(fetch, what="things", page_size=5, limit=None)] == list(
-        "abcdefghij"
-    )
+    walked = paging.iterate(fetch, ListingArgs(page_size=5), "things")
+    assert [r["id"] for r in walked] == list("abcdefghij")

@@ -21,7 +21,7 @@ from nbval.plugin import get_sanitize_patterns
 
 from codat_nb.client import EMBEDDED_SANDBOX_NOTICE
 from codat_nb.sandbox import DEFAULT_API_KEY
-from codat_nb.sandbox.app import auth_header_for
+from codat_nb.wire.protocol import basic_auth_header
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -32,7 +32,7 @@ IMAGES = ("image/png", "image/jpeg", "image/svg+xml")
 
 SANDBOX_SECRETS = (
     DEFAULT_API_KEY,
-    auth_header_for(DEFAULT_API_KEY),
+    basic_auth_header(DEFAULT_API_KEY),
     base64.b64encode(DEFAULT_API_KEY.encode()).decode(),
 )
 SECRET_PATTERNS = (

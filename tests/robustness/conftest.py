@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from codat_nb import CodatClient, RetryPolicy
-from codat_nb.models import ErrorMessage
 from codat_nb.sandbox import Sandbox
+from codat_nb.wire.models import ErrorMessage
 
 #: Persistent retries with millisecond waits, so fault tests stay fast.
 FAST_RETRIES = RetryPolicy(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from codat_nb.sandbox.query import (
-    CONNECTION_FIELDS,
+from codat_nb.query import (
     QueryError,
     compile_order,
     compile_query,
     order_rows,
 )
+from codat_nb.wire.schema import CONNECTION
 
 ROWS = [
     {"id": "a", "status": "Linked", "platformName": "Xero", "lastSync": "2026-10-01T10:00:00Z",
@@ -25,7 +25,7 @@ ROWS = [
 
 
 def ids(query: str) -> list[str]:
-    predicate = compile_query(query, CONNECTION_FIELDS, "Connection")
+    predicate = compile_query(query, CONNECTION)
     return [row["id"] for row in ROWS if predicate(row)]
 
 
@@ -82,16 +82,16 @@ def test_query_semantics(query, expected):
 )
 def test_malformed_queries_name_the_problem(query, fragment):
     with pytest.raises(QueryError, match=None) as info:
-        compile_query(query, CONNECTION_FIELDS, "Connection")
+        compile_query(query, CONNECTION)
     assert fragment in str(info.value)
 
 
 def test_order_by_dates_as_instants_with_id_tie_break_and_nulls_last():
-    asc = order_rows(ROWS, compile_order("lastSync", CONNECTION_FIELDS, "Connection"))
+    asc = order_rows(ROWS, compile_order("lastSync", CONNECTION))
     assert [r["id"] for r in asc] == ["b", "d", "a", "c"]
-    desc = order_rows(ROWS, compile_order("-lastSync", CONNECTION_FIELDS, "Connection"))
+    desc = order_rows(ROWS, compile_order("-lastSync", CONNECTION))
     assert [r["id"] for r in desc] == ["a", "d", "b", "c"]
-    ties = order_rows(ROWS, compile_order("-created", CONNECTION_FIELDS, "Connection"))
+    ties = order_rows(ROWS, compile_order("-created", CONNECTION))
     assert [r["id"] for r in ties] == ["c", "d", "b", "a"]  # c and d tie: by id ascending
 
 
@@ -101,7 +101,7 @@ def test_order_by_dates_as_instants_with_id_tie_break_and_nulls_last():
 )
 def test_bad_order_by(order, fragment):
     with pytest.raises(QueryError) as info:
-        compile_order(order, CONNECTION_FIELDS, "Connection")
+        compile_order(order, CONNECTION)
     assert fragment in str(info.value) and info.value.item_id == "orderBy"
 
 

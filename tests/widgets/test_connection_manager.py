@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from codat_nb import widgets as widgets_module
-from codat_nb.errors import BadRequestError, NotFoundError, RateLimitError, ServerError
-from codat_nb.widgets import ConnectionManager
+from codat_nb.exceptions import BadRequestError, NotFoundError, RateLimitError, ServerError
+from codat_nb.notebook import widgets as widgets_module
+from codat_nb.notebook.widgets import ConnectionManager
 
 CORRELATION_ID = re.compile(r"correlationId: ([0-9a-f]{32})")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from codat_nb import display
-from codat_nb.errors import NotFoundError, RateLimitError, error_from_response
-from codat_nb.models import Connection
+from codat_nb.error_mapping import error_from_response
+from codat_nb.exceptions import NotFoundError, RateLimitError
+from codat_nb.notebook import display
+from codat_nb.wire.models import Connection
 
 WIRE = {
     "id": "ee2eb431-c0fa-4dc9-93fa-d29781c12bcd",

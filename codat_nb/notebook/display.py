@@ -1,13 +1,14 @@
 """Small HTML renderings for notebooks: connection and error cards, and a connections table.
 
-Plain functions returning HTML strings, so ``Connection._repr_html_``, ``CodatError._repr_html_``
-and the widgets share one look, and tests can assert on the markup without a browser. Every
-value is escaped: connection fields and error texts come from the network.
+Plain functions returning HTML strings, so the cards IPython shows for a ``Connection`` or a
+``CodatError`` and the widgets share one look, and tests can assert on the markup without a
+browser. Every value is escaped: connection fields and error texts come from the network.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from html import escape
@@ -15,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from codat_nb.models import Connection, DataConnectionError
+from codat_nb.exceptions import CodatError
+from codat_nb.wire.dates import parse_codat_datetime
+from codat_nb.wire.models import Connection
 
 #: One colour per connection status, shared by badges, tables and charts.
 STATUS_COLOURS: dict[str, str] = {
@@ -97,19 +100,28 @@ def _rows(pairs: Iterable[tuple[str, str]]) -> str:
     )
 
 
-def data_connection_errors_html(errors: Iterable[DataConnectionError | Mapping[str, Any]]) -> str:
-    """dataConnectionErrors as a small table, newest first as Codat lists them."""
+def _error_field(item: Any, name: str, wire: str) -> Any:
+    """A DataConnectionError field from a model (snake_case) or a wire dict (camelCase)."""
+    if isinstance(item, Mapping):
+        value = item.get(wire, item.get(name))
+        if isinstance(value, str) and wire.endswith("Utc"):
+            return parse_codat_datetime(value)
+        return value
+    return getattr(item, name, None)
+
+
+def data_connection_errors_html(errors: Iterable[Any]) -> str:
+    """dataConnectionErrors (models or wire dicts) as a small table, in Codat's order."""
     header = ("Status code", "Status text", "Message", "Errored on", "Status", "Resolved on")
     body = []
     for item in errors:
-        err = item if isinstance(item, DataConnectionError) else DataConnectionError(**item)
         cells = (
-            escape(err.status_code or ""),
-            escape(err.status_text or ""),
-            escape(err.error_message or ""),
-            escape(format_timestamp(err.errored_on_utc)),
-            escape(err.status or ""),
-            escape(format_timestamp(err.resolved_on_utc)),
+            escape(_error_field(item, "status_code", "statusCode") or ""),
+            escape(_error_field(item, "status_text", "statusText") or ""),
+            escape(_error_field(item, "error_message", "errorMessage") or ""),
+            escape(format_timestamp(_error_field(item, "errored_on_utc", "erroredOnUtc"))),
+            escape(_error_field(item, "status", "status") or ""),
+            escape(format_timestamp(_error_field(item, "resolved_on_utc", "resolvedOnUtc"))),
         )
         body.append("<tr>" + "".join(f'<td style="{_CELL}">{c}</td>' for c in cells) + "</tr>")
     if not body:
@@ -275,3 +287,18 @@ def connections_table_html(
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
         f'<div class="codat-nb-table-footer" style="font-size:11px;color:#555">{footer}</div>'
     )
+
+
+def register_html_cards() -> None:
+    """Show ``Connection`` models and ``CodatError`` as cards in IPython (``display(x)``).
+
+    Registered with IPython's HTML formatter rather than as ``_repr_html_`` methods, so the
+    models and the exceptions stay free of presentation code. Does nothing outside IPython.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type(Connection, connection_html)
+    html.for_type(CodatError, error_html)

@@ -1,12 +1,15 @@
 """Codat's query language and ``orderBy``, evaluated over wire-format dicts.
 
-Kept apart from the store so the rules of the language can be tested without HTTP or state.
+One engine for both sides: the sandbox filters with it, and the client uses it to check a
+query before sending and to filter rows locally. Properties come from ``wire.schema``.
 Decisions (Codat's public docs leave these open):
 - property names match case-insensitively (``Status`` finds ``status``), as Codat's .NET API does;
 - ``=`` and ``!=`` compare strings case-sensitively; ``~`` (contains) ignores case;
 - ``>``, ``<``, ``>=``, ``<=`` work on dates and numbers only; dates are compared as instants
   (``Z``, offsets and 7-digit fractions all understood; an unqualified time is taken as UTC);
-- a missing or null value never matches, not even ``!=``; arrays cannot be queried;
+- a missing or null value never matches, not even ``!=``;
+- arrays cannot be queried, unless the caller allows ``array.property`` (true when any element
+  matches), as Codat documents for ``dataConnections.status`` on companies;
 - a value runs to the next ``&&``, ``||``, ``}`` or the end and is trimmed; wrap it in double
   quotes to keep those characters (``name="A && B"``); ``&&`` binds tighter than ``||``.
 """
@@ -16,44 +19,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
-from codat_nb.models import parse_codat_datetime
+from codat_nb.wire import schema as s
+from codat_nb.wire.dates import as_instant
+from codat_nb.wire.protocol import MAX_QUERY_LENGTH
 
-MAX_QUERY_LENGTH = 2048
-
-STRING, DATE, ARRAY, OBJECT, DYNAMIC = "string", "date", "array", "object", "dynamic"
-
-#: Queryable shape of each resource: top-level property -> kind.
-CONNECTION_FIELDS: dict[str, str] = {
-    "id": STRING,
-    "integrationId": STRING,
-    "integrationKey": STRING,
-    "sourceId": STRING,
-    "sourceType": STRING,
-    "platformName": STRING,
-    "linkUrl": STRING,
-    "status": STRING,
-    "lastSync": DATE,
-    "created": DATE,
-    "dataConnectionErrors": ARRAY,
-    "connectionInfo": OBJECT,
-}
-COMPANY_FIELDS: dict[str, str] = {
-    "id": STRING,
-    "name": STRING,
-    "description": STRING,
-    "redirect": STRING,
-    "lastSync": DATE,
-    "created": DATE,
-    "createdByUserName": STRING,
-    "products": ARRAY,
-    "tags": OBJECT,
-    "referenceParentCompany": OBJECT,
-    "referenceSubsidiaryCompanies": ARRAY,
-    "dataConnections": ARRAY,
+STRING, DATE, NUMBER, ARRAY, OBJECT, DYNAMIC = (
+    "string",
+    "date",
+    "number",
+    "array",
+    "object",
+    "dynamic",
+)
+_QUERY_KINDS = {
+    s.TEXT: STRING,
+    s.ENUM: STRING,
+    s.DATETIME: DATE,
+    s.INTEGER: NUMBER,
+    s.OBJECT: OBJECT,
+    s.MODEL: OBJECT,
+    s.LIST: ARRAY,
 }
 
 _ORDERING_OPS = (">", "<", ">=", "<=")
@@ -70,21 +57,9 @@ class QueryError(ValueError):
         self.item_id = item_id
 
 
-@lru_cache(maxsize=262_144)
-def as_instant(text: str) -> datetime | None:
-    """A Codat date string as an aware UTC datetime (unqualified times read as UTC), or None."""
-    try:
-        value = parse_codat_datetime(text)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
 @dataclass(frozen=True)
 class _Path:
-    """A resolved property path: canonical names and the kind of the top-level property."""
+    """A resolved property path: canonical names and the kind of value found there."""
 
     names: tuple[str, ...]
     kind: str
@@ -102,25 +77,51 @@ class _Path:
         return value
 
 
-def _resolve(prop: str, fields: Mapping[str, str], resource: str, item_id: str) -> _Path:
+@dataclass(frozen=True)
+class _ArrayPath:
+    """``array.property``: true when any element of the array matches at ``inner``."""
+
+    array: _Path
+    inner: _Path
+
+    @property
+    def text(self) -> str:
+        return f"{self.array.text}.{self.inner.text}"
+
+
+def _resolve(
+    prop: str, schema: s.Schema | None, resource: str, item_id: str, arrays: bool = False
+) -> _Path | _ArrayPath:
+    """Resolve a dotted property against a schema (None: free-form, anything goes)."""
     head, *rest = prop.split(".")
-    if DYNAMIC in fields:
+    if schema is None:
         return _Path((head, *rest), DYNAMIC)
-    canonical = {name.lower(): name for name in fields}.get(head.lower())
+    canonical = {name.lower(): name for name in schema.wire_names}.get(head.lower())
     if canonical is None:
         raise QueryError(f"Could not resolve property {prop} on {resource}", item_id)
-    kind = fields[canonical]
+    field = schema.by_wire[canonical]
+    kind = _QUERY_KINDS[field.kind]
     if kind == ARRAY:
-        raise QueryError(
-            f"{canonical} is an array; querying inside arrays is not supported", item_id
-        )
+        item = field.item if isinstance(field.item, s.Schema) else None
+        if not (arrays and item is not None and rest):
+            raise QueryError(
+                f"{canonical} is an array; querying inside arrays is not supported", item_id
+            )
+        inner = _resolve(".".join(rest), item, resource, item_id)
+        if isinstance(inner, _ArrayPath):
+            raise QueryError(f"{prop}: only one array can be queried inside", item_id)
+        return _ArrayPath(_Path((canonical,), ARRAY), inner)
     if kind == OBJECT:
         if not rest:
             raise QueryError(
                 f"{canonical} is an object; name one of its properties, e.g. {canonical}.name",
                 item_id,
             )
-        return _Path((canonical, *rest), DYNAMIC)
+        nested = field.item if isinstance(field.item, s.Schema) else None
+        inner = _resolve(".".join(rest), nested, resource, item_id)
+        if isinstance(inner, _ArrayPath):
+            raise QueryError(f"{prop}: querying inside arrays is not supported", item_id)
+        return _Path((canonical, *inner.names), inner.kind)
     if rest:
         raise QueryError(f"Could not resolve property {prop} on {resource}", item_id)
     return _Path((canonical,), kind)
@@ -143,8 +144,18 @@ def _compare(ordered: Any, value: Any, op: str) -> bool:
     return ordered <= value
 
 
-def _comparison(path: _Path, op: str, raw: str) -> Predicate:
+def _comparison(path: _Path | _ArrayPath, op: str, raw: str) -> Predicate:
     """Build the test for one ``property op value``; type errors are raised here, not per row."""
+    if isinstance(path, _ArrayPath):
+        inner, array = _comparison(path.inner, op, raw), path.array
+
+        def any_element(row: Mapping[str, Any]) -> bool:
+            items = array.get(row)
+            return isinstance(items, list) and any(
+                isinstance(item, Mapping) and inner(item) for item in items
+            )
+
+        return any_element
     if path.kind == STRING:
         if op in _ORDERING_OPS:
             raise QueryError(
@@ -202,8 +213,9 @@ def _dynamic_test(path: _Path, op: str, raw: str) -> Predicate:
 class _Parser:
     """Recursive descent over the query text; every error says where and what."""
 
-    def __init__(self, text: str, fields: Mapping[str, str], resource: str):
-        self.text, self.fields, self.resource, self.pos = text, fields, resource, 0
+    def __init__(self, text: str, schema: s.Schema | None, resource: str, arrays: bool = False):
+        self.text, self.schema, self.resource, self.arrays = text, schema, resource, arrays
+        self.pos = 0
 
     def fail(self, what: str) -> QueryError:
         near = self.text[self.pos : self.pos + 20] or "end of query"
@@ -250,7 +262,7 @@ class _Parser:
         if match is None:
             raise self.fail("expected a property name")
         self.pos = match.end()
-        path = _resolve(match.group(), self.fields, self.resource, "query")
+        path = _resolve(match.group(), self.schema, self.resource, "query", self.arrays)
         self.skip_space()
         op = next((o for o in _OPS if self.text.startswith(o, self.pos)), None)
         if op is None:
@@ -266,8 +278,8 @@ class _Parser:
                 raise self.fail("unterminated quoted value")
             raw, self.pos = self.text[self.pos + 1 : end], end + 1
             return raw
-        stops = [self.text.find(s, self.pos) for s in ("&&", "||", "}")]
-        end = min([s for s in stops if s >= 0], default=len(self.text))
+        stops = [self.text.find(stop, self.pos) for stop in ("&&", "||", "}")]
+        end = min([at for at in stops if at >= 0], default=len(self.text))
         raw = self.text[self.pos : end].strip()
         if not raw:
             raise self.fail(f"missing value after {after}")
@@ -277,13 +289,16 @@ class _Parser:
         return raw
 
 
-def compile_query(text: str, fields: Mapping[str, str], resource: str) -> Predicate:
-    """Compile ``text`` once into a row predicate; raises QueryError for anything malformed."""
+def compile_query(text: str, schema: s.Schema, *, arrays: bool = False) -> Predicate:
+    """Compile ``text`` once into a row predicate; raises QueryError for anything malformed.
+
+    ``arrays`` allows ``array.property`` conditions (any element matches).
+    """
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"query is {len(text)} characters; the limit is {MAX_QUERY_LENGTH}")
     if not text.strip():
         raise QueryError("Malformed query - the query is empty")
-    return _Parser(text, fields, resource).parse()
+    return _Parser(text, schema, schema.name, arrays).parse()
 
 
 def compile_tags_filter(text: str) -> Predicate:
@@ -291,7 +306,7 @@ def compile_tags_filter(text: str) -> Predicate:
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(f"tags is {len(text)} characters; the limit is {MAX_QUERY_LENGTH}", "tags")
     try:
-        predicate = _Parser(text, {DYNAMIC: DYNAMIC}, "Tags").parse()
+        predicate = _Parser(text, None, "Tags").parse()
     except QueryError as exc:
         raise QueryError(str(exc), "tags") from None
     return lambda company: predicate(company.get("tags") or {})
@@ -317,7 +332,7 @@ class Ordering:
         return (2, str(value))
 
 
-def compile_order(text: str, fields: Mapping[str, str], resource: str) -> Ordering:
+def compile_order(text: str, schema: s.Schema) -> Ordering:
     """Parse ``field`` or ``-field``; unknown or unorderable properties raise QueryError."""
     spec = text.strip()
     descending = spec.startswith("-")
@@ -326,7 +341,9 @@ def compile_order(text: str, fields: Mapping[str, str], resource: str) -> Orderi
         raise QueryError(
             f"orderBy {text!r} is not a property name (use field or -field)", "orderBy"
         )
-    return Ordering(_resolve(prop, fields, resource, "orderBy"), descending)
+    path = _resolve(prop, schema, schema.name, "orderBy")  # arrays refused: always a _Path
+    assert isinstance(path, _Path)
+    return Ordering(path, descending)
 
 
 def order_rows(rows: Iterable[Mapping[str, Any]], ordering: Ordering) -> list:

@@ -18,11 +18,12 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from codat_nb.display import connection_html, connections_table_html
-from codat_nb.errors import CodatError
+from codat_nb.exceptions import CodatError
 from codat_nb.frames import companies_frame, connections_frame
-from codat_nb.models import CONNECTION_STATUSES, SOURCE_TYPES, Connection
+from codat_nb.notebook.display import connection_html, connections_table_html
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS
+from codat_nb.wire.models import Connection
+from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 ALL = "All"
 _FAILED = object()  # what _call returns when the call raised (a call may legitimately return None)

@@ -1,0 +1,1 @@
+"""Notebook presentation: HTML cards and tables, and the ipywidgets panels."""

@@ -1,0 +1,73 @@
+"""Codat's date strings: three shapes (``...Z``, ``...+01:00``, unqualified local time), up to
+seven fractional digits. One place parses them for models, frames and the query engine.
+
+Unqualified times are local to the business, whose zone the API does not give: models keep them
+naive (nothing lost), while frames and query comparisons read them as UTC (documented in README).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+DATETIME_DTYPE = "datetime64[us, UTC]"
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_codat_datetime(value: str) -> datetime:
+    """Parse any of Codat's date shapes; fractions beyond microseconds are truncated."""
+    text = _FRACTION.sub(r"\1", value.strip())
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
+
+
+def format_codat_datetime(value: datetime) -> str:
+    """Render a datetime as Codat does: UTC with ``Z`` when aware, bare when unqualified."""
+    if value.tzinfo is not None and value.utcoffset() is not None and not value.utcoffset():
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    return value.isoformat()
+
+
+@lru_cache(maxsize=262_144)
+def as_instant(text: str) -> datetime | None:
+    """A Codat date string as an aware UTC datetime (unqualified read as UTC), or None."""
+    try:
+        value = parse_codat_datetime(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def to_utc_datetimes(column: str, values: Sequence[Any]) -> pd.Series:
+    """Parse Codat date strings (``Z``, offset or unqualified-as-UTC) to ``datetime64[us, UTC]``."""
+    series = pd.Series(values, dtype=object)
+    try:
+        try:
+            parsed = pd.to_datetime(series, format="ISO8601", utc=True)
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):
+            # 7-digit fractions make pandas parse at ns, whose range excludes e.g. year 0001.
+            trimmed = series.str.replace(r"(\.\d{6})\d+", r"\1", regex=True)
+            parsed = pd.to_datetime(trimmed, format="ISO8601", utc=True)
+    except (TypeError, ValueError) as exc:
+        bad = next((v for v in values if v is not None and not _parses(v)), None)
+        raise ValueError(f"column {column!r} holds a value that is not a date: {bad!r}") from exc
+    return parsed.astype(DATETIME_DTYPE)
+
+
+def _parses(value: Any) -> bool:
+    try:
+        parse_codat_datetime(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
