@@ -175,6 +175,7 @@ COMPANY_REFERENCE = Schema(
     (
         Field("id", TEXT),
         Field("name", TEXT),
+        Field("description", TEXT, nullable=True),
         Field("links", OBJECT),
         Field("tags", OBJECT, item=TEXT),
     ),
