@@ -67,7 +67,14 @@ class ConnectionsAPI:
             max_concurrency=self._max_concurrency,
         )
         what = f"connections of company {company_id}"
-        return connections_frame(paging.collect(self._fetcher(company_id), args, what))
+        frame = connections_frame(paging.collect(self._fetcher(company_id), args, what))
+        return self._stamped(frame)
+
+    def _stamped(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame.attrs["server_time"]``: the server's clock when the listing ended (its Date
+        header), so later analysis and history can say "as of" without trusting this machine."""
+        frame.attrs["server_time"] = self._transport.last_date()
+        return frame
 
     def iter(
         self,
@@ -181,4 +188,4 @@ class ConnectionsAPI:
             stop.set()
             executor.shutdown(wait=False, cancel_futures=True)
             bar.close()
-        return portfolio_frame(parts)
+        return self._stamped(portfolio_frame(parts))
