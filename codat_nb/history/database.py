@@ -1,0 +1,231 @@
+"""The history file: an SQLite database, recognised by its application id and upgraded by version.
+
+Opening refuses, with a message naming the file and the problem, anything that is not a
+codat-nb history this code can read: a directory, a path it cannot write, a file that is not
+SQLite (or is corrupt), another application's database, or one written by a newer codat-nb. An
+empty file or a new path becomes a history; an older one is upgraded in one transaction.
+
+The file is in WAL mode, so a notebook can read while a daily job writes. Writes take the
+write lock up front (``BEGIN IMMEDIATE``) and wait up to ``timeout`` seconds for another writer
+before giving up, so two writers never interleave and a failed write leaves nothing behind.
+
+Schema (times are INTEGER microseconds since the Unix epoch, UTC; JSON columns are TEXT):
+
+* ``snapshot``: one row per recorded listing, with its counts and its changes since the
+  previous snapshot.
+* ``company``, ``connection``: every company id and (company, connection id) ever seen.
+* ``state``: a connection's listed values (all columns but its ids, status and ``last_sync``),
+  stored once per change and shared by every snapshot in which they did not change;
+  ``fingerprint`` is a 64-bit hash of them that decides whether they changed.
+* ``member``: which connections a snapshot holds: state, status and ``last_sync``, the values
+  that move daily. About 30 bytes per connection per snapshot.
+* ``status``: status names by code (documented ones first; a new one Codat sends is added).
+* ``tally``: connections per status, platform and source type per snapshot, for trends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from codat_nb.wire.schema import CONNECTION_STATUSES
+
+#: ``PRAGMA application_id`` of a history file: "CNBH" in ASCII.
+APPLICATION_ID = 0x434E4248
+#: ``PRAGMA user_version``: the schema version this code writes.
+SCHEMA_VERSION = 1
+DEFAULT_TIMEOUT = 10.0
+
+_SCHEMA_V1 = """
+CREATE TABLE snapshot (
+    id INTEGER PRIMARY KEY,
+    taken_at INTEGER NOT NULL UNIQUE,
+    connections INTEGER NOT NULL,
+    companies INTEGER NOT NULL,
+    appeared INTEGER NOT NULL,
+    disappeared INTEGER NOT NULL,
+    status_changed INTEGER NOT NULL,
+    stalled INTEGER NOT NULL
+);
+CREATE TABLE company (
+    id INTEGER PRIMARY KEY,
+    company_id TEXT NOT NULL UNIQUE
+);
+CREATE TABLE connection (
+    id INTEGER PRIMARY KEY,
+    company INTEGER NOT NULL REFERENCES company (id),
+    connection_id TEXT NOT NULL,
+    UNIQUE (company, connection_id)
+);
+CREATE TABLE status (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE state (
+    id INTEGER PRIMARY KEY,
+    connection INTEGER NOT NULL REFERENCES connection (id),
+    fingerprint INTEGER NOT NULL,
+    company_name TEXT,
+    platform_name TEXT,
+    integration_key TEXT,
+    source_type TEXT,
+    created INTEGER,
+    error_count INTEGER NOT NULL,
+    latest_error TEXT,
+    link_url TEXT,
+    integration_id TEXT,
+    source_id TEXT,
+    data_connection_errors TEXT,
+    connection_info TEXT
+);
+CREATE TABLE member (
+    snapshot INTEGER NOT NULL REFERENCES snapshot (id),
+    connection INTEGER NOT NULL REFERENCES connection (id),
+    state INTEGER NOT NULL REFERENCES state (id),
+    status INTEGER NOT NULL REFERENCES status (id),
+    last_sync INTEGER,
+    PRIMARY KEY (snapshot, connection)
+) WITHOUT ROWID;
+CREATE TABLE tally (
+    snapshot INTEGER NOT NULL REFERENCES snapshot (id),
+    status TEXT NOT NULL,
+    platform_name TEXT,
+    integration_key TEXT,
+    source_type TEXT,
+    connections INTEGER NOT NULL
+);
+CREATE INDEX tally_snapshot ON tally (snapshot);
+"""
+
+
+def _create_v1(db: sqlite3.Connection) -> None:
+    # Statement by statement: executescript() would commit the open transaction first.
+    for statement in filter(str.strip, _SCHEMA_V1.split(";")):
+        db.execute(statement)
+    db.executemany(
+        "INSERT INTO status (id, name) VALUES (?, ?)", list(enumerate(CONNECTION_STATUSES))
+    )
+
+
+#: ``MIGRATIONS[n]`` turns a version ``n - 1`` file into version ``n`` (0 is a new file).
+MIGRATIONS = {1: _create_v1}
+
+
+class HistoryError(Exception):
+    """The history file cannot be used as asked (missing, foreign, newer, corrupt, locked)."""
+
+
+def _describe(error: sqlite3.Error) -> str:
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and "locked" in text:
+        return "another process is writing to it (the write lock was busy for too long)"
+    if "readonly" in text or "read-only" in text:
+        return "it is read-only here"
+    if isinstance(error, sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.OperationalError | sqlite3.IntegrityError
+    ):
+        return f"it is not an SQLite database, or it is corrupt ({text})"
+    return text
+
+
+@contextlib.contextmanager
+def translated(path: Path, doing: str) -> Iterator[None]:
+    """Turn sqlite3's errors into a HistoryError naming the file and what was being done."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise HistoryError(f"cannot {doing} {path}: {_describe(error)}") from error
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite3.Connection, path: Path, doing: str) -> Iterator[None]:
+    """One atomic write: the write lock first, everything or nothing."""
+    with translated(path, doing):
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        with translated(path, doing):
+            yield
+            db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise HistoryError(
+            f"{path} is a directory; give the history a file path such as {path / 'history.sqlite'}"
+        )
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise HistoryError(f"cannot open {path}: it is not readable and writable by this user")
+        return
+    if not path.parent.is_dir():
+        raise HistoryError(f"cannot create {path}: the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise HistoryError(f"cannot create {path}: the directory {path.parent} is not writable")
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Bring a new or older file to SCHEMA_VERSION, checking it again under the write lock."""
+    with write_transaction(db, path, "upgrade"):
+        application_id, version, tables = _identity(db)
+        if application_id == 0 and version == 0 and not tables:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        else:
+            _refuse_foreign_or_newer(path, application_id, version, tables)
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[step](db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _identity(db: sqlite3.Connection) -> tuple[int, int, list[str]]:
+    application_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
+        )
+    ]
+    return application_id, version, tables
+
+
+def _refuse_foreign_or_newer(path: Path, application_id: int, version: int, tables: list) -> None:
+    if application_id != APPLICATION_ID:
+        found = f"tables: {', '.join(tables)}" if tables else f"application id {application_id}"
+        raise HistoryError(
+            f"{path} is an SQLite database but not a codat-nb history ({found}); "
+            "give a new file path, or the path of an existing history"
+        )
+    if version > SCHEMA_VERSION:
+        raise HistoryError(
+            f"{path} was written by a newer codat-nb (history schema version {version}; this "
+            f"version reads up to {SCHEMA_VERSION}): upgrade codat-nb to use it"
+        )
+
+
+def open_database(path: Path, timeout: float) -> sqlite3.Connection:
+    """An open, checked, current-version history database at ``path`` (created if new)."""
+    _check_path(path)
+    with translated(path, "open"):
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        with translated(path, "read"):
+            application_id, version, tables = _identity(db)
+        fresh = application_id == 0 and version == 0 and not tables
+        if not fresh:
+            _refuse_foreign_or_newer(path, application_id, version, tables)
+        if fresh:
+            with translated(path, "create"):
+                db.execute("PRAGMA journal_mode = WAL")
+        if version < SCHEMA_VERSION:
+            _upgrade(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -1,0 +1,178 @@
+"""A ``list_all()`` frame to the values a history stores, and back with ``list_all()``'s dtypes.
+
+Input is checked before anything is written, so a bad frame or time is a clear error and the
+file is untouched. Times must say their zone: a naive time would silently shift by the
+recording machine's offset. Frames come back exactly as ``codat_nb.frames`` builds them
+(categories with the documented values first, tz-aware UTC times, ``str`` text, JSON columns as
+Python lists and dicts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from codat_nb import frames
+from codat_nb.wire import schema as s
+
+PORTFOLIO_COLUMNS = ("company_id", "company_name", *frames.CONNECTION_COLUMNS)
+TIME_COLUMNS = ("created", "last_sync")
+JSON_COLUMNS = ("data_connection_errors", "connection_info")
+#: A connection's values stored once per change (ids, status and ``last_sync`` live elsewhere).
+STATE_COLUMNS = (
+    "company_name",
+    "platform_name",
+    "integration_key",
+    "source_type",
+    "created",
+    "error_count",
+    "latest_error",
+    "link_url",
+    "integration_id",
+    "source_id",
+    *JSON_COLUMNS,
+)
+#: What SQL returns for a NULL time (``coalesce(t, NAT)``): numpy's NaT as an int64.
+NAT = int(np.iinfo(np.int64).min)
+KNOWN_CATEGORIES = {
+    f.column_name: f.known_categories for f in s.CONNECTION.columns if f.dtype == s.CATEGORY
+}
+_HINT = "record the frame client.connections.list_all() returns"
+
+
+def utc_time(value: object, name: str) -> pd.Timestamp:
+    """``value`` (datetime, Timestamp or ISO string with a zone) as a UTC Timestamp in µs."""
+    if not isinstance(value, (str, datetime)):
+        raise TypeError(
+            f"{name} must be a timezone-aware datetime, Timestamp or ISO string, "
+            f"not {type(value).__name__}"
+        )
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a date-time") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date-time, not NaT")
+    if stamp.tzinfo is None:
+        raise ValueError(
+            f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
+            "pd.Timestamp(..., tz='UTC')) so the snapshot time cannot shift"
+        )
+    return stamp.tz_convert("UTC").as_unit("us")
+
+
+def micros(stamp: pd.Timestamp) -> int:
+    """A Timestamp as integer microseconds since the epoch (``Timestamp.value`` is in ns)."""
+    return int(stamp.value // 1000)
+
+
+def from_micros(values: Sequence[int]) -> pd.Series:
+    """int64 microseconds (``NAT`` for missing) as a ``datetime64[us, UTC]`` Series."""
+    array = np.asarray(values, dtype=np.int64).view("datetime64[us]")
+    return pd.Series(pd.DatetimeIndex(array).tz_localize("UTC"))
+
+
+def check_portfolio(portfolio: object) -> pd.DataFrame:
+    """``portfolio`` if it is a ``list_all()``-shaped frame; else a ValueError naming why."""
+    if not isinstance(portfolio, pd.DataFrame):
+        raise TypeError(f"portfolio must be a pandas DataFrame, not {type(portfolio).__name__}")
+    missing = [c for c in PORTFOLIO_COLUMNS if c not in portfolio.columns]
+    if missing:
+        raise ValueError(f"portfolio has no column {', '.join(map(repr, missing))}; {_HINT}")
+    for column in TIME_COLUMNS:
+        dtype = portfolio[column].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            continue
+        if pd.api.types.is_datetime64_dtype(dtype):
+            raise ValueError(
+                f"portfolio[{column!r}] holds naive timestamps (no time zone); if they are UTC, "
+                f"use portfolio[{column!r}].dt.tz_localize('UTC')"
+            )
+        raise ValueError(f"portfolio[{column!r}] must hold tz-aware timestamps, not {dtype}")
+    counts = portfolio["error_count"]
+    if not pd.api.types.is_integer_dtype(counts.dtype):
+        raise ValueError(f"portfolio['error_count'] must hold integers, not {counts.dtype}")
+    for column in ("company_id", "id", "status", "error_count"):
+        if portfolio[column].isna().any():
+            raise ValueError(f"portfolio[{column!r}] has missing values; every row needs one")
+    duplicated = portfolio.duplicated(["company_id", "id"])
+    if duplicated.any():
+        ids = ", ".join(portfolio.loc[duplicated, "id"].astype(str).unique()[:3])
+        raise ValueError(f"portfolio lists a connection more than once (id {ids}); {_HINT}")
+    return portfolio
+
+
+def _json(value: Any, column: str) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"portfolio[{column!r}] holds a value JSON cannot store: {error}"
+        ) from None
+
+
+def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
+    """The columns as stored: text and categories as ``str``, times as int µs, JSON as text."""
+    out = {}
+    for column in PORTFOLIO_COLUMNS:
+        series = portfolio[column]
+        if column in TIME_COLUMNS:
+            ints = series.dt.as_unit("us").array.asi8
+            out[column] = pd.Series(ints, index=series.index)
+        elif column in JSON_COLUMNS:
+            out[column] = pd.Series(
+                [_json(v, column) for v in series], index=series.index, dtype="str"
+            )
+        elif column == "error_count":
+            out[column] = series.astype("int64")
+        else:
+            out[column] = series.astype("str")
+    return pd.DataFrame(out, index=portfolio.index)
+
+
+def fingerprints(stored: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of the state columns and status: equal values, equal hash."""
+    hashed = pd.util.hash_pandas_object(stored[[*STATE_COLUMNS, "status"]], index=False)
+    return hashed.to_numpy().view(np.int64)
+
+
+def sql_values(series: pd.Series) -> list[Any]:
+    """A column as Python values for sqlite3 (missing as None)."""
+    if series.dtype == np.int64:
+        values = series.tolist()
+        return [None if v == NAT else v for v in values] if series.name in TIME_COLUMNS else values
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def category(column: str, values: Sequence[Any]) -> pd.Series:
+    """A category column as ``frames`` makes it: documented values first, then others sorted."""
+    known = KNOWN_CATEGORIES.get(column, ())
+    present = {v for v in values if v is not None and v == v}
+    dtype = pd.CategoricalDtype([*known, *sorted(present - set(known))])
+    return pd.Series(pd.Categorical(values, dtype=dtype))
+
+
+def portfolio_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
+    """A frame with ``list_all()``'s columns and dtypes from stored column values."""
+    template = frames.portfolio_frame([])
+    out = {}
+    for name in PORTFOLIO_COLUMNS:
+        values = columns[name]
+        if name in TIME_COLUMNS:
+            out[name] = from_micros(values)
+        elif name in JSON_COLUMNS:
+            out[name] = pd.Series(
+                [None if v is None else json.loads(v) for v in values], dtype=object
+            )
+        elif isinstance(template[name].dtype, pd.CategoricalDtype):
+            out[name] = category(name, values)
+        else:
+            out[name] = pd.Series(values, dtype=template[name].dtype)
+    return pd.DataFrame(out, columns=list(PORTFOLIO_COLUMNS))

@@ -1,0 +1,234 @@
+"""Reading a history: snapshots, one portfolio as it was, changes between snapshots, trends.
+
+Changes are found between consecutive snapshots, so a connection that went Linked ->
+Deauthorized -> Linked between two weekly reports shows both steps instead of nothing. The same
+SQL counts them when a snapshot is recorded and lists them in ``changes()``, so the two always
+agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from codat_nb.history.encoding import KNOWN_CATEGORIES, NAT, category, from_micros
+from codat_nb.wire.schema import CONNECTION_STATUSES
+
+#: Kinds of change, in the order ``changes()`` sorts them within a snapshot.
+CHANGE_KINDS = ("status_changed", "appeared", "disappeared", "stalled")
+COUNTED = ("appeared", "disappeared", "status_changed", "stalled")
+CHANGE_COLUMNS = (
+    "company_id",
+    "company_name",
+    "connection_id",
+    "platform_name",
+    "change",
+    "from_status",
+    "to_status",
+    "from_at",
+    "to_at",
+    "last_sync",
+    "latest_error",
+)
+SNAPSHOT_COLUMNS = ("taken_at", "connections", "companies", *COUNTED)
+#: Columns ``status_over_time`` can group by (counted when each snapshot is recorded).
+BY_COLUMNS = ("platform_name", "integration_key", "source_type")
+MISSING = "<missing>"
+
+# Consecutive snapshot pairs whose later member falls in (:since, :until].
+_PAIRS = """
+ordered AS (
+    SELECT id, taken_at,
+           lag(id) OVER (ORDER BY taken_at) AS prev_id,
+           lag(taken_at) OVER (ORDER BY taken_at) AS prev_at
+    FROM snapshot
+),
+pairs AS (
+    SELECT prev_id, id AS cur_id, prev_at, taken_at AS cur_at FROM ordered
+    WHERE prev_id IS NOT NULL AND taken_at > :since AND taken_at <= :until
+),
+linked AS (SELECT id FROM status WHERE name = 'Linked'),
+found AS (
+    SELECT p.prev_at, p.cur_at, b.connection, a.status AS from_status, b.status AS to_status,
+           b.state, b.last_sync,
+           CASE WHEN a.connection IS NULL THEN 1 WHEN a.status != b.status THEN 0 ELSE 3 END
+               AS change
+    FROM pairs AS p
+    JOIN member AS b ON b.snapshot = p.cur_id
+    LEFT JOIN member AS a ON a.snapshot = p.prev_id AND a.connection = b.connection
+    WHERE a.connection IS NULL
+       OR a.status != b.status
+       OR (a.status = (SELECT id FROM linked) AND b.status = a.status
+           AND (b.last_sync IS NULL OR b.last_sync <= a.last_sync))
+    UNION ALL
+    SELECT p.prev_at, p.cur_at, a.connection, a.status, NULL, a.state, a.last_sync, 2
+    FROM pairs AS p
+    JOIN member AS a ON a.snapshot = p.prev_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM member AS b WHERE b.snapshot = p.cur_id AND b.connection = a.connection
+    )
+)
+"""
+
+_CHANGES = f"""
+WITH {_PAIRS}
+SELECT co.company_id, s.company_name, c.connection_id, s.platform_name, f.change,
+       fs.name, ts.name, f.prev_at, f.cur_at, coalesce(f.last_sync, {NAT}), s.latest_error
+FROM found AS f
+JOIN connection AS c ON c.id = f.connection
+JOIN company AS co ON co.id = c.company
+JOIN state AS s ON s.id = f.state
+LEFT JOIN status AS fs ON fs.id = f.from_status
+LEFT JOIN status AS ts ON ts.id = f.to_status
+ORDER BY f.cur_at, f.change, s.company_name, co.company_id, c.connection_id
+"""
+
+_CHANGE_COUNTS = f"WITH {_PAIRS} SELECT change, count(*) FROM found GROUP BY change"
+
+_PORTFOLIO = f"""
+SELECT co.company_id, s.company_name, c.connection_id, s.platform_name, s.integration_key,
+       s.source_type, st.name, coalesce(s.created, {NAT}), coalesce(m.last_sync, {NAT}),
+       s.error_count, s.latest_error, s.link_url, s.integration_id, s.source_id,
+       s.data_connection_errors, s.connection_info
+FROM member AS m
+JOIN connection AS c ON c.id = m.connection
+JOIN company AS co ON co.id = c.company
+JOIN state AS s ON s.id = m.state
+JOIN status AS st ON st.id = m.status
+WHERE m.snapshot = ?
+ORDER BY c.company, m.connection
+"""
+#: The order ``_PORTFOLIO`` selects in (``id`` is the connection id).
+_PORTFOLIO_ORDER = (
+    "company_id",
+    "company_name",
+    "id",
+    "platform_name",
+    "integration_key",
+    "source_type",
+    "status",
+    "created",
+    "last_sync",
+    "error_count",
+    "latest_error",
+    "link_url",
+    "integration_id",
+    "source_id",
+    "data_connection_errors",
+    "connection_info",
+)
+
+
+def timestamp(value: int) -> pd.Timestamp:
+    """Stored microseconds as a UTC Timestamp."""
+    return pd.Timestamp(value, unit="us", tz="UTC")
+
+
+def snapshot_summary(db: sqlite3.Connection, at: int) -> dict[str, Any] | None:
+    """The snapshot taken at ``at`` (µs) as ``Recorded``'s fields (without ``new``), or None."""
+    row = db.execute(
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)}, "
+        "(SELECT max(taken_at) FROM snapshot AS p WHERE p.taken_at < s.taken_at) "
+        "FROM snapshot AS s WHERE taken_at = ?",
+        (at,),
+    ).fetchone()
+    if row is None:
+        return None
+    fields = dict(zip(SNAPSHOT_COLUMNS, row[:-1], strict=True))
+    fields["taken_at"] = timestamp(fields["taken_at"])
+    fields["previous"] = None if row[-1] is None else timestamp(row[-1])
+    return fields
+
+
+def change_counts(db: sqlite3.Connection, since: int, until: int) -> dict[str, int]:
+    counts = dict(db.execute(_CHANGE_COUNTS, {"since": since, "until": until}).fetchall())
+    return {kind: counts.get(CHANGE_KINDS.index(kind), 0) for kind in COUNTED}
+
+
+def snapshots(db: sqlite3.Connection) -> pd.DataFrame:
+    rows = db.execute(
+        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshot ORDER BY taken_at"
+    ).fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(SNAPSHOT_COLUMNS)
+    data = {"taken_at": from_micros(columns[0])}
+    for name, values in zip(SNAPSHOT_COLUMNS[1:], columns[1:], strict=True):
+        data[name] = pd.Series(values, dtype="int64")
+    return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS))
+
+
+def snapshot_at_or_before(db: sqlite3.Connection, at: int) -> tuple[int, int] | None:
+    """(id, taken_at) of the latest snapshot taken at or before ``at``."""
+    return db.execute(
+        "SELECT id, taken_at FROM snapshot WHERE taken_at <= ? ORDER BY taken_at DESC LIMIT 1",
+        (at,),
+    ).fetchone()
+
+
+def first_taken_at(db: sqlite3.Connection) -> int | None:
+    return db.execute("SELECT min(taken_at) FROM snapshot").fetchone()[0]
+
+
+def portfolio_columns(db: sqlite3.Connection, snapshot: int) -> dict[str, tuple]:
+    rows = db.execute(_PORTFOLIO, (snapshot,)).fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_PORTFOLIO_ORDER)
+    return dict(zip(_PORTFOLIO_ORDER, columns, strict=True))
+
+
+def changes(db: sqlite3.Connection, since: int, until: int) -> pd.DataFrame:
+    rows = db.execute(_CHANGES, {"since": since, "until": until}).fetchall()
+    c = list(zip(*rows, strict=True)) if rows else [()] * len(CHANGE_COLUMNS)
+    statuses = category("status", [*c[5], *c[6]]).dtype
+    data = {
+        "company_id": pd.Series(c[0], dtype="str"),
+        "company_name": pd.Series(c[1], dtype="str"),
+        "connection_id": pd.Series(c[2], dtype="str"),
+        "platform_name": category("platform_name", list(c[3])),
+        "change": pd.Series(
+            pd.Categorical.from_codes(np.asarray(c[4], dtype=np.int64), CHANGE_KINDS)
+        ),
+        # One set of categories for both, so from and to statuses compare and group alike.
+        "from_status": pd.Series(pd.Categorical(c[5], dtype=statuses)),
+        "to_status": pd.Series(pd.Categorical(c[6], dtype=statuses)),
+        "from_at": from_micros(c[7]),
+        "to_at": from_micros(c[8]),
+        "last_sync": from_micros(c[9]),
+        "latest_error": pd.Series(c[10], dtype="str"),
+    }
+    return pd.DataFrame(data, columns=list(CHANGE_COLUMNS))
+
+
+def _ordered(column: str, values: set[Any]) -> list[Any]:
+    """Values as a category of ``column`` orders them: documented first, then the rest."""
+    known = KNOWN_CATEGORIES.get(column, ())
+    return [v for v in known if v in values] + sorted(values - set(known))
+
+
+def status_over_time(db: sqlite3.Connection, by: str | None) -> pd.DataFrame:
+    times = pd.DatetimeIndex(
+        from_micros([t for (t,) in db.execute("SELECT taken_at FROM snapshot ORDER BY taken_at")]),
+        name="taken_at",
+    )
+    keys = ["taken_at", *([by] if by else [])]
+    rows = db.execute(
+        f"SELECT s.taken_at, {', '.join(f't.{k}' for k in keys[1:] + ['status'])}, "
+        "sum(t.connections) FROM tally AS t JOIN snapshot AS s ON s.id = t.snapshot "
+        f"GROUP BY {', '.join(f'{i + 1}' for i in range(len(keys) + 1))}"
+    ).fetchall()
+    long = pd.DataFrame(rows, columns=[*keys, "status", "connections"])
+    long["taken_at"] = from_micros(long["taken_at"].to_numpy(dtype=np.int64)).to_numpy()
+    # Every documented status is a column, even at zero, so the shape does not depend on data.
+    statuses = [*CONNECTION_STATUSES, *sorted(set(long["status"]) - set(CONNECTION_STATUSES))]
+    if by:
+        long[by] = long[by].fillna(MISSING)
+        groups = _ordered(by, set(long[by]) - {MISSING})
+        groups += [MISSING] if MISSING in set(long[by]) else []
+        index = pd.MultiIndex.from_product([times, groups], names=keys)
+    else:
+        index = times
+    table = long.set_index([*keys, "status"])["connections"].unstack("status")
+    table = table.reindex(index=index, columns=statuses).fillna(0).astype("int64")
+    table.columns.name = "status"
+    return table

@@ -1,0 +1,192 @@
+"""Recording one snapshot: what changed since the previous one decides what is written.
+
+A connection whose values (all but ``last_sync``) hash the same as in the previous snapshot
+points at the state stored then; only new and changed connections add a ``state`` row. Every
+connection adds one small ``member`` row (state, status, ``last_sync``). Keys are assigned here,
+under the write lock, so rows go in with ``executemany`` and nothing is read back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from codat_nb.history import queries
+from codat_nb.history.encoding import STATE_COLUMNS, fingerprints, micros, sql_values
+
+TALLY_COLUMNS = ("status", "platform_name", "integration_key", "source_type")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``History.record`` did: the snapshot's counts and its changes since the previous."""
+
+    taken_at: pd.Timestamp
+    previous: pd.Timestamp | None
+    connections: int
+    companies: int
+    appeared: int
+    disappeared: int
+    status_changed: int
+    stalled: int
+    new: bool  # False: a snapshot at this time was already recorded, so nothing was written
+
+    def __str__(self) -> str:
+        head = f"{'recorded' if self.new else 'already recorded'} {self.taken_at.isoformat()}: "
+        head += f"{self.connections:,} connections of {self.companies:,} companies"
+        if self.previous is None:
+            return head + " (the first snapshot)"
+        return head + (
+            f"; since {self.previous.isoformat()}: {self.status_changed:,} changed status, "
+            f"{self.appeared:,} appeared, {self.disappeared:,} disappeared, "
+            f"{self.stalled:,} stalled (Linked, no new sync)"
+        )
+
+
+def _next_id(db: sqlite3.Connection, table: str) -> int:
+    return db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+
+
+def _company_keys(db: sqlite3.Connection, company_ids: pd.Series) -> np.ndarray:
+    known = dict(db.execute("SELECT company_id, id FROM company"))
+    new = [c for c in company_ids.unique() if c not in known]
+    first = _next_id(db, "company")
+    db.executemany(
+        "INSERT INTO company (id, company_id) VALUES (?, ?)",
+        [(first + n, company_id) for n, company_id in enumerate(new)],
+    )
+    known.update((company_id, first + n) for n, company_id in enumerate(new))
+    return company_ids.map(known).to_numpy(dtype=np.int64)
+
+
+def _connection_keys(
+    db: sqlite3.Connection, companies: np.ndarray, connection_ids: pd.Series
+) -> np.ndarray:
+    known = pd.DataFrame(
+        db.execute("SELECT company, connection_id, id FROM connection").fetchall(),
+        columns=["company", "connection_id", "key"],
+    )
+    wanted = pd.DataFrame({"company": companies, "connection_id": connection_ids.to_numpy()})
+    if len(known):
+        known = known.astype({"company": np.int64, "connection_id": "str", "key": np.int64})
+        wanted = wanted.astype({"connection_id": "str"})
+        keys = wanted.merge(known, how="left", on=["company", "connection_id"])["key"]
+    else:
+        keys = pd.Series(np.nan, index=wanted.index)
+    new = keys.isna().to_numpy()
+    first = _next_id(db, "connection")
+    fresh = np.arange(first, first + new.sum(), dtype=np.int64)
+    db.executemany(
+        "INSERT INTO connection (id, company, connection_id) VALUES (?, ?, ?)",
+        zip(fresh.tolist(), companies[new].tolist(), wanted["connection_id"][new], strict=True),
+    )
+    result = keys.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    result[new] = fresh
+    return result.astype(np.int64)
+
+
+def _status_codes(db: sqlite3.Connection, statuses: pd.Series) -> np.ndarray:
+    known = dict(db.execute("SELECT name, id FROM status"))
+    new = sorted(set(statuses.unique()) - set(known))
+    first = _next_id(db, "status")
+    rows = [(first + n, name) for n, name in enumerate(new)]
+    db.executemany("INSERT INTO status (id, name) VALUES (?, ?)", rows)
+    known.update((name, code) for code, name in rows)
+    return statuses.map(known).to_numpy(dtype=np.int64)
+
+
+def _state_keys(
+    db: sqlite3.Connection, previous: int | None, connections: np.ndarray, stored: pd.DataFrame
+) -> np.ndarray:
+    """Reuse the previous snapshot's state where the fingerprint matches; insert the others."""
+    prints = fingerprints(stored)
+    before = pd.DataFrame(
+        db.execute(
+            "SELECT m.connection, m.state, s.fingerprint FROM member AS m "
+            "JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
+            (previous,),
+        ).fetchall(),
+        columns=["connection", "state", "fingerprint"],
+        dtype=np.int64,
+    )
+    now = pd.DataFrame({"connection": connections, "new_print": prints})
+    matched = now.merge(before, how="left", on="connection")
+    changed = (matched["fingerprint"] != matched["new_print"]).to_numpy()
+    keys = matched["state"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    first = _next_id(db, "state")
+    fresh = np.arange(first, first + changed.sum(), dtype=np.int64)
+    keys[changed] = fresh
+    rows = stored.loc[changed, list(STATE_COLUMNS)]
+    columns = [fresh.tolist(), connections[changed].tolist(), prints[changed].tolist()]
+    columns += [sql_values(rows[c]) for c in STATE_COLUMNS]
+    names = ", ".join(("id", "connection", "fingerprint", *STATE_COLUMNS))
+    marks = ", ".join("?" * len(columns))
+    db.executemany(f"INSERT INTO state ({names}) VALUES ({marks})", zip(*columns, strict=True))
+    return keys.astype(np.int64)
+
+
+def _tally(db: sqlite3.Connection, snapshot: int, stored: pd.DataFrame) -> None:
+    counts = stored.groupby(list(TALLY_COLUMNS), dropna=False, sort=True).size()
+    rows = [
+        (snapshot, *(None if pd.isna(v) else v for v in group), int(n))
+        for group, n in counts.items()
+    ]
+    db.executemany(
+        "INSERT INTO tally (snapshot, status, platform_name, integration_key, source_type, "
+        "connections) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def record(db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp) -> Recorded:
+    """Write one snapshot of ``stored`` (``encoding.stored_values``) taken at ``taken_at``.
+
+    Runs inside the caller's write transaction. A snapshot already recorded at ``taken_at`` is
+    left as it is; one older than the latest is refused (a history is appended in time order).
+    """
+    at = micros(taken_at)
+    existing = queries.snapshot_summary(db, at)
+    if existing is not None:
+        return Recorded(**existing, new=False)
+    latest = db.execute("SELECT id, taken_at FROM snapshot ORDER BY taken_at DESC LIMIT 1")
+    previous, previous_at = latest.fetchone() or (None, None)
+    if previous_at is not None and previous_at > at:
+        raise ValueError(
+            f"a snapshot at {taken_at.isoformat()} is older than the latest one "
+            f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
+        )
+    companies = _company_keys(db, stored["company_id"])
+    connections = _connection_keys(db, companies, stored["id"])
+    states = _state_keys(db, previous, connections, stored)
+    statuses = _status_codes(db, stored["status"])
+    snapshot = _next_id(db, "snapshot")
+    db.execute(
+        "INSERT INTO snapshot (id, taken_at, connections, companies, appeared, disappeared, "
+        "status_changed, stalled) VALUES (?, ?, ?, ?, 0, 0, 0, 0)",
+        (snapshot, at, len(stored), int(stored["company_id"].nunique())),
+    )
+    order = np.argsort(connections, kind="stable")  # primary-key order: appends, no page splits
+    last_sync = np.asarray(sql_values(stored["last_sync"]), dtype=object)[order]
+    db.executemany(
+        "INSERT INTO member (snapshot, connection, state, status, last_sync) "
+        f"VALUES ({snapshot}, ?, ?, ?, ?)",
+        zip(
+            connections[order].tolist(),
+            states[order].tolist(),
+            statuses[order].tolist(),
+            last_sync.tolist(),
+            strict=True,
+        ),
+    )
+    _tally(db, snapshot, stored)
+    if previous is not None:
+        counts = queries.change_counts(db, previous_at, at)
+        db.execute(
+            "UPDATE snapshot SET appeared = ?, disappeared = ?, status_changed = ?, stalled = ? "
+            "WHERE id = ?",
+            (*(counts[k] for k in queries.COUNTED), snapshot),
+        )
+    return Recorded(**queries.snapshot_summary(db, at), new=True)

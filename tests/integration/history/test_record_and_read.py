@@ -1,0 +1,148 @@
+"""Recording list_all() frames from a real sandbox in a real SQLite file, and reading them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from codat_nb import frames
+from codat_nb.history import History, Recorded
+
+PORTFOLIO_COLUMNS = ["company_id", "company_name", *frames.CONNECTION_COLUMNS]
+
+
+def test_a_snapshot_reads_back_exactly_as_listed(history, listing):
+    portfolio = listing()
+
+    summary = history.record(portfolio)
+
+    back = history.at(portfolio.attrs["server_time"])
+    pd.testing.assert_frame_equal(back, portfolio)
+    assert list(back.columns) == PORTFOLIO_COLUMNS
+    assert str(back["created"].dtype) == "datetime64[us, UTC]"
+    assert isinstance(back["status"].dtype, pd.CategoricalDtype)
+    assert back.attrs["server_time"] == portfolio.attrs["server_time"]
+    assert isinstance(summary, Recorded) and summary.new
+    assert (summary.connections, summary.previous) == (len(portfolio), None)
+    assert summary.companies == portfolio["company_id"].nunique()
+    assert "the first snapshot" in str(summary)
+
+
+def test_at_defaults_to_the_server_time_of_the_listing(history, listing, demo_sandbox):
+    portfolio = listing()
+
+    summary = history.record(portfolio)
+
+    assert summary.taken_at == pd.Timestamp(demo_sandbox.clock.now())
+    assert history.snapshots()["taken_at"].tolist() == [portfolio.attrs["server_time"]]
+
+
+def test_an_explicit_at_wins_and_may_be_any_zone(history, listing):
+    portfolio = listing()
+
+    summary = history.record(portfolio, at="2026-11-01T10:00:00+01:00")
+
+    assert summary.taken_at == pd.Timestamp("2026-11-01T09:00:00Z")
+
+
+def test_recording_the_same_time_twice_changes_nothing(history, history_path, listing, contents):
+    portfolio = listing()
+    history.record(portfolio)
+    before = contents(history_path)
+
+    again = history.record(portfolio.iloc[:10])
+
+    assert not again.new and again.connections == len(portfolio)
+    assert "already recorded" in str(again)
+    assert contents(history_path) == before
+
+
+def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_sandbox):
+    first = listing()
+    history.record(first)
+    target = first[first["status"] == "Linked"].iloc[0]
+    demo_sandbox.store.deauthorize(target["company_id"], target["id"])
+    next_day()
+    second = listing()
+    history.record(second)
+
+    pd.testing.assert_frame_equal(history.at(first.attrs["server_time"]), first)
+    pd.testing.assert_frame_equal(history.at(second.attrs["server_time"]), second)
+    between = first.attrs["server_time"] + pd.Timedelta(hours=12)
+    pd.testing.assert_frame_equal(history.at(between), first)
+    now = history.at(second.attrs["server_time"] + pd.Timedelta(days=30))
+    row = now[now["id"] == target["id"]].iloc[0]
+    assert (row["status"], row["error_count"]) == ("Deauthorized", target["error_count"] + 1)
+
+
+def test_a_history_survives_closing_and_reopening(history_path, listing):
+    portfolio = listing()
+    with History(history_path) as history:
+        history.record(portfolio)
+
+    with History(history_path) as reopened:
+        pd.testing.assert_frame_equal(reopened.at(portfolio.attrs["server_time"]), portfolio)
+        assert len(reopened.snapshots()) == 1
+
+
+def test_an_empty_portfolio_is_a_snapshot_with_the_same_columns(history, sandbox):
+    from codat_nb import CodatClient
+
+    with CodatClient(auth_header=sandbox.auth_header, base_url=sandbox.url) as client:
+        empty = client.connections.list_all(progress=False)
+
+    summary = history.record(empty)
+
+    back = history.at(empty.attrs["server_time"])
+    assert (summary.connections, summary.companies, len(back)) == (0, 0, 0)
+    pd.testing.assert_frame_equal(back, empty)
+    assert history.status_over_time().loc[summary.taken_at].tolist() == [0, 0, 0, 0]
+
+
+def test_values_this_version_does_not_know_are_kept(history, listing):
+    portfolio = listing().head(3).copy()
+    for column in ("status", "platform_name"):
+        portfolio[column] = portfolio[column].cat.add_categories(["Frozen"])
+    portfolio.loc[0, ["status", "platform_name"]] = "Frozen"
+    portfolio.at[1, "connection_info"] = {"note": "ünïcode ✓", "nested": [1, None, True]}
+
+    history.record(portfolio)
+
+    back = history.at(portfolio.attrs["server_time"])
+    assert back.loc[0, "status"] == "Frozen" and back.loc[0, "platform_name"] == "Frozen"
+    assert list(back["status"].cat.categories)[-1] == "Frozen"
+    assert back.at[1, "connection_info"] == {"note": "ünïcode ✓", "nested": [1, None, True]}
+
+
+def test_at_before_the_first_snapshot_says_where_history_starts(history, listing):
+    with pytest.raises(ValueError, match="history is empty"):
+        history.at("2026-11-01T09:00:00Z")
+    portfolio = listing()
+    history.record(portfolio)
+
+    with pytest.raises(ValueError, match=r"no snapshot at or before 2026-10-31.*first is at"):
+        history.at("2026-10-31T00:00:00Z")
+
+
+def test_snapshots_lists_times_and_counts_oldest_first(history, listing, next_day):
+    assert list(history.snapshots().columns) == [
+        "taken_at",
+        "connections",
+        "companies",
+        "appeared",
+        "disappeared",
+        "status_changed",
+        "stalled",
+    ]
+    first = listing()
+    next_day()
+    second = listing()
+    history.record(first)
+    history.record(second)
+
+    table = history.snapshots()
+
+    assert table["taken_at"].tolist() == [first.attrs["server_time"], second.attrs["server_time"]]
+    assert table["connections"].tolist() == [len(first), len(second)]
+    assert str(table["taken_at"].dtype) == "datetime64[us, UTC]"
+    assert (table.dtypes.iloc[1:] == "int64").all()
