@@ -149,3 +149,47 @@ def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
     ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_status_over_time(counts: pd.DataFrame, ax=None):
+    """A line per status across snapshots, from ``History.status_over_time()``; returns the Axes.
+
+    Lines rather than stacked areas, so a small status that is rising (Deauthorized) is seen
+    on its own scale; colours are fixed per status, as in ``plot_status`` and the widgets.
+    """
+    if not isinstance(counts, pd.DataFrame):
+        raise TypeError(
+            f"counts must be the DataFrame History.status_over_time() returns, "
+            f"not {type(counts).__name__}"
+        )
+    if isinstance(counts.index, pd.MultiIndex):
+        raise ValueError(
+            "counts has a row per snapshot and group (status_over_time(by=...)); plot one "
+            "group with counts.xs(value, level=1), or use status_over_time() without by"
+        )
+    if len(counts) and not isinstance(counts.index, pd.DatetimeIndex):
+        raise ValueError("counts must have the snapshot times as its index (taken_at)")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    import matplotlib.dates as mdates
+
+    for status in counts.columns:
+        colour = STATUS_COLOURS.get(status, UNKNOWN_STATUS_COLOUR)
+        ax.plot(counts.index, counts[status], marker="o", color=colour, label=status)
+    ax.set_title(f"Connections by status over time ({len(counts)} snapshots)")
+    ax.set_ylabel("connections")
+    ax.set_xlabel("snapshot (UTC)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    if len(counts):
+        locator = mdates.AutoDateLocator(tz="UTC")
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
+        ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    else:
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "no snapshots", transform=ax.transAxes, ha="center", va="center")
+    ax.figure.tight_layout()
+    return ax
