@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from bench import concurrency, listing, scale, throughput
+from bench import concurrency, history, listing, scale, throughput
 from bench.common import machine, table
 
 
@@ -33,6 +33,8 @@ def main() -> None:
         + scale.report(scale.run(3 if not args.quick else 1)),
         "## 4. Sandbox throughput and one request's cost\n\n"
         + throughput.report(throughput.run(3 if not args.quick else 1)),
+        "## 5. Status history: 100,000 connections x 30 daily snapshots\n\n"
+        + history.report(history.run(3 if not args.quick else 1)),
     ]
     elapsed = time.perf_counter() - started
     text = (

@@ -119,7 +119,8 @@ def _json(value: Any, column: str) -> str | None:
 
 
 def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
-    """The columns as stored: text and categories as ``str``, times as int µs, JSON as text."""
+    """The columns as stored: text as ``str``, times as int µs, JSON as text (categories stay
+    categories: hashing them costs one hash per category, not per row)."""
     out = {}
     for column in PORTFOLIO_COLUMNS:
         series = portfolio[column]
@@ -132,14 +133,20 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
             )
         elif column == "error_count":
             out[column] = series.astype("int64")
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            out[column] = series
         else:
             out[column] = series.astype("str")
     return pd.DataFrame(out, index=portfolio.index)
 
 
 def fingerprints(stored: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash per row of the state columns and status: equal values, equal hash."""
-    hashed = pd.util.hash_pandas_object(stored[[*STATE_COLUMNS, "status"]], index=False)
+    """A 64-bit hash per row of the state columns and status: equal values, equal hash.
+
+    (pandas hashes a category as it hashes the same text, so the dtype does not matter.)
+    """
+    columns = stored[[*STATE_COLUMNS, "status"]]
+    hashed = pd.util.hash_pandas_object(columns, index=False, categorize=False)
     return hashed.to_numpy().view(np.int64)
 
 

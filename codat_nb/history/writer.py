@@ -50,32 +50,32 @@ def _next_id(db: sqlite3.Connection, table: str) -> int:
     return db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
 
 
-def _company_keys(db: sqlite3.Connection, company_ids: pd.Series) -> np.ndarray:
-    known = dict(db.execute("SELECT company_id, id FROM company"))
-    new = [c for c in company_ids.unique() if c not in known]
-    first = _next_id(db, "company")
-    db.executemany(
-        "INSERT INTO company (id, company_id) VALUES (?, ?)",
-        [(first + n, company_id) for n, company_id in enumerate(new)],
-    )
-    known.update((company_id, first + n) for n, company_id in enumerate(new))
-    return company_ids.map(known).to_numpy(dtype=np.int64)
+def _keys_of(db: sqlite3.Connection, table: str, column: str, values: pd.Series) -> np.ndarray:
+    """The key of each value in ``table`` (value ``column``, key ``id``); new values are added."""
+    codes, uniques = pd.factorize(values)
+    known = dict(db.execute(f"SELECT {column}, id FROM {table}"))
+    new = [v for v in uniques if v not in known]
+    first = _next_id(db, table)
+    added = [(first + n, value) for n, value in enumerate(new)]
+    db.executemany(f"INSERT INTO {table} (id, {column}) VALUES (?, ?)", added)
+    known.update((value, key) for key, value in added)
+    return np.array([known[v] for v in uniques], dtype=np.int64)[codes]
 
 
 def _connection_keys(
     db: sqlite3.Connection, companies: np.ndarray, connection_ids: pd.Series
 ) -> np.ndarray:
+    rows = db.execute("SELECT company, connection_id, id FROM connection").fetchall()
+    company, connection_id, key = zip(*rows, strict=True) if rows else ((), (), ())
     known = pd.DataFrame(
-        db.execute("SELECT company, connection_id, id FROM connection").fetchall(),
-        columns=["company", "connection_id", "key"],
+        {
+            "company": np.array(company, dtype=np.int64),
+            "connection_id": pd.array(connection_id, dtype="str"),
+            "key": np.array(key, dtype=np.int64),
+        }
     )
-    wanted = pd.DataFrame({"company": companies, "connection_id": connection_ids.to_numpy()})
-    if len(known):
-        known = known.astype({"company": np.int64, "connection_id": "str", "key": np.int64})
-        wanted = wanted.astype({"connection_id": "str"})
-        keys = wanted.merge(known, how="left", on=["company", "connection_id"])["key"]
-    else:
-        keys = pd.Series(np.nan, index=wanted.index)
+    wanted = pd.DataFrame({"company": companies, "connection_id": connection_ids.astype("str")})
+    keys = wanted.merge(known, how="left", on=["company", "connection_id"])["key"]
     new = keys.isna().to_numpy()
     first = _next_id(db, "connection")
     fresh = np.arange(first, first + new.sum(), dtype=np.int64)
@@ -88,29 +88,19 @@ def _connection_keys(
     return result.astype(np.int64)
 
 
-def _status_codes(db: sqlite3.Connection, statuses: pd.Series) -> np.ndarray:
-    known = dict(db.execute("SELECT name, id FROM status"))
-    new = sorted(set(statuses.unique()) - set(known))
-    first = _next_id(db, "status")
-    rows = [(first + n, name) for n, name in enumerate(new)]
-    db.executemany("INSERT INTO status (id, name) VALUES (?, ?)", rows)
-    known.update((name, code) for code, name in rows)
-    return statuses.map(known).to_numpy(dtype=np.int64)
-
-
 def _state_keys(
     db: sqlite3.Connection, previous: int | None, connections: np.ndarray, stored: pd.DataFrame
 ) -> np.ndarray:
     """Reuse the previous snapshot's state where the fingerprint matches; insert the others."""
     prints = fingerprints(stored)
+    rows = db.execute(
+        "SELECT m.connection, m.state, s.fingerprint FROM member AS m "
+        "JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
+        (previous,),
+    ).fetchall()
     before = pd.DataFrame(
-        db.execute(
-            "SELECT m.connection, m.state, s.fingerprint FROM member AS m "
-            "JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
-            (previous,),
-        ).fetchall(),
+        np.array(rows, dtype=np.int64).reshape(-1, 3),
         columns=["connection", "state", "fingerprint"],
-        dtype=np.int64,
     )
     now = pd.DataFrame({"connection": connections, "new_print": prints})
     matched = now.merge(before, how="left", on="connection")
@@ -129,7 +119,7 @@ def _state_keys(
 
 
 def _tally(db: sqlite3.Connection, snapshot: int, stored: pd.DataFrame) -> None:
-    counts = stored.groupby(list(TALLY_COLUMNS), dropna=False, sort=True).size()
+    counts = stored.groupby(list(TALLY_COLUMNS), dropna=False, observed=True).size()
     rows = [
         (snapshot, *(None if pd.isna(v) else v for v in group), int(n))
         for group, n in counts.items()
@@ -158,10 +148,10 @@ def record(db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp)
             f"a snapshot at {taken_at.isoformat()} is older than the latest one "
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
-    companies = _company_keys(db, stored["company_id"])
+    companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
     states = _state_keys(db, previous, connections, stored)
-    statuses = _status_codes(db, stored["status"])
+    statuses = _keys_of(db, "status", "name", stored["status"])
     snapshot = _next_id(db, "snapshot")
     db.execute(
         "INSERT INTO snapshot (id, taken_at, connections, companies, appeared, disappeared, "
