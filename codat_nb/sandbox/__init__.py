@@ -18,9 +18,10 @@ from types import TracebackType
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from codat_nb.sandbox.app import SandboxApp, auth_header_for
+from codat_nb.sandbox.clock import DEFAULT_START, Clock
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.seed import demo_portfolio, scale_company
-from codat_nb.sandbox.store import DEFAULT_START, Clock, Store
+from codat_nb.sandbox.store import Store
 
 __all__ = ["DEFAULT_API_KEY", "Sandbox"]
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from codat_nb.sandbox.store import Clock
+from codat_nb.sandbox.clock import Clock
 
 DEFAULT_DAILY_QUOTA = 100_000
 
