@@ -49,7 +49,7 @@ class Faults:
     max_concurrency = Knob(
         optional(count(1)),
         None,
-        "requests in flight before the next is answered 429 (none: no cap)",
+        "requests in flight before the next is answered 429; none: no cap",
     )
     daily_quota = Knob(count(1), DEFAULT_DAILY_QUOTA, "requests per UTC day (X-Rate-Limit-*)")
 

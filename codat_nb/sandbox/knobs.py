@@ -18,10 +18,12 @@ from typing import Any
 @dataclass(frozen=True)
 class Kind:
     """The values a knob takes. ``check`` returns the value to store, ``parse`` reads command-line
-    text (``None``: an on/off flag); both raise ValueError("must be ...") without the name."""
+    text (``None``: an on/off flag); both raise ValueError("must be ...") without the name.
+    ``metavar`` names the value in ``--help``."""
 
     check: Callable[[Any], Any]
     parse: Callable[[str], Any] | None
+    metavar: str = ""
 
 
 def _is_number(value: object) -> bool:
@@ -63,7 +65,7 @@ def _check_fraction(value: object) -> float:
 
 
 FLAG = Kind(_check_flag, None)
-FRACTION = Kind(_check_fraction, _parse_number)
+FRACTION = Kind(_check_fraction, _parse_number, "0..1")
 
 
 def number(minimum: float = 0) -> Kind:
@@ -76,7 +78,7 @@ def number(minimum: float = 0) -> Kind:
             raise ValueError(f"must be finite, got {value!r}")
         return float(value)  # type: ignore[arg-type]
 
-    return Kind(check, _parse_number)
+    return Kind(check, _parse_number, "NUMBER")
 
 
 def count(minimum: int) -> Kind:
@@ -87,7 +89,7 @@ def count(minimum: int) -> Kind:
             raise ValueError(f"must be an int >= {minimum}, got {value!r}")
         return value
 
-    return Kind(check, _parse_int)
+    return Kind(check, _parse_int, "INT")
 
 
 def optional(kind: Kind) -> Kind:
@@ -97,6 +99,7 @@ def optional(kind: Kind) -> Kind:
     return Kind(
         lambda value: None if value is None else kind.check(value),
         lambda text: None if text.lower() == "none" else parse(text),
+        f"{kind.metavar}|none",
     )
 
 
