@@ -94,7 +94,7 @@ def count(minimum: int) -> Kind:
 
 def optional(kind: Kind) -> Kind:
     """``kind`` or None (``none`` on the command line)."""
-    assert kind.parse is not None, "an optional flag has no command-line form"
+    assert kind.parse is not None, "optional() takes a kind with a value, not FLAG"
     parse = kind.parse
     return Kind(
         lambda value: None if value is None else kind.check(value),
