@@ -28,6 +28,12 @@ from codat_nb.sandbox.knobs import knobs
 from .conftest import Settings
 
 
+@pytest.fixture(autouse=True)
+def no_key_in_the_environment(monkeypatch):
+    """The tests expect the default key unless they set the variable (a developer may have)."""
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+
+
 @dataclass
 class Served:
     banner: list[str]  # the five lines printed on start
