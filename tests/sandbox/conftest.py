@@ -1,11 +1,14 @@
-"""Helpers for the sandbox's own HTTP tests."""
+"""Helpers for the sandbox's own tests: error checks, and a class with every kind of knob."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 import requests
+
+from codat_nb.sandbox.knobs import FLAG, FRACTION, Knob, configure, count, number, optional
 
 
 def _expect_error(
@@ -42,3 +45,17 @@ def _expect_error(
 @pytest.fixture
 def expect_error():
     return _expect_error
+
+
+class Settings:
+    """Every kind of knob, declared as the next ones will be; records ``on_change`` calls."""
+
+    enabled = Knob(FLAG, False, "an on/off switch")
+    quota = Knob(count(1), 100, "an int")
+    limit = Knob(optional(count(1)), None, "an optional int")
+    delay = Knob(number(minimum=0), 0.0, "a float", on_change=lambda s: s.changes.append("delay"))
+    share = Knob(FRACTION, 0.0, "a fraction, 50% at most in practice")
+
+    def __init__(self, **options: Any):
+        self.changes: list[str] = []
+        configure(self, options)
