@@ -130,7 +130,22 @@ def run(args: argparse.Namespace) -> int:
         )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"Codat sandbox serving at {sb.url}  (seed: {args.seed})")
+    try:  # from the first line printed: Ctrl-C may come as soon as the banner is seen
+        _banner(sb, args.seed, key_from_env)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+    print("Sandbox stopped.", flush=True)
+    return 0
+
+
+def _banner(sb: Any, seed: str, key_from_env: bool) -> None:
+    """Where it serves, how to authenticate (the key itself only when it was not from the
+    environment), and a curl line to try."""
+    print(f"Codat sandbox serving at {sb.url}  (seed: {seed})")
     if key_from_env:  # a key kept out of the process list stays out of logs and scrollback
         print(f"API key:              from ${API_KEY_ENV} (not shown)")
         print("Authorization header: Basic, then the key in base64 (not shown)")
@@ -141,15 +156,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"Authorization header: {sb.auth_header}")
         print(f"Try: curl -H 'Authorization: {sb.auth_header}' '{sb.url}/companies?pageSize=5'")
     print("Press Ctrl-C to stop.", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sb.stop()
-    print("Sandbox stopped.", flush=True)
-    return 0
 
 
 def is_loopback(host: str) -> bool:

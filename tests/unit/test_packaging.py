@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support import ROOT
+
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
 
-ROOT = Path(__file__).resolve().parents[1]
+
 NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 

@@ -24,8 +24,7 @@ from codat_nb.sandbox import DEFAULT_API_KEY, Sandbox
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs
 from codat_nb.wire.protocol import basic_auth_header
-
-from .conftest import Settings
+from tests.support import Settings
 
 
 @pytest.fixture(autouse=True)

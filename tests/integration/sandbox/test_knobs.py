@@ -12,8 +12,7 @@ import requests
 from codat_nb.sandbox import Sandbox
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs
-
-from .conftest import Settings
+from tests.support import Settings
 
 
 def test_knobs_start_at_their_defaults_or_the_given_options():
