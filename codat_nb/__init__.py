@@ -8,6 +8,7 @@ from codat_nb.client import CodatClient, connect
 from codat_nb.exceptions import (
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     CodatConnectionError,
     CodatError,
     CodatTimeoutError,
@@ -17,15 +18,19 @@ from codat_nb.exceptions import (
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
 )
 from codat_nb.notebook.display import register_html_cards
-from codat_nb.transport import RateLimit, RetryPolicy
+from codat_nb.retry import RetryPolicy
+from codat_nb.transport import RateLimit
 from codat_nb.wire.models import Company, Connection, DataConnectionError
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosedError",
     "BadRequestError",
     "CodatClient",
     "CodatConnectionError",
@@ -41,8 +46,10 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimit",
     "RateLimitError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Sandbox",
     "ServerError",

@@ -30,6 +30,11 @@ def check_id(name: str, value: Any) -> str:
     return value.lower()
 
 
+def check_idempotency_key(value: Any) -> str | None:
+    """A caller's own Idempotency-Key: a GUID, as Codat requires (None: one is made per call)."""
+    return None if value is None else check_id("idempotency_key", value)
+
+
 def check_platform_key(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"platform_key must be a str, got {_type_name(value)}")

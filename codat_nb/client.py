@@ -12,10 +12,12 @@ import requests
 from codat_nb.arguments import check_concurrency
 from codat_nb.companies import CompaniesAPI
 from codat_nb.connections import ConnectionsAPI
+from codat_nb.retry import RetryPolicy
+from codat_nb.secret import Secret
 from codat_nb.transport import (
     DEFAULT_BASE_URL,
+    MAX_RESPONSE_BYTES,
     RateLimit,
-    RetryPolicy,
     Transport,
     check_base_url,
     check_timeout,
@@ -36,27 +38,29 @@ EMBEDDED_SANDBOX_NOTICE = (
 _AUTH_HEADER = re.compile(r"Basic [A-Za-z0-9+/]+={0,2}")
 
 
-def _resolve_auth_header(api_key: Any, auth_header: Any) -> str:
+def _resolve_auth_header(api_key: Any, auth_header: Any) -> Secret:
+    """The Authorization header, as a Secret. The key is never bound to a plain local here, so
+    a failure's traceback cannot show it."""
     if (api_key is None) == (auth_header is None):
         raise ValueError(
             "pass exactly one of api_key= (the raw key) or auth_header= ('Basic ...'); "
             "codat_nb.connect() also reads them from the environment"
         )
     if api_key is not None:
-        if not isinstance(api_key, str):
+        if not isinstance(api_key, Secret):
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        if not api_key.strip():
+        if not api_key.reveal().strip():
             raise ValueError("api_key must not be blank")
-        if not api_key.startswith("Basic "):
-            return basic_auth_header(api_key.strip())
+        if not api_key.reveal().startswith("Basic "):
+            return Secret(basic_auth_header(api_key.reveal().strip()))
         auth_header, name = api_key, "api_key"  # the portal's ready-made header, pasted as the key
     else:
         name = "auth_header"
-    if not isinstance(auth_header, str):
+    if not isinstance(auth_header, Secret):
         raise TypeError(f"auth_header must be a str, got {type(auth_header).__name__}")
-    if not _AUTH_HEADER.fullmatch(auth_header.strip()):  # never echoed: it is the secret
+    if not _AUTH_HEADER.fullmatch(auth_header.reveal().strip()):  # never echoed
         raise ValueError(f"{name} must look like 'Basic <base64 of the API key>'")
-    return auth_header.strip()
+    return Secret(auth_header.reveal().strip())
 
 
 def _check_retries(retries: Any) -> RetryPolicy:
@@ -74,6 +78,10 @@ class CodatClient:
     session is shared by all calls; close it with ``close()`` or use ``with CodatClient(...)``.
     ``session=`` takes your own ``requests.Session`` (proxies, CA bundle, mounted adapters);
     the client adds its credentials per request and leaves that session open on ``close()``.
+
+    Thread-safe: one client may serve many threads (its connection pool is sized for it).
+    ``retries`` (a ``RetryPolicy``) sets the backoff and each call's deadline; ``timeout`` is
+    (connect, read) seconds per attempt; ``max_response_bytes`` caps one decompressed body.
     """
 
     def __init__(
@@ -85,18 +93,29 @@ class CodatClient:
         timeout: float | tuple[float, float] = (5.0, 30.0),
         retries: RetryPolicy | int | None = None,
         max_concurrency: int = 4,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         session: requests.Session | None = None,
     ) -> None:
+        # First: from here on the key is a Secret, so no traceback's locals can show it.
+        api_key, auth_header = Secret.wrap(api_key), Secret.wrap(auth_header)
         header = _resolve_auth_header(api_key, auth_header)
         max_concurrency = check_concurrency(max_concurrency, name="max_concurrency")
         if session is not None and not isinstance(session, requests.Session):
             raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ValueError(
+                f"max_response_bytes must be a positive int, got {max_response_bytes!r}"
+            )
         self._transport = Transport(
             header,
             check_base_url(base_url),
             timeout=check_timeout(timeout),
             retries=RetryPolicy() if retries is None else _check_retries(retries),
-            pool_size=max_concurrency,
+            max_response_bytes=max_response_bytes,
             session=session,
         )
         self.max_concurrency = max_concurrency
@@ -105,7 +124,8 @@ class CodatClient:
         self.connections = ConnectionsAPI(self._transport, self.companies, max_concurrency)
 
     def __repr__(self) -> str:
-        return f"CodatClient(base_url={self.base_url!r})"
+        transport = self.__dict__.get("_transport")  # absent while __init__ is failing
+        return f"CodatClient(base_url={transport.base_url if transport else None!r})"
 
     @property
     def base_url(self) -> str:
@@ -150,13 +170,17 @@ def connect(api_key: str | None = None, base_url: str | None = None, **options: 
     sandbox with the demo portfolio is started (printing one line saying so) and kept alive by
     the client; ``client.close()`` stops it. ``options`` go to ``CodatClient``.
     """
+    api_key = Secret.wrap(api_key)  # first, as in CodatClient: no plain key in any locals
+    if "auth_header" in options:
+        options["auth_header"] = Secret.wrap(options["auth_header"])
     base = base_url if base_url is not None else os.environ.get("CODAT_BASE_URL", DEFAULT_BASE_URL)
-    if api_key is not None:
+    if api_key is not None or "auth_header" in options:
         return CodatClient(api_key, base_url=base, **options)
     if os.environ.get("CODAT_API_KEY"):
-        return CodatClient(os.environ["CODAT_API_KEY"], base_url=base, **options)
+        return CodatClient(Secret(os.environ["CODAT_API_KEY"]), base_url=base, **options)
     if os.environ.get("CODAT_AUTH_HEADER"):
-        return CodatClient(auth_header=os.environ["CODAT_AUTH_HEADER"], base_url=base, **options)
+        header = Secret(os.environ["CODAT_AUTH_HEADER"])
+        return CodatClient(auth_header=header, base_url=base, **options)
     if base_url is not None or os.environ.get("CODAT_BASE_URL"):
         raise ValueError(
             f"no API key for {base}: pass api_key= or set CODAT_API_KEY or CODAT_AUTH_HEADER"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from codat_nb import paging
-from codat_nb.arguments import ListingArgs, check_id, check_text
+from codat_nb.arguments import ListingArgs, check_id, check_idempotency_key, check_text
 from codat_nb.frames import companies_frame
 from codat_nb.wire.models import Company, parse_model
 
@@ -84,16 +84,25 @@ class CompaniesAPI:
             Company, self._transport.request("GET", f"/companies/{company_id}"), "Company"
         )
 
-    def create(self, name: str, description: str | None = None) -> Company:
+    def create(
+        self, name: str, description: str | None = None, *, idempotency_key: str | None = None
+    ) -> Company:
+        """A new company; safe to retry (the call carries an ``Idempotency-Key``)."""
         body: dict[str, Any] = {"name": check_text("name", name)}
         description = check_text("description", description, optional=True)
         if description is not None:
             body["description"] = description
-        return parse_model(
-            Company, self._transport.request("POST", "/companies", json_body=body), "Company"
+        answer = self._transport.request(
+            "POST",
+            "/companies",
+            json_body=body,
+            idempotency_key=check_idempotency_key(idempotency_key),
         )
+        return parse_model(Company, answer, "Company")
 
     def delete(self, company_id: str) -> None:
-        """Delete a company and all its connections (irreversible)."""
-        company_id = check_id("company_id", company_id)
-        self._transport.request("DELETE", f"/companies/{company_id}")
+        """Delete a company and all its connections (irreversible). Read first, as
+        ``connections.delete`` does, so a retried DELETE never reports an unknown id deleted."""
+        path = f"/companies/{check_id('company_id', company_id)}"
+        self._transport.request("GET", path)
+        self._transport.request("DELETE", path)

@@ -12,8 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from codat_nb import paging
-from codat_nb.arguments import ListingArgs, check_id, check_platform_key
-from codat_nb.exceptions import CodatWarning, NotFoundError
+from codat_nb.arguments import (
+    ListingArgs,
+    check_id,
+    check_idempotency_key,
+    check_platform_key,
+)
+from codat_nb.exceptions import CodatTransportError, CodatWarning, NotFoundError, ServerError
 from codat_nb.frames import connections_frame, portfolio_frame
 from codat_nb.wire.models import Connection, parse_model
 
@@ -103,35 +108,69 @@ class ConnectionsAPI:
         body = self._transport.request("GET", self._connection_path(company_id, connection_id))
         return parse_model(Connection, body, "Connection")
 
-    def create(self, company_id: str, platform_key: str) -> Connection:
-        """A new connection (status PendingAuth); send the customer to its ``link_url``."""
+    def create(
+        self, company_id: str, platform_key: str, *, idempotency_key: str | None = None
+    ) -> Connection:
+        """A new connection (status PendingAuth); send the customer to its ``link_url``.
+
+        Safe to retry: the call carries an ``Idempotency-Key`` (yours, or a fresh GUID), so a
+        lost answer is retried without making a second connection.
+        """
         company_id = check_id("company_id", company_id)
         platform_key = check_platform_key(platform_key)
         body = self._transport.request(
-            "POST", f"/companies/{company_id}/connections", json_body={"platformKey": platform_key}
+            "POST",
+            f"/companies/{company_id}/connections",
+            json_body={"platformKey": platform_key},
+            idempotency_key=check_idempotency_key(idempotency_key),
         )
         return parse_model(Connection, body, "Connection")
 
-    def create_partner_expense(self, company_id: str) -> Connection:
+    def create_partner_expense(
+        self, company_id: str, *, idempotency_key: str | None = None
+    ) -> Connection:
         """The company's partner expense connection (created already Linked)."""
         company_id = check_id("company_id", company_id)
         body = self._transport.request(
-            "POST", f"/companies/{company_id}/sync/expenses/connections/partnerExpense"
+            "POST",
+            f"/companies/{company_id}/sync/expenses/connections/partnerExpense",
+            idempotency_key=check_idempotency_key(idempotency_key),
         )
         return parse_model(Connection, body, "Connection")
 
-    def unlink(self, company_id: str, connection_id: str) -> Connection:
-        """Stop syncing a Linked connection; its data is kept and it can be re-authorised."""
-        body = self._transport.request(
-            "PATCH",
-            self._connection_path(company_id, connection_id),
-            json_body={"status": "Unlinked"},
-        )
+    def unlink(
+        self, company_id: str, connection_id: str, *, idempotency_key: str | None = None
+    ) -> Connection:
+        """Stop syncing a Linked connection; its data is kept and it can be re-authorised.
+
+        When Codat answers 5xx (a write's 5xx is not retried: Codat replays it for the same
+        key), the connection is read back: if it is Unlinked, the unlink happened.
+        """
+        path = self._connection_path(company_id, connection_id)
+        try:
+            body = self._transport.request(
+                "PATCH",
+                path,
+                json_body={"status": "Unlinked"},
+                idempotency_key=check_idempotency_key(idempotency_key),
+            )
+        except (ServerError, CodatTransportError):
+            current = parse_model(Connection, self._transport.request("GET", path), "Connection")
+            if current.status != "Unlinked":
+                raise
+            return current
         return parse_model(Connection, body, "Connection")
 
     def delete(self, company_id: str, connection_id: str) -> None:
-        """Delete a connection for good (irreversible; later gets raise NotFoundError)."""
-        self._transport.request("DELETE", self._connection_path(company_id, connection_id))
+        """Delete a connection for good (irreversible; later gets raise NotFoundError).
+
+        The connection is read first: a DELETE whose first attempt got no clear answer and
+        whose retry finds nothing is then known to have deleted it, never an id that did not
+        exist (which raises NotFoundError here, before anything is deleted).
+        """
+        path = self._connection_path(company_id, connection_id)
+        self._transport.request("GET", path)
+        self._transport.request("DELETE", path)
 
     def list_all(
         self,

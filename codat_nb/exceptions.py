@@ -103,6 +103,26 @@ class RateLimitError(CodatError):
         self.retry_after = retry_after
 
 
+class QuotaExceededError(RateLimitError):
+    """429 with a wait longer than the call may take: Codat's daily quota is used up.
+
+    ``reset_at`` (UTC) says when to try again; ``requests_made`` how many requests the call had
+    made before stopping. A listing stopped by it resumes from its pages when run again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reset_at: Any = None,
+        requests_made: int | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, **fields)
+        self.reset_at = reset_at
+        self.requests_made = requests_made
+
+
 class ServerError(CodatError):
     """5xx: Codat (or something in front of it) failed; usually worth retrying later."""
 
@@ -117,6 +137,14 @@ class CodatTimeoutError(CodatTransportError):
 
 class CodatConnectionError(CodatTransportError):
     """The connection could not be made or broke before a full answer arrived."""
+
+
+class ResponseTooLargeError(CodatError):
+    """The response body (decompressed) passed the client's ``max_response_bytes``."""
+
+
+class ClientClosedError(CodatError):
+    """The client was closed; make a new one (or use ``with CodatClient(...)`` blocks)."""
 
 
 class IncompleteListingError(CodatError):

@@ -52,9 +52,10 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 class QueryError(ValueError):
     """A query or orderBy that cannot be understood; the message names the problem."""
 
-    def __init__(self, message: str, item_id: str = "query"):
+    def __init__(self, message: str, item_id: str = "query", unknown: str | None = None):
         super().__init__(message)
         self.item_id = item_id
+        self.unknown = unknown  # the property that could not be resolved, if that was it
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class _Path:
 
     names: tuple[str, ...]
     kind: str
+    field: s.Field | None = None  # the schema's field at the end of the path, if known
 
     @property
     def text(self) -> str:
@@ -98,7 +100,7 @@ def _resolve(
         return _Path((head, *rest), DYNAMIC)
     canonical = {name.lower(): name for name in schema.wire_names}.get(head.lower())
     if canonical is None:
-        raise QueryError(f"Could not resolve property {prop} on {resource}", item_id)
+        raise QueryError(f"Could not resolve property {prop} on {resource}", item_id, prop)
     field = schema.by_wire[canonical]
     kind = _QUERY_KINDS[field.kind]
     if kind == ARRAY:
@@ -121,13 +123,23 @@ def _resolve(
         inner = _resolve(".".join(rest), nested, resource, item_id)
         if isinstance(inner, _ArrayPath):
             raise QueryError(f"{prop}: querying inside arrays is not supported", item_id)
-        return _Path((canonical, *inner.names), inner.kind)
+        return _Path((canonical, *inner.names), inner.kind, inner.field)
     if rest:
-        raise QueryError(f"Could not resolve property {prop} on {resource}", item_id)
-    return _Path((canonical,), kind)
+        raise QueryError(f"Could not resolve property {prop} on {resource}", item_id, prop)
+    return _Path((canonical,), kind, field)
 
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``property op value`` of a query, with the schema field it compares (if known)."""
+
+    path: str
+    op: str
+    value: str
+    field: s.Field | None
 
 
 def _compare(ordered: Any, value: Any, op: str) -> bool:
@@ -216,6 +228,7 @@ class _Parser:
     def __init__(self, text: str, schema: s.Schema | None, resource: str, arrays: bool = False):
         self.text, self.schema, self.resource, self.arrays = text, schema, resource, arrays
         self.pos = 0
+        self.conditions: list[Condition] = []
 
     def fail(self, what: str) -> QueryError:
         near = self.text[self.pos : self.pos + 20] or "end of query"
@@ -268,7 +281,10 @@ class _Parser:
         if op is None:
             raise self.fail(f"expected an operator (=, !=, ~, >, <, >=, <=) after {match.group()}")
         self.pos += len(op)
-        return _comparison(path, op, self.value(match.group() + op))
+        raw = self.value(match.group() + op)
+        leaf = path.inner if isinstance(path, _ArrayPath) else path
+        self.conditions.append(Condition(path.text, op, raw, leaf.field))
+        return _comparison(path, op, raw)
 
     def value(self, after: str) -> str:
         self.skip_space()
@@ -299,6 +315,15 @@ def compile_query(text: str, schema: s.Schema, *, arrays: bool = False) -> Predi
     if not text.strip():
         raise QueryError("Malformed query - the query is empty")
     return _Parser(text, schema, schema.name, arrays).parse()
+
+
+def conditions(text: str, schema: s.Schema, *, arrays: bool = False) -> list[Condition]:
+    """The ``property op value`` comparisons of a query (checked as ``compile_query`` does)."""
+    if len(text) > MAX_QUERY_LENGTH or not text.strip():
+        compile_query(text, schema, arrays=arrays)  # raises the same QueryError
+    parser = _Parser(text, schema, schema.name, arrays)
+    parser.parse()
+    return parser.conditions
 
 
 def compile_tags_filter(text: str) -> Predicate:

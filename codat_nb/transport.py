@@ -1,77 +1,70 @@
-"""HTTP concerns only: one pooled session, auth, timeouts, retries with backoff, error mapping.
+"""HTTP concerns only: one pooled session, auth, deadlines, retries, idempotency, error mapping.
 
-Everything above this module works with parsed JSON and CodatErrors; nothing above it
-touches ``requests``. Retries follow the rule that a retry must never apply a write twice:
-reads and idempotent writes retry on 408/429/5xx and network failures, while a POST retries
-only when Codat cannot have acted on it (a 429, or a connection that was never made). A DELETE
-retried after an attempt that may have been applied and then answered 404 has done its job.
+Everything above this module works with parsed JSON and CodatErrors; nothing above it touches
+``requests``. The retry rules keep every write applied at most once:
+
+* every POST and PATCH carries an ``Idempotency-Key`` (one GUID per call, the same on each
+  retry), so a write whose answer was lost (timeout, dropped connection), a 408, a 409 (the
+  first attempt still in progress) or a 429 (not kept by Codat) is retried safely;
+* a write answered 5xx is not retried: Codat replays the stored 5xx for the same key, and a
+  new key could apply the write twice;
+* reads and DELETEs retry on 408, 429, 5xx and network failures;
+* a refused connection (nothing listening) is retried for about a second, then reported with
+  a hint, rather than retried for the whole deadline;
+* after a 429 every request of the client pauses (``RatePause``); a wait that would pass the
+  call's deadline ends the call with ``QuotaExceededError``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import random
+import threading
 import time
+import uuid
 import warnings
-from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
 from codat_nb._version import __version__
+from codat_nb.deadline import DeadlineAdapter, deadline_scope
 from codat_nb.error_mapping import error_from_response, parse_retry_after
 from codat_nb.exceptions import (
+    ClientClosedError,
     CodatConnectionError,
     CodatError,
     CodatTimeoutError,
     CodatTransportError,
     CodatWarning,
     NotFoundError,
+    QuotaExceededError,
+    RateLimitError,
+    ResponseTooLargeError,
 )
+from codat_nb.retry import RatePause, RetryPolicy
+from codat_nb.secret import Secret
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.codat.io"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry: exponential backoff with jitter, capped per wait and in total.
-
-    A Retry-After header overrides the computed wait (it is the server's instruction);
-    when that wait would overrun ``total_budget`` seconds the error is raised instead.
-    """
-
-    max_retries: int = 5
-    backoff: float = 0.5
-    backoff_factor: float = 2.0
-    backoff_max: float = 30.0
-    jitter: float = 0.5
-    total_budget: float = 120.0
-    statuses: frozenset[int] = field(default=RETRY_STATUSES)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise TypeError(f"max_retries must be an int, got {type(self.max_retries).__name__}")
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
-        for name in ("backoff", "backoff_factor", "backoff_max", "jitter", "total_budget"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"RetryPolicy.{name} must be a number >= 0, got {value!r}")
-
-    def delay(self, retry_number: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry ``retry_number`` (1-based)."""
-        if retry_after is not None:
-            return retry_after + random.uniform(0, self.jitter * min(retry_after, 1.0))
-        base = min(self.backoff_max, self.backoff * self.backoff_factor ** (retry_number - 1))
-        return base + random.uniform(0, self.jitter * base)
+WRITES = frozenset({"POST", "PATCH"})
+WRITE_RETRY_STATUSES = frozenset({408, 409, 429})
+#: How long a refused connection is retried: a server restarting answers within it, a wrong
+#: URL or a sandbox that is not running is reported at once.
+REFUSED_WINDOW_S = 1.0
+#: Decompressed bytes one response may have (a 5,000-company page is tens of MB).
+MAX_RESPONSE_BYTES = 256 * 2**20
+_CHUNK = 1 << 16
+#: Connections kept per host: Codat's cap of 10 concurrent requests, with room for threads
+#: sharing one client (more would only be discarded with "Connection pool is full").
+POOL_SIZE = 32
 
 
 class RateLimit(NamedTuple):
@@ -82,6 +75,18 @@ class RateLimit(NamedTuple):
     reset: str | None
 
 
+class Tally:
+    """Requests made on behalf of one call or listing (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
 class _Outcome(NamedTuple):
     body: Any = None
     error: CodatError | None = None
@@ -89,16 +94,17 @@ class _Outcome(NamedTuple):
     retryable: bool = False
     #: the server may have acted on the request although it failed (no answer, or a 5xx)
     maybe_applied: bool = False
+    refused: bool = False
 
 
 class _BasicHeaderAuth(requests.auth.AuthBase):
     """Adds the Authorization header per request; its repr never shows the secret."""
 
-    def __init__(self, header: str) -> None:
+    def __init__(self, header: Secret) -> None:
         self._header = header
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = self._header
+        request.headers["Authorization"] = self._header.reveal()
         return request
 
     def __repr__(self) -> str:
@@ -106,22 +112,29 @@ class _BasicHeaderAuth(requests.auth.AuthBase):
 
 
 def check_timeout(timeout: Any) -> tuple[float, float]:
-    """Normalise a timeout to (connect, read) seconds; both must be positive numbers."""
+    """Normalise a timeout to (connect, read) seconds; both must be finite positive numbers."""
     pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     if len(pair) != 2 or not all(
-        isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in pair
+        isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < float("inf")
+        for t in pair
     ):
         raise ValueError(
-            f"timeout must be a positive number or a (connect, read) pair of them, got {timeout!r}"
+            "timeout must be a finite positive number or a (connect, read) pair of them, "
+            f"got {timeout!r}"
         )
     return float(pair[0]), float(pair[1])
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def check_base_url(base_url: Any) -> str:
     """An http(s) URL with a host, without a trailing slash.
 
     Paths are appended to it, so a query or fragment would garble every request; and the URL
-    is shown in reprs and errors, so credentials in it (``https://key@host``) are refused.
+    is shown in reprs and errors, so credentials in it (``https://key@host``) are refused. Plain
+    ``http://`` to anything but this machine sends the key in clear text: warned.
     """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
@@ -132,6 +145,13 @@ def check_base_url(base_url: Any) -> str:
         raise ValueError("base_url must not contain credentials; pass api_key= instead")
     if parts.query or parts.fragment or base_url.endswith(("?", "#")):
         raise ValueError("base_url must not have a query or fragment (request paths follow it)")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        warnings.warn(
+            f"base_url {base_url!r} is plain http: the API key would cross the network "
+            "unencrypted; use https",
+            CodatWarning,
+            stacklevel=3,
+        )
     return base_url.rstrip("/")
 
 
@@ -142,26 +162,38 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request cannot have reached the server (refused or connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
-def _describe(exc: BaseException) -> str:
-    """The innermost useful reason of a requests/urllib3 failure, in one short phrase."""
+def _reason(exc: BaseException) -> BaseException:
+    """The innermost cause of a requests/urllib3 failure."""
     reason: Any = exc
-    for _ in range(4):
+    for _ in range(5):
         inner = getattr(reason, "reason", None) or (
             reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else None
         )
         if inner is None:
             break
         reason = inner
+    return reason
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the request cannot have reached the server (refused or connect timeout)."""
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(_reason(exc), NewConnectionError)
+
+
+def _refused(exc: BaseException) -> bool:
+    reason = _reason(exc)
+    return isinstance(reason, NewConnectionError) and (
+        isinstance(reason.__cause__, ConnectionRefusedError)
+        or "refused" in str(reason).lower()
+        or getattr(reason.__cause__, "errno", None) == errno.ECONNREFUSED
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """The innermost useful reason of a requests/urllib3 failure, in one short phrase."""
+    reason = _reason(exc)
     text = str(reason)
-    if "Connection refused" in text:
+    if "refused" in text.lower():
         return "connection refused"
     return f"{type(reason).__name__}: {text}"[:200]
 
@@ -171,37 +203,44 @@ class Transport:
 
     ``session`` is the seam for a user's own session (proxies, certificates, mounted
     adapters): it is used as it is, credentials and headers are added per request, and
-    ``close()`` leaves it open for its owner. Without one, a pooled session is made and owned.
+    ``close()`` leaves it open for its owner. Without one, a pooled session is made and owned;
+    its adapter enforces the call deadline on every read (``deadline.DeadlineAdapter``).
+    Thread-safe: listings share one Transport across worker threads.
     """
 
     def __init__(
         self,
-        auth_header: str,
+        auth_header: Secret,
         base_url: str,
         *,
         timeout: tuple[float, float],
         retries: RetryPolicy,
-        pool_size: int,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
         self.retries = retries
+        self.max_response_bytes = max_response_bytes
         self._auth = _BasicHeaderAuth(auth_header)
         self._headers = {"User-Agent": f"codat-nb/{__version__}", "Accept": "application/json"}
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            adapter = DeadlineAdapter(pool_connections=2, pool_maxsize=POOL_SIZE, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self.session = session
+        self.pause = RatePause()
+        self.closed = False
+        self.requests_made = Tally()
         self._last_headers: Any = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
     def close(self) -> None:
+        self.closed = True
         if self._owns_session:
             self.session.close()
 
@@ -230,21 +269,38 @@ class Transport:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        idempotency_key: str | None = None,
+        tally: Tally | None = None,
     ) -> Any:
-        """Send one API call (retrying per policy); return its parsed JSON body or None."""
+        """Send one API call (retrying per the rules above); its parsed JSON body or None."""
+        if self.closed:
+            raise ClientClosedError(
+                "this CodatClient is closed; create a new one (codat_nb.connect())",
+                method=method,
+                url=self.base_url + path,
+            )
         url = self.base_url + path
+        headers = dict(self._headers)
+        if method in WRITES:
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         policy = self.retries
         started = time.monotonic()
+        deadline = started + policy.deadline
         attempt = 0
         maybe_applied = False
+        error: CodatError | None = None
         while True:
+            self._wait_for_pause(deadline, method, url, attempt, error)
             attempt += 1
-            outcome = self._attempt(method, url, params, json_body)
+            if tally is not None:
+                tally.add()
+            self.requests_made.add()
+            outcome = self._attempt(method, url, params, json_body, headers, deadline)
             error = outcome.error
             if error is None:
                 return outcome.body
             if method == "DELETE" and maybe_applied and isinstance(error, NotFoundError):
-                # The thing is gone, as asked: an earlier attempt most likely deleted it.
+                # It existed (callers check first) and is gone: an earlier attempt deleted it.
                 warnings.warn(
                     f"DELETE {url}: an earlier attempt failed without a clear answer and the "
                     "retry found nothing there, so it is treated as deleted",
@@ -253,64 +309,129 @@ class Transport:
                 )
                 return None
             maybe_applied = maybe_applied or outcome.maybe_applied
+            if outcome.refused and (
+                attempt > policy.max_retries or time.monotonic() - started > REFUSED_WINDOW_S
+            ):
+                raise self._refused_error(error)
             if not outcome.retryable:
                 if attempt > 1:  # a final answer, not a retry given up on
                     error.message += f" (on attempt {attempt}, after retries)"
                 raise error
             if attempt > policy.max_retries:
-                if attempt > 1:
-                    error.message += f" (gave up after {attempt} attempts)"
+                error.message += f" (gave up after {attempt} attempts)"
                 raise error
             wait = policy.delay(attempt, outcome.retry_after)
-            if time.monotonic() - started + wait > policy.total_budget:
+            if outcome.refused:
+                wait = min(wait, REFUSED_WINDOW_S / 4)
+            if isinstance(error, RateLimitError):
+                self.pause.pause(wait)  # every request of this client waits, not just this one
+            elif wait >= deadline - time.monotonic():
                 error.message += (
-                    f" (gave up: waiting {wait:.1f} s more would exceed the "
-                    f"{policy.total_budget:g} s retry budget)"
+                    f" (gave up after {attempt} attempts: the {policy.deadline:g} s deadline "
+                    "would pass before the next one)"
                 )
                 raise error
+            else:
+                time.sleep(wait)
             log.info(
-                "retrying %s %s in %.2f s after %s (retry %d of %d)",
+                "retrying %s %s after %s (retry %d of %d)",
                 method,
                 url,
-                wait,
                 error.status_code or type(error).__name__,
                 attempt,
                 policy.max_retries,
             )
+
+    def _wait_for_pause(
+        self, deadline: float, method: str, url: str, attempt: int, error: CodatError | None
+    ) -> None:
+        """Wait out the client's 429 pause, or end the call if it outlasts the deadline."""
+        wait, left = self.pause.remaining(), deadline - time.monotonic()
+        if wait < left:
             time.sleep(wait)
+            return
+        if wait <= 0:  # no pause, but the deadline has passed
+            if error is None:
+                raise CodatTimeoutError(
+                    f"the call's {self.retries.deadline:g} s deadline passed before it could start",
+                    method=method,
+                    url=url,
+                )
+            error.message += f" (gave up: the {self.retries.deadline:g} s deadline passed)"
+            raise error
+        quota = QuotaExceededError(
+            f"Codat asks to wait {wait:.0f} s before the next request, longer than this "
+            f"call's {self.retries.deadline:g} s deadline allows (the rate limit or daily "
+            "quota is used up); try again after reset_at",
+            reset_at=datetime.now(timezone.utc) + timedelta(seconds=wait),
+            requests_made=attempt,
+            status_code=429,
+            method=method,
+            url=url,
+            retry_after=wait,
+        )
+        if isinstance(error, RateLimitError):  # keep what Codat said, to quote
+            quota.error, quota.correlation_id = error.error, error.correlation_id
+            quota.service, quota.validation = error.service, error.validation
+        raise quota
+
+    def _refused_error(self, error: CodatError) -> CodatConnectionError:
+        return CodatConnectionError(
+            f"nothing is listening at {self.base_url} (connection refused). Check "
+            "CODAT_BASE_URL / base_url, or start a local sandbox "
+            "(python -m codat_nb sandbox, or codat_nb.connect() with no API key)",
+            method=error.method,
+            url=error.url,
+        )
 
     def _attempt(
-        self, method: str, url: str, params: dict[str, Any] | None, json_body: Any
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        deadline: float,
     ) -> _Outcome:
         """One HTTP exchange, classified: a parsed body, or an error and whether to retry."""
-        is_post = method == "POST"
+        is_write = method in WRITES
+        left = deadline - time.monotonic()
+        timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         t0 = time.perf_counter()
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                headers=self._headers,
-                auth=self._auth,
-                timeout=self.timeout,
-            )
-            content = response.content
-        except requests.Timeout as exc:
+            with deadline_scope(deadline):
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    auth=self._auth,
+                    timeout=timeout,
+                    stream=True,
+                )
+                try:
+                    content = self._read(response)
+                finally:
+                    response.close()
+        except ResponseTooLargeError as exc:
+            exc.method, exc.url = method, url
+            return _Outcome(error=exc)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             sent = not _never_sent(exc)
             what = "reading the response" if sent else "connecting"
             error: CodatTransportError = CodatTimeoutError(
                 f"timed out {what} ({_describe(exc)})", method=method, url=url
             )
             log.debug("%s %s -> timeout after %.1f ms", method, url, _ms(t0))
-            return _Outcome(error=error, retryable=not (is_post and sent), maybe_applied=sent)
-        except requests.RequestException as exc:
+            return _Outcome(error=error, retryable=True, maybe_applied=sent)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             sent = not _never_sent(exc)
             error = CodatConnectionError(
                 f"connection failed: {_describe(exc)}", method=method, url=url
             )
             log.debug("%s %s -> connection error after %.1f ms", method, url, _ms(t0))
-            return _Outcome(error=error, retryable=not (is_post and sent), maybe_applied=sent)
+            return _Outcome(error=error, retryable=True, maybe_applied=sent, refused=_refused(exc))
         status = response.status_code
         self._last_headers = response.headers
         log.debug("%s %s -> %d in %.1f ms", method, url, status, _ms(t0))
@@ -324,19 +445,33 @@ class Transport:
                 bad.message = f"Codat answered {status} but the body is not valid JSON; " + (
                     bad.message
                 )
-                return _Outcome(error=bad, retryable=not is_post, maybe_applied=True)
+                return _Outcome(error=bad, retryable=not is_write, maybe_applied=True)
+        retry_after_header = response.headers.get("Retry-After")
         api_error = error_from_response(
-            status, content, method=method, url=url, retry_after=response.headers.get("Retry-After")
+            status, content, method=method, url=url, retry_after=retry_after_header
         )
-        # Honoured on any retried status: a 503 may say when to come back, as a 429 does.
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        retryable = status in self.retries.statuses and (not is_post or status == 429)
+        # A write's 5xx is replayed for the same key; its 409 means "still in progress".
+        statuses = WRITE_RETRY_STATUSES if is_write else self.retries.statuses
         return _Outcome(
             error=api_error,
-            retry_after=retry_after,
-            retryable=retryable,
+            retry_after=parse_retry_after(retry_after_header),
+            retryable=status in statuses,
             maybe_applied=status >= 500,
         )
+
+    def _read(self, response: requests.Response) -> bytes:
+        """The decompressed body, refusing one larger than ``max_response_bytes``."""
+        chunks, size = [], 0
+        for chunk in response.raw.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise ResponseTooLargeError(
+                    f"the response is larger than {self.max_response_bytes:,} bytes once "
+                    "decompressed (max_response_bytes); refused rather than risk running out "
+                    "of memory"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _ms(t0: float) -> float:

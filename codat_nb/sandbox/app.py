@@ -8,6 +8,7 @@ test suite asserts no bad input ever gets there.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import html
 import json
@@ -18,6 +19,7 @@ import socket
 import threading
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +31,7 @@ from codat_nb.query import QueryError
 from codat_nb.sandbox import errors
 from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
 from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
+from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
 from codat_nb.sandbox.store import (
     CompanyNotFound,
     ConnectionNotFound,
@@ -97,6 +100,7 @@ class SandboxApp:
         self._auth = basic_auth_header(api_key).encode()
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
+        self.idempotency = IdempotencyKeys()
         self.unexpected_errors: list[str] = []
 
     # ----- WSGI entry --------------------------------------------------------------------
@@ -127,45 +131,101 @@ class SandboxApp:
         route_error: ApiError | None,
     ) -> Response:
         self.store.count_request()
+        if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._auth):
+            # First: an unauthenticated request is not charged to a quota nor handed a fault.
+            return self._error_response(errors.unauthorized())
         quota = self.faults.use_quota()
         with self.faults.admitted() as over_cap:
-            try:
-                if over_cap:
-                    raise errors.too_many_requests(
-                        self.faults.retry_after,
-                        "Too many concurrent requests; at most "
-                        f"{self.faults.max_concurrency} may be in flight. Please retry later.",
-                    )
-                if quota.remaining < 0:
-                    wait = int((quota.reset - self.store.clock.now()).total_seconds()) + 1
-                    raise errors.too_many_requests(wait, "The daily request quota is used up.")
-                self.faults.wait_latency()
-                outcome = self.faults.draw()
-                if outcome == DROP:
-                    self._drop(environ)
-                    return Response(b"", 200)
-                if outcome == RATE_LIMITED:
-                    raise errors.too_many_requests(self.faults.retry_after)
-                if isinstance(outcome, int):
-                    raise errors.server_error(outcome)
-                if not hmac.compare_digest(
-                    request.headers.get("Authorization", "").encode(), self._auth
-                ):
-                    raise errors.unauthorized()
-                if route_error is not None:
-                    raise route_error
-                response = getattr(self, endpoint)(request, **params)  # type: ignore[arg-type]
-            except ApiError as exc:
-                response = self._json(exc.body(self._correlation_id()), exc.status)
-                response.headers.update(exc.headers)
-            except Exception:  # the catch-all: never a bare traceback on the wire
-                self.unexpected_errors.append(traceback.format_exc())
-                log.exception("sandbox: unexpected error on %s %s", request.method, request.path)
-                exc = errors.server_error(500)
-                response = self._json(exc.body(self._correlation_id()), 500)
+            response, drop = self._answer(request, endpoint, params, route_error, over_cap, quota)
+        if drop:
+            self._drop(environ)
+            return Response(b"", 200)
         response.headers["X-Rate-Limit-Limit"] = str(quota.limit)
         response.headers["X-Rate-Limit-Remaining"] = str(max(quota.remaining, 0))
         response.headers["X-Rate-Limit-Reset"] = quota.reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return response
+
+    def _answer(
+        self,
+        request: Request,
+        endpoint: str | None,
+        params: dict[str, str],
+        route_error: ApiError | None,
+        over_cap: bool,
+        quota: Any,
+    ) -> tuple[Response, bool]:
+        """The response to an authenticated request, and whether a fault drops it on the way
+        back (after it was handled: the lost answer an Idempotency-Key protects against)."""
+        key = None
+        try:
+            if over_cap:
+                raise errors.too_many_requests(
+                    self.faults.retry_after,
+                    "Too many concurrent requests; at most "
+                    f"{self.faults.max_concurrency} may be in flight. Please retry later.",
+                )
+            if quota.remaining < 0:
+                wait = int((quota.reset - self.store.clock.now()).total_seconds()) + 1
+                raise errors.too_many_requests(wait, "The daily request quota is used up.")
+            if route_error is not None:
+                raise route_error
+            key = self._idempotency_key(request)
+            if key is not None:
+                kept = self._idempotent_start(request, key)
+                if kept is not None:
+                    return kept, False
+            self.faults.wait_latency()  # a key's first request is "in progress" meanwhile
+            outcome = self.faults.draw()
+            if outcome == RATE_LIMITED:
+                raise errors.too_many_requests(self.faults.retry_after)
+            if isinstance(outcome, int):
+                raise errors.server_error(outcome)
+            response = getattr(self, endpoint)(request, **params)  # type: ignore[arg-type]
+        except ApiError as exc:
+            response, outcome = self._error_response(exc), None
+        except Exception:  # the catch-all: never a bare traceback on the wire
+            self.unexpected_errors.append(traceback.format_exc())
+            log.exception("sandbox: unexpected error on %s %s", request.method, request.path)
+            response, outcome = self._error_response(errors.server_error(500)), None
+        if key is not None:
+            if response.status_code == 429:
+                self.idempotency.release(key)  # not kept: the client retries with the same key
+            else:
+                self.idempotency.finish(key, _Kept.of(response))
+        return response, outcome == DROP
+
+    def _idempotency_key(self, request: Request) -> str | None:
+        """The request's Idempotency-Key (POST and PATCH only); it must be a GUID."""
+        if request.method not in ("POST", "PATCH"):
+            return None
+        values = request.headers.getlist("Idempotency-Key")
+        if not values:
+            return None
+        if len(values) > 1 or not UUID_TEXT.fullmatch(values[0].strip()):
+            raise errors.invalid(
+                "Idempotency-Key",
+                f"must be one GUID (8-4-4-4-12 hex digits), got {', '.join(values)[:60]!r}",
+                "IdempotencyKey",
+            )
+        return values[0].strip().lower()
+
+    def _idempotent_start(self, request: Request, key: str) -> Response | None:
+        """The kept response for a repeated key, an error for a misused one, or None to go on."""
+        fingerprint = hashlib.sha256(
+            b"\0".join([request.method.encode(), request.path.encode(), request.get_data()])
+        ).hexdigest()
+        decision, kept = self.idempotency.begin(key, fingerprint, self.store.clock.now())
+        if decision == REPLAY:
+            return kept.response()
+        if decision == IN_PROGRESS:
+            raise errors.idempotency_in_progress(key)
+        if decision == MISMATCH:
+            raise errors.idempotency_mismatch(key)
+        return None
+
+    def _error_response(self, exc: ApiError) -> Response:
+        response = self._json(exc.body(self._correlation_id()), exc.status)
+        response.headers.update(exc.headers)
         return response
 
     @staticmethod
@@ -384,6 +444,26 @@ class SandboxApp:
             f"<body><h1>{title}</h1><p>{text}</p><p>Codat sandbox</p></body></html>"
         )
         return Response(page.encode(), status, content_type="text/html; charset=utf-8")
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A response as first sent, to replay byte for byte for the same Idempotency-Key."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, response: Response) -> _Kept:
+        headers = tuple((k, v) for k, v in response.headers.items() if not k.startswith("X-Rate"))
+        return cls(response.status_code, response.get_data(), headers)
+
+    def response(self) -> Response:
+        response = Response(self.body, self.status)
+        response.headers.clear()
+        response.headers.extend(self.headers)
+        return response
 
 
 class _store_errors:

@@ -98,6 +98,22 @@ def too_many_requests(retry_after: int, reason: str = TOO_MANY_REQUESTS) -> ApiE
     )
 
 
+def idempotency_in_progress(key: str) -> ApiError:
+    return ApiError(
+        409,
+        SERVICE_PUBLIC,
+        f"A request with Idempotency-Key {key} is still being processed; retry it later.",
+    )
+
+
+def idempotency_mismatch(key: str) -> ApiError:
+    return ApiError(
+        422,
+        SERVICE_PUBLIC,
+        f"Idempotency-Key {key} was already used for a different request; use a new key.",
+    )
+
+
 def server_error(status: int) -> ApiError:
     text = UNAVAILABLE if status == 503 else SERVER_ERROR
     return ApiError(status, SERVICE_PUBLIC, text)

@@ -7,15 +7,16 @@ seeded generator so a single-threaded request sequence meets the same faults eve
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from codat_nb.sandbox.store import Clock
+from codat_nb.sandbox.clock import Clock
+from codat_nb.sandbox.knobs import FRACTION, Knob, configure, count, number, optional
 
 DEFAULT_DAILY_QUOTA = 100_000
 
@@ -29,34 +30,30 @@ class Quota:
     reset: datetime
 
 
-def _fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
 class Faults:
-    """Fault settings plus the counters they need (requests in flight, today's quota use)."""
+    """Fault settings (the knobs) plus the counters they need (requests in flight, quota use).
 
-    def __init__(
-        self,
-        clock: Clock,
-        seed: str,
-        *,
-        latency_ms: float = 0,
-        rate_limit_rate: float = 0.0,
-        retry_after: int = 1,
-        error_rate: float = 0.0,
-        max_concurrency: int | None = None,
-        drop_rate: float = 0.0,
-        daily_quota: int = DEFAULT_DAILY_QUOTA,
-    ):
+    ``Faults(clock, seed, **options)`` takes any knob by name; each can be changed at any time.
+    """
+
+    latency_ms = Knob(
+        number(minimum=0),
+        0.0,
+        "added latency per request, in milliseconds",
+        on_change=lambda faults: faults._wake_sleepers(),
+    )
+    rate_limit_rate = Knob(FRACTION, 0.0, "fraction of requests answered 429 with Retry-After")
+    error_rate = Knob(FRACTION, 0.0, "fraction of requests answered 500 or 503")
+    drop_rate = Knob(FRACTION, 0.0, "fraction of requests whose connection is dropped unanswered")
+    retry_after = Knob(count(0), 1, "the Retry-After seconds of an injected 429")
+    max_concurrency = Knob(
+        optional(count(1)),
+        None,
+        "requests in flight before the next is answered 429; none: no cap",
+    )
+    daily_quota = Knob(count(1), DEFAULT_DAILY_QUOTA, "requests per UTC day (X-Rate-Limit-*)")
+
+    def __init__(self, clock: Clock, seed: str, **options: Any):
         self._clock = clock
         self._lock = threading.Lock()
         self._rng = random.Random(f"faults:{seed}")
@@ -64,77 +61,12 @@ class Faults:
         self._in_flight = 0
         self._quota_day = clock.now().date()
         self._quota_used = 0
-        self.latency_ms = latency_ms
-        self.rate_limit_rate = rate_limit_rate
-        self.retry_after = retry_after
-        self.error_rate = error_rate
-        self.max_concurrency = max_concurrency
-        self.drop_rate = drop_rate
-        self.daily_quota = daily_quota
+        configure(self, options)
 
-    # Validated knobs: a typo like error_rate=5 fails loudly instead of meaning "always".
-    @property
-    def latency_ms(self) -> float:
-        return self._latency_ms
-
-    @latency_ms.setter
-    def latency_ms(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"latency_ms must be a number >= 0, got {value!r}")
-        if math.isinf(value):  # Event.wait cannot sleep forever: every request would be a 500
-            raise ValueError(f"latency_ms must be finite, got {value!r}")
-        self._latency_ms = float(value)
-        # Wake requests sleeping under the old latency so a change takes effect at once.
+    def _wake_sleepers(self) -> None:
+        """Wake requests sleeping under the old latency, so a change takes effect at once."""
         old, self._wake = self._wake, threading.Event()
         old.set()
-
-    @property
-    def rate_limit_rate(self) -> float:
-        return self._rate_limit_rate
-
-    @rate_limit_rate.setter
-    def rate_limit_rate(self, value: float) -> None:
-        self._rate_limit_rate = _fraction("rate_limit_rate", value)
-
-    @property
-    def error_rate(self) -> float:
-        return self._error_rate
-
-    @error_rate.setter
-    def error_rate(self, value: float) -> None:
-        self._error_rate = _fraction("error_rate", value)
-
-    @property
-    def drop_rate(self) -> float:
-        return self._drop_rate
-
-    @drop_rate.setter
-    def drop_rate(self, value: float) -> None:
-        self._drop_rate = _fraction("drop_rate", value)
-
-    @property
-    def retry_after(self) -> int:
-        return self._retry_after
-
-    @retry_after.setter
-    def retry_after(self, value: int) -> None:
-        self._retry_after = _count("retry_after", value, 0)
-
-    @property
-    def max_concurrency(self) -> int | None:
-        return self._max_concurrency
-
-    @max_concurrency.setter
-    def max_concurrency(self, value: int | None) -> None:
-        self._max_concurrency = None if value is None else _count("max_concurrency", value, 1)
-
-    @property
-    def daily_quota(self) -> int:
-        return self._daily_quota
-
-    @daily_quota.setter
-    def daily_quota(self, value: int) -> None:
-        self._daily_quota = _count("daily_quota", value, 1)
 
     @property
     def in_flight(self) -> int:
@@ -147,7 +79,7 @@ class Faults:
         """Count one request in flight for the block; yields True when it is over the cap."""
         with self._lock:
             self._in_flight += 1
-            cap = self._max_concurrency
+            cap = self.max_concurrency
             over = cap is not None and self._in_flight > cap
         try:
             yield over
@@ -157,8 +89,8 @@ class Faults:
 
     def wait_latency(self) -> None:
         """Sleep the configured latency; returns early if latency_ms is changed meanwhile."""
-        if self._latency_ms > 0:
-            self._wake.wait(self._latency_ms / 1000)
+        if self.latency_ms > 0:
+            self._wake.wait(self.latency_ms / 1000)
 
     def use_quota(self) -> Quota:
         """Charge one request to today's quota (the sandbox clock's UTC day)."""
@@ -167,17 +99,18 @@ class Faults:
             if now.date() != self._quota_day:
                 self._quota_day, self._quota_used = now.date(), 0
             self._quota_used += 1
-            remaining = self._daily_quota - self._quota_used
+            limit = self.daily_quota
+            remaining = limit - self._quota_used
         reset = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
-        return Quota(self._daily_quota, max(remaining, -1), reset)
+        return Quota(limit, max(remaining, -1), reset)
 
     def draw(self) -> str | int | None:
         """The injected outcome for one request: DROP, RATE_LIMITED, 500, 503 or None."""
         with self._lock:
-            if self._drop_rate and self._rng.random() < self._drop_rate:
+            if self.drop_rate and self._rng.random() < self.drop_rate:
                 return DROP
-            if self._rate_limit_rate and self._rng.random() < self._rate_limit_rate:
+            if self.rate_limit_rate and self._rng.random() < self.rate_limit_rate:
                 return RATE_LIMITED
-            if self._error_rate and self._rng.random() < self._error_rate:
+            if self.error_rate and self._rng.random() < self.error_rate:
                 return 500 if self._rng.random() < 0.5 else 503
         return None

@@ -1,4 +1,4 @@
-"""The sandbox's state and rules: companies, connections, the status machine, ids and the clock.
+"""The sandbox's state and rules: companies, connections, the status machine and ids.
 
 Nothing here knows about HTTP (the moto split): the app parses requests, calls these methods and
 renders what they return. Every record is kept as the exact wire dict Codat would send and is
@@ -16,49 +16,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, is_platform_key
 from codat_nb.query import compile_order, compile_query, compile_tags_filter, order_rows
+from codat_nb.sandbox.clock import Clock
 from codat_nb.wire.dates import as_instant, format_codat_datetime
 from codat_nb.wire.schema import COMPANY, CONNECTION, Schema
 
-DEFAULT_START = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
-CLOCK_STEP = timedelta(seconds=1)
 COMPANY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?! ")
 UNLINKED, LINKED, PENDING, DEAUTHORIZED = "Unlinked", "Linked", "PendingAuth", "Deauthorized"
 _QUERY_CACHE_SIZE = 32
-
-
-class Clock:
-    """Settable clock: a fixed start, one step per write, so timestamps repeat run to run."""
-
-    def __init__(self, start: datetime = DEFAULT_START, step: timedelta = CLOCK_STEP):
-        self._lock = threading.Lock()
-        self._now = _require_aware(start)
-        self.step = step
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, value: datetime) -> None:
-        with self._lock:
-            self._now = _require_aware(value)
-
-    def tick(self) -> datetime:
-        """The time of a write: now, then move on one step."""
-        with self._lock:
-            stamp, self._now = self._now, self._now + self.step
-            return stamp
-
-
-def _require_aware(value: datetime) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"the sandbox clock needs a timezone-aware datetime, got {value!r}")
-    return value.astimezone(timezone.utc)
 
 
 class CompanyNotFound(KeyError):

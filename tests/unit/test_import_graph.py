@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "codat_nb"
+from tests.support import ROOT
+
+PACKAGE = ROOT / "codat_nb"
 
 
 def module_name(path: Path) -> str:

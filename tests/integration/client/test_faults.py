@@ -73,14 +73,30 @@ def test_a_create_answered_503_is_not_retried(sandbox, client):
     assert len(truth_ids(sandbox, company)) <= 1  # never two
 
 
-def test_a_create_whose_connection_dropped_is_not_retried(sandbox, client):
+def test_a_create_whose_answer_was_lost_is_retried_with_its_key(sandbox, client):
+    """The sandbox applies the create and drops the answer; the retry (same key) gets the
+    kept answer: one connection, the one returned."""
     company = sandbox.store.create_company("Dropped Ltd")["id"]
     sandbox.faults.drop_rate = 1.0
-    before = sandbox.store.request_count
-    with pytest.raises(codat_nb.CodatConnectionError, match="POST http://127.0.0.1"):
-        client.connections.create(company, "gbol")
-    assert sandbox.store.request_count - before <= 1
-    assert len(truth_ids(sandbox, company)) <= 1
+    made = client.connections.create(company, "gbol")
+    assert truth_ids(sandbox, company) == [made.id]
+
+
+def test_creates_under_30_percent_dropped_answers_each_make_exactly_one(sandbox, client):
+    company = sandbox.store.create_company("Lossy Ltd")["id"]
+    sandbox.faults.drop_rate = 0.3
+    made = [client.connections.create(company, "gbol").id for _ in range(20)]
+    assert truth_ids(sandbox, company) == made
+
+
+def test_a_callers_own_key_makes_a_repeated_create_harmless(sandbox, client):
+    company = sandbox.store.create_company("Careful Ltd")["id"]
+    key = "0b5f3c1e-8f0a-4c55-9a3e-2d7b6c5a4f31"
+    first = client.connections.create(company, "gbol", idempotency_key=key)
+    again = client.connections.create(company, "gbol", idempotency_key=key)
+    assert first == again and truth_ids(sandbox, company) == [first.id]
+    with pytest.raises(ValueError, match="idempotency_key must be a UUID"):
+        client.connections.create(company, "gbol", idempotency_key="my-key")
 
 
 def closed_port() -> int:
@@ -97,7 +113,7 @@ def test_refused_connections_are_retried_even_for_creates_then_named():
         client.connections.create("7f7a3e3c-5b2e-4d0a-9c1e-0a2b3c4d5e6f", "gbol")
     text = str(info.value)
     assert text.startswith(f"POST {url}/companies/")
-    assert "connection refused" in text and "gave up after 3 attempts" in text
+    assert "connection refused" in text and "CODAT_BASE_URL" in text
     assert isinstance(info.value, codat_nb.CodatTransportError)
 
 
@@ -117,17 +133,38 @@ class _Unavailable(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def test_nothing_listening_fails_fast_with_a_hint_even_with_default_retries():
+    url = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    with (
+        codat_nb.CodatClient("k", base_url=url) as client,
+        pytest.raises(codat_nb.CodatConnectionError, match="nothing is listening") as info,
+    ):
+        client.companies.list()
+    assert time.monotonic() - started < 5  # it used to retry for 16-19 s
+    assert "python -m codat_nb sandbox" in str(info.value)
+
+
+def test_a_closed_client_says_so_at_once(sandbox, client_for):
+    client = client_for(sandbox)
+    client.close()
+    before = sandbox.store.request_count
+    with pytest.raises(codat_nb.ClientClosedError, match="closed"):
+        client.companies.list()
+    assert sandbox.store.request_count == before
+
+
 def test_retry_after_on_a_503_is_honoured_too():
     """The server says 'not for 30 s'; with a 5 s budget the client stops at once."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    policy = codat_nb.RetryPolicy(max_retries=5, backoff=0.001, total_budget=5.0)
+    policy = codat_nb.RetryPolicy(max_retries=5, backoff=0.001, deadline=5.0)
     try:
         with (
             codat_nb.CodatClient("k", base_url=url, retries=policy) as client,
-            pytest.raises(codat_nb.ServerError, match="retry budget") as info,
+            pytest.raises(codat_nb.ServerError, match="deadline") as info,
         ):
             client.companies.list()
     finally:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from .conftest import assert_error_message
+from tests.support import assert_error_message
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 CONNS = "/companies/{cid}/connections"

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.support import ROOT
 from nbval.plugin import get_sanitize_patterns
 
 from codat_nb.client import EMBEDDED_SANDBOX_NOTICE
 from codat_nb.sandbox import DEFAULT_API_KEY
 from codat_nb.wire.protocol import basic_auth_header
 
-ROOT = Path(__file__).resolve().parents[2]
+
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 SANITIZE_FILE = NOTEBOOK_DIR / "nbval_sanitize.cfg"

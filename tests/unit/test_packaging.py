@@ -1,16 +1,19 @@
-"""environment.yml and pyproject.toml must name the same dependencies: conda and pip agree."""
+"""environment.yml and pyproject.toml must name the same dependencies: conda and pip agree;
+the console script must point at the command line."""
 
 from __future__ import annotations
 
+import importlib
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support import ROOT
+
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
 
-ROOT = Path(__file__).resolve().parents[1]
+
 NAME = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 
@@ -53,3 +56,11 @@ def test_environment_installs_the_package_itself_editable():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     assert "-e ." in pip_section
+
+
+def test_the_console_script_runs_the_command_line():
+    from codat_nb.cli import main
+
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["codat-nb"]
+    module, _, name = target.partition(":")
+    assert getattr(importlib.import_module(module), name) is main

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import client_for, make_company
+from tests.support import client_for, make_company
 
 
 def truth(sb, company_id):

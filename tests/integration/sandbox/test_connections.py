@@ -277,17 +277,21 @@ def test_unknown_path_is_404_and_wrong_method_is_405(sandbox, session, expect_er
     )
 
 
-def test_every_response_has_rate_limit_headers(sandbox, session):
+def test_every_authenticated_response_has_rate_limit_headers(sandbox, session):
     responses = [
         session.get(f"{sandbox.url}/companies"),
         session.get(f"{sandbox.url}/nowhere"),
-        requests.get(f"{sandbox.url}/companies"),
+        requests.get(f"{sandbox.url}/companies"),  # no credentials: not charged to any quota
+        session.get(f"{sandbox.url}/companies"),
     ]
-    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses]
+    charged = [responses[i] for i in (0, 1, 3)]
+    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in charged]
     assert remaining == [99_999, 99_998, 99_997]
-    for r in responses:
+    for r in charged:
         assert r.headers["X-Rate-Limit-Limit"] == "100000"
         assert r.headers["X-Rate-Limit-Reset"] == "2026-11-02T00:00:00Z"
+    assert responses[2].status_code == 401
+    assert "X-Rate-Limit-Remaining" not in responses[2].headers
 
 
 def test_request_count_counts_api_requests_only(sandbox, session):

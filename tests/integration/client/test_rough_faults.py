@@ -6,13 +6,13 @@ import threading
 import time
 
 import pytest
+import requests
 
 import codat_nb
 from codat_nb import RetryPolicy
+from tests.support import client_for, make_company
 
-from .conftest import client_for, make_company
-
-FEW_RETRIES = RetryPolicy(max_retries=2, backoff=0.001, backoff_max=0.001, total_budget=10.0)
+FEW_RETRIES = RetryPolicy(max_retries=2, backoff=0.001, backoff_max=0.001, deadline=10.0)
 
 
 def truth(sb, company_id):
@@ -139,32 +139,34 @@ def test_a_slow_server_trips_the_read_timeout_mid_listing(sandbox):
         assert list(client.connections.list(company_id)["id"]) == truth(sandbox, company_id)
 
 
-def test_a_create_that_timed_out_is_applied_once_and_never_resent(sandbox):
-    """The server applies the create after the client gave up: exactly one connection."""
+def test_a_create_that_timed_out_is_resent_with_its_key_and_applied_once(sandbox):
+    """The server is still applying the create when the client times out; the retry carries
+    the same Idempotency-Key (409 while in progress, then the kept answer): one connection."""
     company_id = sandbox.store.create_company("Slow Ltd")["id"]
     sandbox.faults.latency_ms = 300
-    before = sandbox.store.request_count
-    with (
-        client_for(sandbox, timeout=(2.0, 0.05)) as client,
-        pytest.raises(codat_nb.CodatTimeoutError) as info,
-    ):
-        client.connections.create(company_id, "gbol")
-    assert f"POST {sandbox.url}/companies/{company_id}/connections" in str(info.value)
-    assert wait_for(lambda: len(truth(sandbox, company_id)) == 1)
-    time.sleep(0.4)  # a resent create would have arrived and been applied by now
+    patient = RetryPolicy(max_retries=30, backoff=0.02, backoff_max=0.1, deadline=30)
+    with client_for(sandbox, timeout=(2.0, 0.05), retries=patient) as client:
+        made = client.connections.create(company_id, "gbol")
+    assert truth(sandbox, company_id) == [made.id]
+    time.sleep(0.4)  # a create sent without the key would have been applied by now
     assert len(truth(sandbox, company_id)) == 1
-    assert sandbox.store.request_count - before == 1
 
 
 def test_a_delete_applied_after_the_client_timed_out_is_not_reported_as_not_found(sandbox):
-    """The retry of a DELETE the server did apply finds nothing: done, not a NotFoundError."""
+    """The retry of a DELETE the server did apply finds nothing: done, not a NotFoundError.
+    (The client reads the connection first; the sandbox turns slow once that read is answered.)"""
     company_id = make_company(sandbox, 2)
     doomed, kept = truth(sandbox, company_id)
-    sandbox.faults.latency_ms = 400
-    wait_long = RetryPolicy(max_retries=3, backoff=0.8, backoff_max=0.8, jitter=0, total_budget=10)
+    wait_long = RetryPolicy(max_retries=3, backoff=0.8, backoff_max=0.8, jitter=0, deadline=10)
+    session = requests.Session()  # the seam: a hook that slows the sandbox after the read
+    session.hooks["response"].append(
+        lambda r, *a, **k: (
+            setattr(sandbox.faults, "latency_ms", 400) if r.request.method == "GET" else None
+        )
+    )
     before = sandbox.store.request_count
-    with client_for(sandbox, timeout=(2.0, 0.1), retries=wait_long) as client:
-        # Once the first attempt is applied (after the client gave up on it), answer fast.
+    with client_for(sandbox, timeout=(2.0, 0.1), retries=wait_long, session=session) as client:
+        # Once the first DELETE is applied (after the client gave up on it), answer fast.
         fast = when(
             lambda: doomed not in truth(sandbox, company_id),
             lambda: setattr(sandbox.faults, "latency_ms", 0),
@@ -173,7 +175,7 @@ def test_a_delete_applied_after_the_client_timed_out_is_not_reported_as_not_foun
             assert client.connections.delete(company_id, doomed) is None
         fast.join()
     assert truth(sandbox, company_id) == [kept]
-    assert sandbox.store.request_count - before == 2
+    assert sandbox.store.request_count - before == 3  # the read, the DELETE and its retry
 
 
 def test_a_delete_of_a_missing_connection_is_not_found_even_after_a_429(sandbox, client):

@@ -17,8 +17,7 @@ import time
 import requests
 
 from codat_nb.sandbox import Sandbox
-
-from .conftest import make_company
+from tests.support import make_company
 
 LOAD_SECONDS = float(os.environ.get("CODAT_NB_LOAD_SECONDS", "10"))
 THREADS = 8

@@ -126,9 +126,9 @@ def test_rate_limit_error_when_retries_are_off(sandbox, client_for):
 def test_retry_after_beyond_the_budget_gives_up_at_once(sandbox, client_for):
     sandbox.faults.rate_limit_rate = 1.0
     sandbox.faults.retry_after = 3600
-    policy = codat_nb.RetryPolicy(max_retries=5, total_budget=5.0)
+    policy = codat_nb.RetryPolicy(max_retries=5, deadline=5.0)
     before = sandbox.store.request_count
-    with pytest.raises(codat_nb.RateLimitError, match="retry budget"):
+    with pytest.raises(codat_nb.RateLimitError, match="deadline"):
         client_for(sandbox, retries=policy).companies.list()
     assert sandbox.store.request_count - before == 1
 

@@ -9,20 +9,13 @@ document forbids extra properties. A field added to one and not the other fails 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codat_nb.wire import schema as s
+from tests.support import SPEC_PATH
 
-SPEC_PATH = Path(
-    os.environ.get(
-        "CODAT_OPENAPI_PATH",
-        Path(__file__).parents[2].parent / "shared/codat/Codat-Sync-Expenses-v1.json",
-    )
-)
 pytestmark = pytest.mark.skipif(
     not SPEC_PATH.is_file(), reason=f"Codat OpenAPI document not found at {SPEC_PATH}"
 )

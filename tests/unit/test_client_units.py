@@ -169,7 +169,7 @@ def test_retry_delay_honours_retry_after():
         ({"max_retries": 1.5}, TypeError),
         ({"max_retries": True}, TypeError),
         ({"backoff": -1}, ValueError),
-        ({"total_budget": "60"}, ValueError),
+        ({"deadline": "60"}, ValueError),
     ],
 )
 def test_retry_policy_rejects_bad_values(kwargs, exc):
@@ -331,7 +331,7 @@ def test_client_repr_and_surfaces_hide_the_key():
 
 def test_pasted_basic_header_is_accepted_as_api_key():
     client = CodatClient("Basic YWJj", base_url="http://127.0.0.1:9")
-    assert client._transport._auth._header == "Basic YWJj"
+    assert client._transport._auth._header.reveal() == "Basic YWJj"
 
 
 def test_connect_uses_environment_credentials(monkeypatch):
@@ -340,7 +340,7 @@ def test_connect_uses_environment_credentials(monkeypatch):
     client = codat_nb.connect()
     assert client.base_url == "http://127.0.0.1:9"
     assert client.sandbox is None
-    assert client._transport._auth._header == basic_auth_header(KEY)
+    assert client._transport._auth._header.reveal() == basic_auth_header(KEY)
 
 
 def test_connect_refuses_a_base_url_without_credentials(monkeypatch):

@@ -11,9 +11,7 @@ checked against ErrorMessage, the shape every Codat error has.
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +21,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from codat_nb.sandbox import Sandbox
+from tests.support import SPEC_PATH
 
-SPEC_PATH = Path(
-    os.environ.get(
-        "CODAT_OPENAPI_PATH",
-        Path(__file__).parents[2].parent / "shared/codat/Codat-Sync-Expenses-v1.json",
-    )
-)
 BASE = "urn:codat-openapi"
 MISSING = "00000000-0000-4000-8000-000000000000"
 

@@ -1,0 +1,75 @@
+"""How hard to retry, and the one pause every request of a client shares after a 429."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _positive_number(name: str, value: object, *, zero: bool = False) -> None:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value >= 0 if zero else value > 0)
+    )
+    if not ok:
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"RetryPolicy.{name} must be a finite number {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped per wait, within one deadline per call.
+
+    ``deadline`` (seconds) bounds a whole call: connecting, reading and every retry. A
+    Retry-After header replaces the computed wait when it is positive (it is the server's
+    instruction); one of 0, negative or in the past still waits the computed backoff.
+    """
+
+    max_retries: int = 5
+    backoff: float = 0.5
+    backoff_factor: float = 2.0
+    backoff_max: float = 30.0
+    jitter: float = 0.5
+    deadline: float = 120.0
+    statuses: frozenset[int] = field(default=RETRY_STATUSES)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise TypeError(f"max_retries must be an int, got {type(self.max_retries).__name__}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        for name in ("backoff", "backoff_factor", "backoff_max", "deadline"):
+            _positive_number(name, getattr(self, name))
+        _positive_number("jitter", self.jitter, zero=True)
+
+    def delay(self, retry_number: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based)."""
+        if retry_after is not None and retry_after > 0:
+            return retry_after + random.uniform(0, self.jitter * min(retry_after, 1.0))
+        base = min(self.backoff_max, self.backoff * self.backoff_factor ** (retry_number - 1))
+        return base + random.uniform(0, self.jitter * base)
+
+
+class RatePause:
+    """After a 429, every request of the client waits: one backoff for a whole listing, not
+    one per worker (Codat's limits are per client, so a worker alone backing off helps
+    nobody)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self._resume_at - time.monotonic())

@@ -1,0 +1,95 @@
+"""``Sandbox``: the parts of a local Codat put together and served.
+
+A clock, the fault knobs, the store with its portfolio, the app, and the HTTP server that serves
+it; the one place that knows how they fit, so each part stays ignorant of the others.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from codat_nb.sandbox.app import SandboxApp
+from codat_nb.sandbox.clock import DEFAULT_START, Clock
+from codat_nb.sandbox.faults import Faults
+from codat_nb.sandbox.knobs import knobs, refuse_unknown
+from codat_nb.sandbox.seed import demo_portfolio, scale_company
+from codat_nb.sandbox.server import ThreadedServer
+from codat_nb.sandbox.store import Store
+from codat_nb.wire.protocol import basic_auth_header
+
+DEFAULT_API_KEY = "sandbox-api-key-0001"
+
+
+class Sandbox:
+    """A running sandbox. ``seed=None`` starts empty, ``"demo"`` loads the demo portfolio.
+
+    It binds ``host`` (a free port by default), loads the portfolio and serves before the
+    constructor returns, so ``sb.url`` is usable at once. ``options`` are the fault knobs by name
+    (``latency_ms``, ``error_rate``, ...: see ``help(Faults)``), also settable while it runs as
+    ``sb.faults.<name>``.
+    """
+
+    def __init__(
+        self,
+        seed: str | None = "demo",
+        *,
+        api_key: str | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        start: datetime = DEFAULT_START,
+        **options: Any,
+    ):
+        own = [name for name in inspect.signature(Sandbox).parameters if name != "options"]
+        refuse_unknown("Sandbox()", options, [*own, *knobs(Faults)])
+        if seed is not None and not isinstance(seed, str):
+            raise TypeError(f"seed must be a string or None, got {seed!r}")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key):
+            raise ValueError("api_key must be a non-empty string")
+        self.seed = seed
+        self.api_key = api_key or DEFAULT_API_KEY
+        self.auth_header = basic_auth_header(self.api_key)
+        self.clock = Clock(start)
+        id_seed = seed if seed is not None else ""
+        self.faults = Faults(self.clock, id_seed, **options)
+        self._server = ThreadedServer(host, port, now=self.clock.now)
+        self.url, self.port = self._server.url, self._server.port
+        try:
+            self.store = Store(self.url, self.clock, id_seed)
+            if seed is not None:
+                demo_portfolio(self.store, seed)
+            self._app = SandboxApp(self.store, self.faults, self.api_key, id_seed)
+            self._server.start(self._app)
+        except BaseException:
+            self._server.stop()
+            raise
+
+    @property
+    def unexpected_errors(self) -> list[str]:
+        """Tracebacks of requests that hit the catch-all 500 (should always be empty)."""
+        return self._app.unexpected_errors
+
+    def load_scale(self, connections: int = 100_000, company_name: str = "Scale Test Ltd") -> str:
+        """Add one company with ``connections`` connections (for paging benchmarks); its id."""
+        return scale_company(self.store, connections, company_name)
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and free the port; safe to call twice."""
+        self._server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._server.stopped else "running"
+        return f"Sandbox(url={self.url!r}, seed={self.seed!r}, {state})"
