@@ -13,11 +13,12 @@ import pytest
 from codat_nb import CodatClient
 from codat_nb.history import History
 from codat_nb.sandbox import Sandbox
+from tests.support import client_for
 
 
 @pytest.fixture
 def client(demo_sandbox: Sandbox) -> Iterator[CodatClient]:
-    with CodatClient(auth_header=demo_sandbox.auth_header, base_url=demo_sandbox.url) as c:
+    with client_for(demo_sandbox) as c:
         yield c
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from codat_nb import frames
 from codat_nb.history import History, Recorded
+from tests.support import client_for
 
 PORTFOLIO_COLUMNS = ["company_id", "company_name", *frames.CONNECTION_COLUMNS]
 
@@ -86,9 +87,7 @@ def test_a_history_survives_closing_and_reopening(history_path, listing):
 
 
 def test_an_empty_portfolio_is_a_snapshot_with_the_same_columns(history, sandbox):
-    from codat_nb import CodatClient
-
-    with CodatClient(auth_header=sandbox.auth_header, base_url=sandbox.url) as client:
+    with client_for(sandbox) as client:
         empty = client.connections.list_all(progress=False)
 
     summary = history.record(empty)
