@@ -79,13 +79,19 @@ class History:
     ) -> None:
         self.close()
 
-    def record(self, portfolio: pd.DataFrame, at: Moment | None = None) -> Recorded:
+    def record(
+        self, portfolio: pd.DataFrame, at: Moment | None = None, *, source: str | None = None
+    ) -> Recorded:
         """Append one snapshot of a ``list_all()`` frame, in one transaction; a summary of it.
 
         ``at`` defaults to the server's time when the listing ended
         (``portfolio.attrs["server_time"]``). Recording the same ``at`` again changes nothing.
+        ``source`` says where the portfolio was listed from (e.g. ``client.base_url``); a
+        snapshot from another source than the latest one is refused.
         """
         portfolio = check_portfolio(portfolio)
+        if source is not None and (not isinstance(source, str) or not source.strip()):
+            raise ValueError(f"source must be a non-empty string or None, got {source!r}")
         if at is None:
             at = portfolio.attrs.get("server_time")
             if at is None:
@@ -97,12 +103,12 @@ class History:
         taken_at = utc_time(at, "at")
         stored = stored_values(portfolio)
         with self._lock, write_transaction(self._db, self.path, "record a snapshot in"):
-            return writer.record(self._db, stored, taken_at)
+            return writer.record(self._db, stored, taken_at, source)
 
     def snapshots(self) -> pd.DataFrame:
         """One row per snapshot, oldest first: ``taken_at``, connection and company counts,
-        and the changes since the previous snapshot (``appeared``, ``disappeared``,
-        ``status_changed``, ``stalled``)."""
+        the changes since the previous snapshot (``appeared``, ``disappeared``,
+        ``status_changed``, ``stalled``) and ``source``."""
         with self._lock, translated(self.path, "read"):
             return queries.snapshots(self._db)
 

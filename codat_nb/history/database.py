@@ -11,8 +11,8 @@ before giving up, so two writers never interleave and a failed write leaves noth
 
 Schema (times are INTEGER microseconds since the Unix epoch, UTC; JSON columns are TEXT):
 
-* ``snapshot``: one row per recorded listing, with its counts and its changes since the
-  previous snapshot.
+* ``snapshot``: one row per recorded listing, with its counts, its changes since the previous
+  snapshot and its ``source`` (where it was listed from, NULL if not said; since version 2).
 * ``company``, ``connection``: every company id and (company, connection id) ever seen.
 * ``state``: a connection's listed values (all columns but its ids, status and ``last_sync``),
   stored once per change and shared by every snapshot in which they did not change;
@@ -36,7 +36,7 @@ from codat_nb.wire.schema import CONNECTION_STATUSES
 #: ``PRAGMA application_id`` of a history file: "CNBH" in ASCII.
 APPLICATION_ID = 0x434E4248
 #: ``PRAGMA user_version``: the schema version this code writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_TIMEOUT = 10.0
 
 _SCHEMA_V1 = """
@@ -110,8 +110,14 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_snapshot_source(db: sqlite3.Connection) -> None:
+    """Version 2: each snapshot says where it was listed from, so a daily job that lost its
+    credentials (and fell back to the embedded sandbox) cannot mix two portfolios in one file."""
+    db.execute("ALTER TABLE snapshot ADD COLUMN source TEXT")
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` file into version ``n`` (0 is a new file).
-MIGRATIONS = {1: _create_v1}
+MIGRATIONS = {1: _create_v1, 2: _add_snapshot_source}
 
 
 class HistoryError(Exception):

@@ -33,7 +33,7 @@ CHANGE_COLUMNS = (
     "last_sync",
     "latest_error",
 )
-SNAPSHOT_COLUMNS = ("taken_at", "connections", "companies", *COUNTED)
+SNAPSHOT_COLUMNS = ("taken_at", "connections", "companies", *COUNTED, "source")
 #: Columns ``status_over_time`` can group by (counted when each snapshot is recorded).
 BY_COLUMNS = ("platform_name", "integration_key", "source_type")
 MISSING = "<missing>"
@@ -154,8 +154,9 @@ def snapshots(db: sqlite3.Connection) -> pd.DataFrame:
     ).fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(SNAPSHOT_COLUMNS)
     data = {"taken_at": from_micros(columns[0])}
-    for name, values in zip(SNAPSHOT_COLUMNS[1:], columns[1:], strict=True):
+    for name, values in zip(SNAPSHOT_COLUMNS[1:-1], columns[1:-1], strict=True):
         data[name] = pd.Series(values, dtype="int64")
+    data["source"] = pd.Series(columns[-1], dtype="str")
     return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS))
 
 

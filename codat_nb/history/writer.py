@@ -32,6 +32,7 @@ class Recorded:
     disappeared: int
     status_changed: int
     stalled: int
+    source: str | None  # where the listing came from, if the recorder said
     new: bool  # False: a snapshot at this time was already recorded, so nothing was written
 
     def __str__(self) -> str:
@@ -131,22 +132,32 @@ def _tally(db: sqlite3.Connection, snapshot: int, stored: pd.DataFrame) -> None:
     )
 
 
-def record(db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp) -> Recorded:
+def record(
+    db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
+) -> Recorded:
     """Write one snapshot of ``stored`` (``encoding.stored_values``) taken at ``taken_at``.
 
     Runs inside the caller's write transaction. A snapshot already recorded at ``taken_at`` is
-    left as it is; one older than the latest is refused (a history is appended in time order).
+    left as it is. Refused: one older than the latest (a history is appended in time order), and
+    one from another source than the latest (its changes would be two portfolios' differences).
     """
     at = micros(taken_at)
     existing = queries.snapshot_summary(db, at)
     if existing is not None:
         return Recorded(**existing, new=False)
-    latest = db.execute("SELECT id, taken_at FROM snapshot ORDER BY taken_at DESC LIMIT 1")
-    previous, previous_at = latest.fetchone() or (None, None)
+    latest = db.execute(
+        "SELECT id, taken_at, source FROM snapshot ORDER BY taken_at DESC LIMIT 1"
+    ).fetchone()
+    previous, previous_at, previous_source = latest or (None, None, None)
     if previous_at is not None and previous_at > at:
         raise ValueError(
             f"a snapshot at {taken_at.isoformat()} is older than the latest one "
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
+        )
+    if None not in (source, previous_source) and source != previous_source:
+        raise ValueError(
+            f"this portfolio was listed from {source}, but the history's latest snapshot from "
+            f"{previous_source}; a history follows one portfolio: record it in another file"
         )
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
@@ -155,8 +166,8 @@ def record(db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp)
     snapshot = _next_id(db, "snapshot")
     db.execute(
         "INSERT INTO snapshot (id, taken_at, connections, companies, appeared, disappeared, "
-        "status_changed, stalled) VALUES (?, ?, ?, ?, 0, 0, 0, 0)",
-        (snapshot, at, len(stored), int(stored["company_id"].nunique())),
+        "status_changed, stalled, source) VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?)",
+        (snapshot, at, len(stored), int(stored["company_id"].nunique()), source),
     )
     order = np.argsort(connections, kind="stable")  # primary-key order: appends, no page splits
     last_sync = np.asarray(sql_values(stored["last_sync"]), dtype=object)[order]

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from codat_nb.history import History, HistoryError
+from codat_nb.history.database import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -106,6 +107,29 @@ def test_a_snapshot_older_than_the_latest_is_refused(history, history_path, reco
         history.record(portfolio, at=earlier)
 
     assert contents(history_path) == before
+
+
+def test_a_snapshot_from_another_source_is_refused(history, history_path, listing, contents):
+    portfolio = listing()
+    history.record(portfolio, source="https://api.codat.io")
+    before = contents(history_path)
+    later = portfolio.attrs["server_time"] + pd.Timedelta(days=1)
+
+    with pytest.raises(
+        ValueError,
+        match=r"listed from embedded sandbox, but the history's latest snapshot from "
+        r"https://api.codat.io; a history follows one portfolio: record it in another file",
+    ):
+        history.record(portfolio, at=later, source="embedded sandbox")
+
+    assert contents(history_path) == before
+    assert history.record(portfolio, at=later, source="https://api.codat.io").new
+    assert history.record(portfolio, at=later + pd.Timedelta(days=1)).new  # not said: no check
+
+
+def test_a_source_must_be_text(history, listing):
+    with pytest.raises(ValueError, match="source must be a non-empty string or None, got ''"):
+        history.record(listing(), source="")
 
 
 def test_a_failure_inside_the_write_leaves_nothing_half_written(
@@ -276,7 +300,7 @@ def test_a_history_from_a_newer_version_is_refused_untouched(
     with pytest.raises(
         HistoryError,
         match=r"written by a newer codat-nb \(history schema version 99; this version reads up "
-        r"to 1\): upgrade codat-nb",
+        rf"to {SCHEMA_VERSION}\): upgrade codat-nb",
     ):
         History(history_path)
     assert file_bytes(history_path) == before

@@ -132,6 +132,7 @@ def test_snapshots_lists_times_and_counts_oldest_first(history, listing, next_da
         "disappeared",
         "status_changed",
         "stalled",
+        "source",
     ]
     first = listing()
     next_day()
@@ -144,4 +145,5 @@ def test_snapshots_lists_times_and_counts_oldest_first(history, listing, next_da
     assert table["taken_at"].tolist() == [first.attrs["server_time"], second.attrs["server_time"]]
     assert table["connections"].tolist() == [len(first), len(second)]
     assert str(table["taken_at"].dtype) == "datetime64[us, UTC]"
-    assert (table.dtypes.iloc[1:] == "int64").all()
+    assert (table.dtypes.iloc[1:-1] == "int64").all()
+    assert table["source"].isna().all()  # not said
