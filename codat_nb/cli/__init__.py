@@ -11,7 +11,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("sandbox",)  # modules of codat_nb.cli, in the order --help lists them
+SUBCOMMANDS = ("sandbox", "snapshot")  # modules of codat_nb.cli, in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -132,6 +132,14 @@ def _tally(db: sqlite3.Connection, snapshot: int, stored: pd.DataFrame) -> None:
     )
 
 
+def _check_source(source: str | None, recorded: str | None) -> None:
+    if None not in (source, recorded) and source != recorded:
+        raise ValueError(
+            f"this portfolio was listed from {source}, but the history's snapshots come from "
+            f"{recorded}; a history follows one portfolio: record it in another file"
+        )
+
+
 def record(
     db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
 ) -> Recorded:
@@ -144,6 +152,7 @@ def record(
     at = micros(taken_at)
     existing = queries.snapshot_summary(db, at)
     if existing is not None:
+        _check_source(source, existing["source"])
         return Recorded(**existing, new=False)
     latest = db.execute(
         "SELECT id, taken_at, source FROM snapshot ORDER BY taken_at DESC LIMIT 1"
@@ -154,11 +163,7 @@ def record(
             f"a snapshot at {taken_at.isoformat()} is older than the latest one "
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
-    if None not in (source, previous_source) and source != previous_source:
-        raise ValueError(
-            f"this portfolio was listed from {source}, but the history's latest snapshot from "
-            f"{previous_source}; a history follows one portfolio: record it in another file"
-        )
+    _check_source(source, previous_source)
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
     states = _state_keys(db, previous, connections, stored)

@@ -117,10 +117,12 @@ def test_a_snapshot_from_another_source_is_refused(history, history_path, listin
 
     with pytest.raises(
         ValueError,
-        match=r"listed from embedded sandbox, but the history's latest snapshot from "
+        match=r"listed from embedded sandbox, but the history's snapshots come from "
         r"https://api.codat.io; a history follows one portfolio: record it in another file",
     ):
         history.record(portfolio, at=later, source="embedded sandbox")
+    with pytest.raises(ValueError, match="listed from embedded sandbox"):  # not "already there"
+        history.record(portfolio, source="embedded sandbox")
 
     assert contents(history_path) == before
     assert history.record(portfolio, at=later, source="https://api.codat.io").new

@@ -1,0 +1,189 @@
+"""``codat-nb snapshot --db PATH`` as a real process: against a sandbox named in the
+environment, against the embedded sandbox (no CODAT_* variables), and with every kind of
+failure mapped to its documented exit code, nothing recorded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from codat_nb.cli.snapshot import EXIT_CODES
+from codat_nb.history import History
+from tests.support import ROOT
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def snapshot(*args: str, env: dict[str, str] | None = None) -> Ran:
+    """The command in a fresh process, with only the CODAT_* variables given in ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODAT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "snapshot", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    return Ran(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def env(demo_sandbox):
+    """The credentials of the (in-process, loopback) demo sandbox, as a daily job has them."""
+    return {"CODAT_AUTH_HEADER": demo_sandbox.auth_header, "CODAT_BASE_URL": demo_sandbox.url}
+
+
+def test_the_daily_job_records_and_reports_what_changed(
+    history_path, env, demo_sandbox, listing, next_day
+):
+    first = snapshot("--db", str(history_path), env=env)
+    assert first.code == 0, first.err
+    assert "1,000 connections of 262 companies (the first snapshot)" in first.out
+
+    portfolio = listing()
+    lost = portfolio[portfolio["status"] == "Linked"].head(2)
+    for _, row in lost.iterrows():
+        demo_sandbox.store.deauthorize(row["company_id"], row["id"])
+    next_day()
+    second = snapshot("--db", str(history_path), env=env)
+
+    assert second.code == 0, second.err
+    assert "since 2026-11-01T09:00:00+00:00: 2 changed status" in second.out
+    assert "Changed status (2):" in second.out
+    for _, row in lost.iterrows():
+        assert row["company_name"] in second.out and row["id"] in second.out
+    assert "Linked Deauthorized" in " ".join(second.out.split())
+    with History(history_path) as history:
+        table = history.snapshots()
+    assert table["connections"].tolist() == [1_000, 1_000]
+    assert table["source"].tolist() == [demo_sandbox.url] * 2
+
+
+def test_fail_on_deauthorized_exits_1_only_for_new_losses(
+    history_path, env, demo_sandbox, listing, next_day
+):
+    assert snapshot("--db", str(history_path), env=env).code == 0
+    target = listing().query("status == 'Linked'").iloc[0]
+    demo_sandbox.store.deauthorize(target["company_id"], target["id"])
+    next_day()
+
+    alert = snapshot("--db", str(history_path), "--fail-on-deauthorized", env=env)
+    assert alert.code == 1
+    assert "1 connection(s) newly Deauthorized" in alert.err
+    assert target["id"] in alert.out
+
+    again = snapshot("--db", str(history_path), "--fail-on-deauthorized", env=env)
+    assert again.code == 0 and again.out.startswith("already recorded")
+    next_day()
+    quiet = snapshot("--db", str(history_path), "--fail-on-deauthorized", env=env)
+    assert quiet.code == 0, quiet.err
+    assert "0 changed status" in quiet.out and "Changed status" not in quiet.out
+
+
+def test_with_no_credentials_it_records_the_embedded_sandbox(history_path):
+    ran = snapshot("--db", str(history_path))
+
+    assert ran.code == 0, ran.err
+    assert "embedded local sandbox" in ran.out
+    assert "recorded 2026-11-01T09:00:00+00:00: 1,000 connections" in ran.out
+    with History(history_path) as history:
+        assert history.snapshots()["source"].tolist() == ["embedded sandbox"]
+        assert len(history.at("2026-11-01T09:00:00Z")) == 1_000
+
+
+def test_a_job_that_lost_its_credentials_cannot_mix_in_the_demo(history_path, env, contents):
+    assert snapshot("--db", str(history_path), env=env).code == 0
+    before = contents(history_path)
+
+    ran = snapshot("--db", str(history_path))  # the scheduler lost CODAT_*: embedded sandbox
+
+    assert ran.code == 3
+    assert "listed from embedded sandbox, but the history's snapshots come from http" in ran.err
+    assert "Traceback" not in ran.err
+    assert contents(history_path) == before
+
+
+def test_wrong_credentials_exit_4_and_record_nothing(history_path, demo_sandbox):
+    wrong = {"CODAT_API_KEY": "not-the-key", "CODAT_BASE_URL": demo_sandbox.url}
+
+    ran = snapshot("--db", str(history_path), env=wrong)
+
+    assert ran.code == 4
+    assert f"cannot list the portfolio from {demo_sandbox.url}" in ran.err
+    assert "not-the-key" not in ran.err + ran.out
+    with History(history_path) as history:
+        assert history.snapshots().empty
+
+
+@pytest.mark.parametrize(
+    "setup, code, message",
+    [
+        (lambda path: path.mkdir(), 3, "is a directory"),
+        (lambda path: path.write_text("not a database " * 50), 3, "not an SQLite database"),
+        (None, 2, "no API key for http://127.0.0.1:9"),
+    ],
+    ids=["directory", "not-sqlite", "url-without-key"],
+)
+def test_failures_have_their_exit_code_and_no_traceback(history_path, setup, code, message):
+    if setup is not None:
+        setup(history_path)
+    env = {"CODAT_BASE_URL": "http://127.0.0.1:9"} if setup is None else None
+
+    ran = snapshot("--db", str(history_path), env=env)
+
+    assert ran.code == code
+    assert message in ran.err and "Traceback" not in ran.err
+    assert ran.err.startswith("codat-nb snapshot: ")
+
+
+def test_usage_errors_exit_2():
+    ran = snapshot()
+
+    assert ran.code == 2
+    assert "the following arguments are required: --db" in ran.err
+
+
+def test_help_documents_every_exit_code():
+    ran = snapshot("--help")
+
+    assert ran.code == 0
+    for code, meaning in EXIT_CODES.items():
+        assert f"{code:>3}  {meaning}" in ran.out
+    listed = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert "snapshot" in listed.stdout
+
+
+def test_the_report_is_what_changes_returns(history_path, env, demo_sandbox, listing, next_day):
+    """Every status change the history holds for the new snapshot is in the printed report."""
+    assert snapshot("--db", str(history_path), env=env).code == 0
+    portfolio = listing()
+    pending = portfolio[portfolio["status"] == "PendingAuth"].head(3)
+    for _, row in pending.iterrows():
+        demo_sandbox.store.link(row["company_id"], row["id"])
+    next_day()
+
+    ran = snapshot("--db", str(history_path), env=env)
+
+    with History(history_path) as history:
+        times = history.snapshots()["taken_at"]
+        changes = history.changes(since=times.iloc[0], until=times.iloc[1])
+    moved = changes[changes["change"] == "status_changed"]
+    assert sorted(moved["connection_id"]) == sorted(pending["id"])
+    assert f"Changed status ({len(moved)}):" in ran.out
+    assert all(connection_id in ran.out for connection_id in moved["connection_id"])
+    assert pd.Series(moved["to_status"]).eq("Linked").all()
