@@ -124,17 +124,26 @@ class HistoryError(Exception):
     """The history file cannot be used as asked (missing, foreign, newer, corrupt, locked)."""
 
 
+#: What SQLite's primary result codes mean for someone holding a history file.
+_MEANINGS = {
+    5: "another process is writing to it (the write lock stayed busy for the whole timeout)",
+    6: "another process is writing to it (the write lock stayed busy for the whole timeout)",
+    8: "it is read-only here",
+    10: "the disk failed to read or write it",
+    11: "it is corrupt",
+    13: "the disk is full",
+    14: "the file could not be opened",
+    26: "it is not an SQLite database",
+}
+
+
 def _describe(error: sqlite3.Error) -> str:
-    text = str(error)
-    if isinstance(error, sqlite3.OperationalError) and "locked" in text:
-        return "another process is writing to it (the write lock was busy for too long)"
-    if "readonly" in text or "read-only" in text:
-        return "it is read-only here"
-    if isinstance(error, sqlite3.DatabaseError) and not isinstance(
-        error, sqlite3.OperationalError | sqlite3.IntegrityError
-    ):
-        return f"it is not an SQLite database, or it is corrupt ({text})"
-    return text
+    """What went wrong, from SQLite's result code (``sqlite_errorcode``, Python 3.11+)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None and isinstance(error, sqlite3.ProgrammingError):
+        return f"{error} (this History was closed)" if "closed" in str(error) else str(error)
+    meaning = _MEANINGS.get(code & 0xFF) if code is not None else None
+    return f"{meaning} ({error})" if meaning else str(error)
 
 
 @contextlib.contextmanager

@@ -235,7 +235,7 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path, file_bytes):
 
     with pytest.raises(
         HistoryError,
-        match=r"cannot read .*notes.txt: it is not an SQLite database, or it is corrupt",
+        match=r"cannot read .*notes.txt: it is not an SQLite database \(file is not a database\)",
     ):
         History(path)
     assert file_bytes(path) == before
@@ -253,7 +253,7 @@ def test_a_corrupt_history_is_refused_and_left_as_it_was(
     before = file_bytes(history_path)
 
     with History(history_path) as damaged:
-        with pytest.raises(HistoryError, match="not an SQLite database, or it is corrupt"):
+        with pytest.raises(HistoryError, match=r"cannot read .*: it is corrupt \(database disk"):
             damaged.snapshots()
         with pytest.raises(HistoryError, match=r"cannot record a snapshot in .*corrupt"):
             damaged.record(portfolio, at=portfolio.attrs["server_time"] + pd.Timedelta(days=1))
@@ -265,7 +265,7 @@ def test_a_truncated_history_is_refused(history_path, recorded, history):
     data = history_path.read_bytes()
     history_path.write_bytes(data[: len(data) // 3])
 
-    with pytest.raises(HistoryError, match="corrupt"), History(history_path) as damaged:
+    with pytest.raises(HistoryError, match="it is corrupt"), History(history_path) as damaged:
         damaged.at(pd.Timestamp.now(tz="UTC"))
 
 
@@ -306,6 +306,16 @@ def test_a_history_from_a_newer_version_is_refused_untouched(
     ):
         History(history_path)
     assert file_bytes(history_path) == before
+
+
+def test_a_closed_history_says_so(history):
+    history.close()
+    history.close()  # twice is fine
+
+    with pytest.raises(
+        HistoryError, match=r"cannot read .*history.sqlite: .*this History was closed"
+    ):
+        history.snapshots()
 
 
 def test_bad_constructor_arguments(history_path):
