@@ -38,8 +38,11 @@ SNAPSHOT_COLUMNS = ("taken_at", "connections", "companies", *COUNTED, "source")
 BY_COLUMNS = ("platform_name", "integration_key", "source_type")
 MISSING = "<missing>"
 
-# Consecutive snapshot pairs whose later member falls in (:since, :until].
-_PAIRS = """
+_STATUS_CHANGED, _APPEARED, _DISAPPEARED, _STALLED = range(len(CHANGE_KINDS))
+
+# Consecutive snapshot pairs whose later member falls in (:since, :until], and what changed
+# between the two (``change`` is a position in CHANGE_KINDS).
+_PAIRS = f"""
 ordered AS (
     SELECT id, taken_at,
            lag(id) OVER (ORDER BY taken_at) AS prev_id,
@@ -54,8 +57,9 @@ linked AS (SELECT id FROM status WHERE name = 'Linked'),
 found AS (
     SELECT p.prev_at, p.cur_at, b.connection, a.status AS from_status, b.status AS to_status,
            b.state, b.last_sync,
-           CASE WHEN a.connection IS NULL THEN 1 WHEN a.status != b.status THEN 0 ELSE 3 END
-               AS change
+           CASE WHEN a.connection IS NULL THEN {_APPEARED}
+                WHEN a.status != b.status THEN {_STATUS_CHANGED}
+                ELSE {_STALLED} END AS change
     FROM pairs AS p
     JOIN member AS b ON b.snapshot = p.cur_id
     LEFT JOIN member AS a ON a.snapshot = p.prev_id AND a.connection = b.connection
@@ -64,7 +68,7 @@ found AS (
        OR (a.status = (SELECT id FROM linked) AND b.status = a.status
            AND (b.last_sync IS NULL OR b.last_sync <= a.last_sync))
     UNION ALL
-    SELECT p.prev_at, p.cur_at, a.connection, a.status, NULL, a.state, a.last_sync, 2
+    SELECT p.prev_at, p.cur_at, a.connection, a.status, NULL, a.state, a.last_sync, {_DISAPPEARED}
     FROM pairs AS p
     JOIN member AS a ON a.snapshot = p.prev_id
     WHERE NOT EXISTS (
