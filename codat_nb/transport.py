@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import threading
 import time
 import uuid
 import warnings
@@ -48,6 +47,7 @@ from codat_nb.exceptions import (
     RateLimitError,
     ResponseTooLargeError,
 )
+from codat_nb.listing import Tally
 from codat_nb.retry import RatePause, RetryPolicy
 from codat_nb.secret import Secret
 
@@ -73,18 +73,6 @@ class RateLimit(NamedTuple):
     limit: int | None
     remaining: int | None
     reset: str | None
-
-
-class Tally:
-    """Requests made on behalf of one call or listing (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self.count += 1
 
 
 class _Outcome(NamedTuple):

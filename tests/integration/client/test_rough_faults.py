@@ -229,7 +229,7 @@ def test_rows_deleted_mid_walk_are_relisted_never_returned_stale(sandbox):
 
     with client_for(sandbox) as client:
         watcher = after_requests(sandbox, 3, delete_some)
-        with pytest.warns(codat_nb.CodatWarning, match="were missed.*listed again"):
+        with pytest.warns(codat_nb.CodatWarning, match="distinct rows came back.*listed again"):
             frame = client.connections.list(company_id, page_size=10, concurrency=1)
         watcher.join()
     assert list(frame["id"]) == truth(sandbox, company_id)

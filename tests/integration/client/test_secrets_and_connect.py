@@ -24,8 +24,8 @@ def test_key_absent_from_every_repr_str_exception_and_log_record(caplog, client_
         sb.faults.retry_after = 0
         client = client_for(sb, retries=codat_nb.RetryPolicy(max_retries=25, backoff=0.001))
         via_key = codat_nb.connect(api_key=SECRET, base_url=sb.url)
-        company = client.companies.list()["company_id"][0]
-        frame = client.connections.list(company)
+        company = client.companies.list(page_size=50)["company_id"][0]
+        frame = client.connections.list(company, page_size=1)  # many requests, all logged
         made = via_key.connections.create(company, "gbol")
         texts += [repr(made), str(made), frame.to_string(), repr(via_key.rate_limit)]
         sb.faults.rate_limit_rate = 0.0
