@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import codat_nb
@@ -155,3 +157,31 @@ def test_limit_asks_for_no_more_than_it_needs():
     args = ListingArgs.check(limit=7)
     rows = paging.collect(Source(server, "things"), args)
     assert len(rows) == 7 and server.requests == [{"page": 1, "pageSize": 7}]
+
+
+class ZMQInteractiveShell:  # the name is what is_watched looks at, as IPython's kernel shell
+    pass
+
+
+@pytest.mark.parametrize(
+    ("environment", "watched"),
+    [
+        ({"JPY_SESSION_NAME": "/work/notebook.ipynb"}, True),  # JupyterLab, Notebook
+        ({"VSCODE_PID": "42"}, True),  # VS Code
+        ({}, False),  # nbconvert, papermill: their saved output would only say "0%"
+    ],
+    ids=["jupyter", "vscode", "nbconvert or papermill"],
+)
+def test_progress_bars_show_only_where_a_person_watches(monkeypatch, environment, watched):
+    fake_ipython = type(sys)("IPython")
+    fake_ipython.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    for name in ("JPY_SESSION_NAME", "VSCODE_PID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert paging.is_watched() is watched
+    bar = paging.progress_bar(10, None, "connections of company x", "page")
+    assert bar.disable is not watched
+    if watched:  # a disabled bar keeps no label
+        assert bar.desc == "Listing connections of company x"
