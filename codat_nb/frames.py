@@ -94,11 +94,8 @@ def frame(
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
     by the same gate as every other reading (``wire.rows``)."""
     rows = rows if isinstance(rows, list) else list(rows)
-    check_rows(schema, rows, what, parse_dates=False)
-    columns = {
-        f.column_name: _column(schema, f, [r.get(f.wire) for r in rows], what)
-        for f in schema.columns
-    }
+    values = check_rows(schema, rows, what, parse_dates=False)
+    columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
         columns[name] = pd.Series(compute(rows), dtype=dtype)
     return pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))

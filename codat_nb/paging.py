@@ -226,16 +226,27 @@ class Walk:
         seen: set[Any] = set()
         limit = self.args.limit
         for page in self.pages():
-            for row in page["results"]:
-                key = row.get("id") if isinstance(row, dict) else None
-                if key is not None and key in seen:
-                    self.duplicates += 1
-                    continue
-                seen.add(key)
-                self.distinct += 1
-                yield row
-                if limit is not None and self.distinct >= limit:
-                    return
+            results = page["results"]
+            keys = [row.get("id") if isinstance(row, dict) else None for row in results]
+            fresh = set(keys)
+            if len(fresh) == len(keys) and fresh.isdisjoint(seen) and None not in fresh:
+                seen |= fresh  # the usual page: every row new, checked a page at a time
+                kept = results
+            else:
+                kept = []
+                for key, row in zip(keys, results, strict=True):
+                    if key is not None and key in seen:
+                        self.duplicates += 1
+                        continue
+                    seen.add(key)
+                    kept.append(row)
+            if limit is not None and self.distinct + len(kept) >= limit:
+                kept = kept[: limit - self.distinct]
+                self.distinct += len(kept)
+                yield from kept
+                return
+            self.distinct += len(kept)
+            yield from kept
 
     def boundaries_hold(self) -> bool:
         """Probe each boundary: are the rows either side of it still where this walk saw them?"""

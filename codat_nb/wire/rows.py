@@ -52,12 +52,14 @@ def dates(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> pd.
 
 def check_rows(
     schema: s.Schema, rows: Sequence[Any], what: str, *, parse_dates: bool = True
-) -> None:
+) -> dict[str, list[Any]]:
     """Refuse (CodatError) any row that is not a valid ``schema``; normalises '' dates to null.
 
+    Returns the rows' values by wire name, so a caller building columns reads each row once.
     ``parse_dates=False`` leaves date parsing to the caller, who must use ``dates()`` (the
     DataFrames do, so each date is parsed once).
     """
+    columns: dict[str, list[Any]] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             _refuse(schema, what, rows, index, f"expected an object, got {type(row).__name__}")
@@ -84,3 +86,5 @@ def check_rows(
             items = [item for v in nested for item in v] if field.kind == s.LIST else nested
             if items:
                 check_rows(field.item, items, f"{what}, {field.wire}")
+        columns[field.wire] = values
+    return columns
