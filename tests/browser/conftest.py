@@ -77,6 +77,12 @@ class Lab:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def sessions(self) -> list[dict]:
+        """The server's sessions: which notebook has which kernel, and what that kernel does."""
+        reply = requests.get(f"{self.url}/api/sessions", params={"token": TOKEN}, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -139,6 +145,17 @@ def _stop(proc: subprocess.Popen, lab: Lab) -> None:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    """A failed browser test's report gets the page's screenshot, the kernel's state and
+    JupyterLab's log: a timeout alone does not say what the page was showing."""
+    report = yield
+    notebook = getattr(item, "funcargs", {}).get("notebook")
+    if report.when == "call" and report.failed and notebook is not None:
+        report.sections.append(("browser evidence", notebook.evidence(item.name)))
+    return report
 
 
 @pytest.fixture(scope="module")
