@@ -1,8 +1,8 @@
 """JupyterLab and headless Chromium for the end-to-end widget test, always torn down.
 
 Chromium comes from Debian (``playwright install`` cannot download browsers here). When it or
-playwright is missing the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
-``.ci/run``), where a skip would hide that CI never looked at the widget in a browser.
+playwright is not installed the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
+``.ci/run``), where any skip fails: it would hide that CI never looked at the widget in a browser.
 
 The machine may be slow and busy (CI, or a full test run alongside): every wait is for a
 readiness signal, bounded by a generous deadline, and nothing depends on a port staying free.
@@ -10,6 +10,7 @@ readiness signal, bounded by a generous deadline, and nothing depends on a port 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -54,13 +55,6 @@ LAB_SETTINGS = {
     },
     "@jupyterlab/extensionmanager-extension/plugin.jupyterlab-settings": {"enabled": False},
 }
-
-
-def unavailable(reason: str) -> None:
-    """Skip on a developer's machine; fail in CI, where the browser test must run."""
-    if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
-        pytest.fail(f"{reason}, but {REQUIRE_BROWSER_ENV}=1 requires the browser test to run")
-    pytest.skip(reason)
 
 
 @dataclass(frozen=True)
@@ -149,9 +143,18 @@ def _stop(proc: subprocess.Popen, lab: Lab) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
-    """A failed browser test's report gets the page's screenshot, the kernel's state and
-    JupyterLab's log: a timeout alone does not say what the page was showing."""
+    """Under ``CODAT_NB_REQUIRE_BROWSER=1`` a skip is a failure, whatever raised it. A failed
+    test's report gets the page's screenshot, the kernel's state and JupyterLab's log: a
+    timeout alone does not say what the page was showing."""
     report = yield
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and os.environ.get(REQUIRE_BROWSER_ENV) == "1"
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{reason}, but {REQUIRE_BROWSER_ENV}=1 requires the browser test to run"
     notebook = getattr(item, "funcargs", {}).get("notebook")
     if report.when == "call" and report.failed and notebook is not None:
         report.sections.append(("browser evidence", notebook.evidence(item.name)))
@@ -169,7 +172,7 @@ def artifacts() -> Path:
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:
-        unavailable("no `chromium` on the PATH (Debian: apt-get install chromium)")
+        pytest.skip("no `chromium` on the PATH (Debian: apt-get install chromium)")
     return path
 
 
@@ -255,10 +258,11 @@ def lab(demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
     """Headless Debian Chromium driven by Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as err:
-        unavailable(f"playwright is not importable ({err}); pip install -e '.[dev]'")
+    # Skip only when it is not installed: a broken install (or one being reinstalled) must fail.
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright is not installed; pip install -e '.[dev]'")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=120_000
