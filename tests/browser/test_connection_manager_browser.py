@@ -3,6 +3,11 @@
 Python tests drive the widget through its traits; only a browser shows whether the front end can
 render it at all (a widget-manager version mismatch shows "Error displaying widget" instead) and
 whether a user's clicks reach the kernel and come back as a redrawn table.
+
+A button is clicked only once the kernel has finished the previous action, shown by what that
+action draws last. Until then the widget's buttons flicker: enabled between two calls of one
+handler, disabled again for the next. Playwright's click, aimed while the button is enabled,
+can land once it is disabled; the browser drops it and the next wait times out.
 """
 
 from __future__ import annotations
@@ -280,7 +285,10 @@ def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artif
     with waiting_for(f"the table to show {conn['id']} Linked"):
         row.locator(".codat-nb-status-Linked").wait_for()
     _pick(notebook.page, "connection-select", conn["id"])
-    with waiting_for("Unlink to be enabled"):  # the kernel enables it for a Linked selection
+    card = manager.locator(".codat-nb-details .codat-nb-connection-card", has_text=conn["id"])
+    with waiting_for(f"the details card of {conn['id']}: the kernel handled the selection"):
+        card.wait_for()  # read after Unlink's last flicker
+    with waiting_for("Unlink to be enabled"):
         manager.get_by_role("button", name="Unlink").click()
     confirm_box = manager.locator(".codat-nb-confirm-box")
     with waiting_for("the confirmation box"):
@@ -317,6 +325,9 @@ def test_a_double_click_on_create_creates_one_connection(
 
     with waiting_for("Create partner expense to be enabled"):
         manager.get_by_role("button", name="Create partner expense").dblclick()
+    created = manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text="Created")
+    with waiting_for("the status line to report a connection created"):
+        created.wait_for()  # said after Refresh's last flicker (create, then list)
     # Refresh is queued behind both clicks: once it has answered, both have been handled.
     with waiting_for("Refresh to be enabled"):
         manager.get_by_role("button", name="Refresh").click()
