@@ -157,7 +157,9 @@ def test_a_delete_applied_after_the_client_timed_out_is_not_reported_as_not_foun
     (The client reads the connection first; the sandbox turns slow once that read is answered.)"""
     company_id = make_company(sandbox, 2)
     doomed, kept = truth(sandbox, company_id)
-    wait_long = RetryPolicy(max_retries=3, backoff=0.8, backoff_max=0.8, jitter=0, deadline=10)
+    # The retry waits 2 s: time enough, even on a loaded machine, for the watcher below to
+    # answer fast again once the first DELETE was applied.
+    wait_long = RetryPolicy(max_retries=3, backoff=2.0, backoff_max=2.0, jitter=0, deadline=20)
     session = requests.Session()  # the seam: a hook that slows the sandbox after the read
     session.hooks["response"].append(
         lambda r, *a, **k: (

@@ -31,7 +31,7 @@ import requests
 from codat_nb.sandbox import Sandbox
 
 REQUIRE_BROWSER_ENV = "CODAT_NB_REQUIRE_BROWSER"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOTEBOOK = REPO / "notebooks" / "03_manage_connections.ipynb"
 ARTIFACTS = REPO / "artifacts" / "browser"  # git-ignored (/artifacts/)
 TOKEN = "codat-nb-browser-test"  # fixed on purpose: the server listens on loopback only
