@@ -1,11 +1,19 @@
-"""Benchmark 1: 10,000 connections (one company, 100 pages of 100) into a DataFrame.
+"""Benchmark 1: 10,000 connections of one company into a DataFrame, against both official SDKs.
 
-codat_nb's ``connections.list`` against the bare baseline (requests + ``resp.json()`` +
-``pd.DataFrame`` of the raw dicts, sequential) and the official SDK's page loop (a user's
-``list_connections`` page by page, then ``pd.DataFrame`` of its result objects).
-Targets (issue 3): codat_nb <= 1.5x the baseline, >= 10x faster than the SDK.
+Variants, all over the same sandbox (in a child process), interleaved:
+* codat_nb with default arguments (pages of 5,000 and a boundary check) and with pages of 100;
+* the bare loop: ``requests`` + ``resp.json()`` + one ``pd.DataFrame`` of the raw dicts,
+  sequential, over the same pages of 5,000 (and over pages of 100);
+* Codat's current SDK, ``codat-platform`` 6.0.0 (``connections.list``, pages of 100, rows
+  dumped into a DataFrame), and the SDK of this exact API, ``codat-sync-for-expenses-version-1``
+  0.5.0 (``list_connections``, pages of 100).
 
-    python -m bench.listing [--repeats 5] [--in-process] [--profile]
+Part a: no added latency. Part b: 50 ms per request, as a distant server (SDKs with pages of
+100 make 100 round trips; codat_nb's defaults make 3). Targets (issue 12): with 50 ms,
+codat_nb's defaults >= 20x faster than the codat-platform loop; with none, within 1.5x of the
+bare loop and ahead of codat-platform.
+
+    python -m bench.listing [--repeats 5] [--in-process] [--no-sdk] [--profile]
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ import pstats
 from typing import Any
 
 import pandas as pd
+from codat_platform import CodatPlatform
+from codat_platform.models import operations as platform_operations
+from codat_platform.models import shared as platform_shared
+from codat_platform.utils import retries as platform_retries
 from codatsyncexpenses import CodatSyncExpenses
 from codatsyncexpenses.models import operations, shared
 from codatsyncexpenses.utils import retries
@@ -30,48 +42,78 @@ from bench.common import (
 )
 from bench.server import LocalSandbox, RemoteSandbox
 
-ROWS, PAGE_SIZE = 10_000, 100
+ROWS, SDK_PAGE = 10_000, 100
+LATENCY_MS = 50
+CODAT_NB = "codat_nb defaults (pages of 5,000)"
+CODAT_NB_100 = "codat_nb page_size=100 (4 workers)"
+BARE = "bare loop, pages of 5,000"
+BARE_100 = "bare loop, pages of 100"
+PLATFORM = "codat-platform 6.0.0 loop (pages of 100)"
+OLD_SDK = "SDK 0.5.0 loop (pages of 100)"
 SDK_NO_RETRIES = retries.RetryConfig("none", retries.BackoffStrategy(1, 1, 1, 1), False)
+PLATFORM_NO_RETRIES = platform_retries.RetryConfig(
+    "none", platform_retries.BackoffStrategy(1, 1, 1, 1), False
+)
 
 
-def sdk_listing(sdk: CodatSyncExpenses, company_id: str) -> pd.DataFrame:
-    """What a user of the official SDK writes: loop the pages, then a DataFrame of the models."""
+def old_sdk_listing(sdk: CodatSyncExpenses, company_id: str) -> pd.DataFrame:
+    """What a user of SDK 0.5.0 writes: loop the pages, then a DataFrame of the models."""
     results: list[Any] = []
     page = 1
     while True:
         response = sdk.connections.list_connections(
-            operations.ListConnectionsRequest(company_id=company_id, page=page, page_size=PAGE_SIZE)
+            operations.ListConnectionsRequest(company_id=company_id, page=page, page_size=SDK_PAGE)
         )
-        body = response.connections
-        results += body.results
-        if page * PAGE_SIZE >= body.total_results:
+        results += response.connections.results
+        if page * SDK_PAGE >= response.connections.total_results:
             return pd.DataFrame(results)
         page += 1
 
 
-def variants(endpoint: Any, *, with_sdk: bool = True) -> tuple[dict[str, Any], list[Any]]:
+def platform_listing(sdk: CodatPlatform, company_id: str) -> pd.DataFrame:
+    """What a user of codat-platform writes: loop the pages, dump each row, one DataFrame."""
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = sdk.connections.list(
+            request=platform_operations.ListConnectionsRequest(
+                company_id=company_id, page=page, page_size=SDK_PAGE
+            )
+        )
+        rows += [row.model_dump() for row in body.results or []]
+        if page * SDK_PAGE >= body.total_results:
+            return pd.DataFrame(rows)
+        page += 1
+
+
+def variants(endpoint: Any, *, with_sdk: bool, part: str) -> tuple[dict[str, Any], list[Any]]:
     company_id = endpoint.company_ids[0]
     session = session_for(endpoint)
     client = client_for(endpoint)
     found = {
-        "bare baseline (requests, sequential)": lambda: baseline_listing(
-            session, endpoint.url, company_id, PAGE_SIZE
-        ),
-        "codat_nb concurrency=1": lambda: client.connections.list(
-            company_id, page_size=PAGE_SIZE, concurrency=1, progress=False
-        ),
-        "codat_nb default (4 workers)": lambda: client.connections.list(
-            company_id, page_size=PAGE_SIZE, progress=False
-        ),
+        CODAT_NB: lambda: client.connections.list(company_id, progress=False),
+        BARE: lambda: baseline_listing(session, endpoint.url, company_id, 5000),
     }
+    if part == "a":
+        found[CODAT_NB_100] = lambda: client.connections.list(
+            company_id, page_size=100, progress=False
+        )
+        found[BARE_100] = lambda: baseline_listing(session, endpoint.url, company_id, 100)
     closers: list[Any] = [session, client]
     if with_sdk:
-        sdk = CodatSyncExpenses(
-            security=shared.Security(auth_header=endpoint.auth_header),
+        platform = CodatPlatform(
+            security=platform_shared.Security(auth_header=endpoint.auth_header),
             server_url=endpoint.url,
-            retry_config=SDK_NO_RETRIES,
+            retry_config=PLATFORM_NO_RETRIES,
         )
-        found["official SDK page loop"] = lambda: sdk_listing(sdk, company_id)
+        found[PLATFORM] = lambda: platform_listing(platform, company_id)
+        if part == "a":
+            old = CodatSyncExpenses(
+                security=shared.Security(auth_header=endpoint.auth_header),
+                server_url=endpoint.url,
+                retry_config=SDK_NO_RETRIES,
+            )
+            found[OLD_SDK] = lambda: old_sdk_listing(old, company_id)
     return found, closers
 
 
@@ -82,32 +124,47 @@ def check(name: str, frame: pd.DataFrame) -> None:
 
 def run(repeats: int = 5, in_process: bool = False, with_sdk: bool = True) -> dict[str, Any]:
     server = LocalSandbox if in_process else RemoteSandbox
+    result: dict[str, Any] = {"repeats": repeats, "in_process": in_process}
     with server((ROWS,)) as sb:
-        found, closers = variants(sb.endpoint, with_sdk=with_sdk)
-        try:
-            times = compare(found, repeats, check)
-        finally:
-            for item in closers:
-                item.close()
-    return {"times": times, "repeats": repeats, "in_process": in_process}
+        for part, latency in (("a", 0), ("b", LATENCY_MS)):
+            sb.set_faults(latency_ms=latency)
+            found, closers = variants(sb.endpoint, with_sdk=with_sdk, part=part)
+            try:
+                result[part] = compare(
+                    found, repeats if part == "a" else max(3, repeats // 2), check
+                )
+            finally:
+                for item in closers:
+                    item.close()
+    return result
 
 
 def report(result: dict[str, Any]) -> str:
-    times = result["times"]
     where = "in-process sandbox" if result["in_process"] else "sandbox in a child process"
+    a, b = result["a"], result["b"]
     lines = [
-        f"10,000 connections, 100 pages of 100, {where}, median of {result['repeats']} runs:",
+        f"**a. No added latency** ({where}, median of {result['repeats']} runs):",
         "",
-        timing_table(times, "bare baseline (requests, sequential)", "vs baseline"),
+        timing_table(a, BARE, "vs bare loop (pages of 5,000)"),
     ]
-    sdk = times.get("official SDK page loop")
-    if sdk:
-        default = median(times["codat_nb default (4 workers)"])
-        sequential = median(times["codat_nb concurrency=1"])
+    if PLATFORM in a:
         lines += [
             "",
-            f"SDK / codat_nb default: {median(sdk) / default:.1f}x; "
-            f"SDK / codat_nb concurrency=1: {median(sdk) / sequential:.1f}x",
+            f"codat-platform / codat_nb defaults: {median(a[PLATFORM]) / median(a[CODAT_NB]):.1f}x;"
+            f" SDK 0.5.0 / codat_nb defaults: {median(a[OLD_SDK]) / median(a[CODAT_NB]):.1f}x",
+        ]
+    lines += [
+        "",
+        f"**b. {LATENCY_MS} ms added latency per request** (median of "
+        f"{len(next(iter(b.values())))} runs):",
+        "",
+        timing_table(b, CODAT_NB, "vs codat_nb defaults"),
+    ]
+    if PLATFORM in b:
+        lines += [
+            "",
+            f"codat-platform / codat_nb defaults: {median(b[PLATFORM]) / median(b[CODAT_NB]):.1f}x"
+            " (target >= 20x)",
         ]
     return "\n".join(lines)
 
@@ -131,7 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--in-process", action="store_true", help="sandbox in this process")
-    parser.add_argument("--no-sdk", action="store_true", help="skip the (slow) SDK variant")
+    parser.add_argument("--no-sdk", action="store_true", help="skip the (slow) SDK variants")
     parser.add_argument("--profile", action="store_true", help="cProfile codat_nb instead")
     args = parser.parse_args()
     if args.profile:

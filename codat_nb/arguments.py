@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
+from codat_nb.exceptions import CodatWarning
 from codat_nb.platforms import is_platform_key
+from codat_nb.query import QueryError, compile_order, conditions
 from codat_nb.wire.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, UUID_TEXT
+from codat_nb.wire.schema import Schema
 
 #: Codat allows at most 10 concurrent requests per company.
 MAX_CONCURRENCY = 10
@@ -46,7 +53,30 @@ def check_platform_key(value: Any) -> str:
     return value
 
 
-def check_query(value: Any) -> str | None:
+def _did_you_mean(prop: str, schema: Schema) -> str:
+    """A hint for a property the schema does not have: a DataFrame column name (``last_sync``)
+    or a near miss gets its wire name, anything else the list of properties."""
+    head = prop.split(".")[0]
+    by_lower = {name.lower(): name for name in schema.wire_names}
+    guess = by_lower.get(to_camel(head).lower()) or by_lower.get(head.replace("_", "").lower())
+    close = difflib.get_close_matches(head, schema.wire_names, n=1)
+    if guess or close:
+        return f"; did you mean `{guess or close[0]}`?"
+    return f"; {schema.name} properties are: {', '.join(schema.wire_names)}"
+
+
+def _query_error(name: str, exc: QueryError, schema: Schema) -> ValueError:
+    hint = _did_you_mean(exc.unknown, schema) if exc.unknown else ""
+    return ValueError(f"{name}: {exc}{hint}")
+
+
+def check_query(value: Any, schema: Schema | None = None, arrays: bool = False) -> str | None:
+    """A query string; with ``schema``, read before anything is sent.
+
+    A property the schema lacks is refused (with "did you mean"); a value that is not one of a
+    field's documented values (``status=Linkd``) gets a CodatWarning, since it matches nothing.
+    Malformed grammar is left to Codat, whose 400 names the problem.
+    """
     if value is None:
         return None
     if not isinstance(value, str):
@@ -57,16 +87,44 @@ def check_query(value: Any) -> str | None:
         raise ValueError(
             f"query is {len(value)} characters long; Codat accepts at most {MAX_QUERY_LENGTH}"
         )
+    if schema is not None:
+        try:
+            found = conditions(value, schema, arrays=arrays)
+        except QueryError as exc:
+            if exc.unknown:  # a property Codat has not got: say which one was meant
+                raise _query_error("query", exc, schema) from None
+            return value  # the grammar is Codat's to judge: its 400 names the problem
+        for condition in found:
+            field = condition.field
+            if (
+                field
+                and field.values
+                and condition.op in ("=", "!=")
+                and (condition.value not in field.values)
+            ):
+                warnings.warn(
+                    f"query: {condition.value!r} is not a {field.label} Codat documents "
+                    f"({', '.join(field.values)}), so {condition.path}{condition.op}"
+                    f"{condition.value} matches {'nothing' if condition.op == '=' else 'all'}",
+                    CodatWarning,
+                    stacklevel=4,
+                )
     return value
 
 
-def check_order_by(value: Any) -> str | None:
+def check_order_by(value: Any, schema: Schema | None = None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"order_by must be a str or None, got {_type_name(value)}")
     if not value.strip() or any(ch.isspace() for ch in value):
         raise ValueError(f"order_by must be one field name, optionally with '-', got {value!r}")
+    if schema is not None:
+        try:
+            compile_order(value, schema)
+        except QueryError as exc:
+            if exc.unknown:
+                raise _query_error("order_by", exc, schema) from None
     return value
 
 
@@ -122,26 +180,38 @@ class ListingArgs:
     limit: int | None = None
     concurrency: int = 1
     progress: bool | None = None
+    check_quota: bool = True
 
     @classmethod
     def check(
         cls,
         *,
+        schema: Schema | None = None,
+        arrays: bool = False,
         query: Any = None,
         order_by: Any = None,
-        page_size: Any = DEFAULT_PAGE_SIZE,
+        page_size: Any = None,
         limit: Any = None,
         concurrency: Any = None,
         progress: Any = None,
+        check_quota: Any = True,
         max_concurrency: int = 1,
     ) -> ListingArgs:
+        """``page_size`` None: the largest Codat serves (fewest requests; one atomic page for
+        most listings). ``limit`` also bounds the page size, so ``limit=10`` asks for 10 rows.
+        """
+        size = MAX_PAGE_SIZE if page_size is None else check_page_size(page_size)
+        limit = check_limit(limit)
+        if not isinstance(check_quota, bool):
+            raise TypeError(f"check_quota must be True or False, got {_type_name(check_quota)}")
         return cls(
-            query=check_query(query),
-            order_by=check_order_by(order_by),
-            page_size=check_page_size(page_size),
-            limit=check_limit(limit),
+            query=check_query(query, schema, arrays),
+            order_by=check_order_by(order_by, schema),
+            page_size=size if limit is None else min(size, limit),
+            limit=limit,
             concurrency=concurrency_or_default(concurrency, max_concurrency),
             progress=check_progress(progress),
+            check_quota=check_quota,
         )
 
     def params(self, page: int) -> dict[str, Any]:

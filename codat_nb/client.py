@@ -12,6 +12,7 @@ import requests
 from codat_nb.arguments import check_concurrency
 from codat_nb.companies import CompaniesAPI
 from codat_nb.connections import ConnectionsAPI
+from codat_nb.listing import Listings, Unfinished
 from codat_nb.retry import RetryPolicy
 from codat_nb.secret import Secret
 from codat_nb.transport import (
@@ -120,8 +121,11 @@ class CodatClient:
         )
         self.max_concurrency = max_concurrency
         self.sandbox: Sandbox | None = None
-        self.companies = CompaniesAPI(self._transport, max_concurrency)
-        self.connections = ConnectionsAPI(self._transport, self.companies, max_concurrency)
+        self._listings = Listings()
+        self.companies = CompaniesAPI(self._transport, self._listings, max_concurrency)
+        self.connections = ConnectionsAPI(
+            self._transport, self.companies, self._listings, max_concurrency
+        )
 
     def __repr__(self) -> str:
         transport = self.__dict__.get("_transport")  # absent while __init__ is failing
@@ -130,6 +134,14 @@ class CodatClient:
     @property
     def base_url(self) -> str:
         return self._transport.base_url
+
+    @property
+    def unfinished(self) -> Unfinished | None:
+        """The last listing that ended early (quota, Ctrl-C, an error), or None.
+
+        ``client.unfinished.resume()`` runs it again without fetching the pages it already had.
+        """
+        return self._listings.unfinished
 
     @property
     def rate_limit(self) -> RateLimit | None:

@@ -9,8 +9,10 @@ import pandas as pd
 
 from codat_nb import paging
 from codat_nb.arguments import ListingArgs, check_id, check_idempotency_key, check_text
-from codat_nb.frames import companies_frame
+from codat_nb.frames import companies_frame, portfolio_frame
+from codat_nb.listing import Listings, PageCache, Source, Tally, cost, keep_matching
 from codat_nb.wire.models import Company, parse_model
+from codat_nb.wire.schema import COMPANY
 
 if TYPE_CHECKING:
     from codat_nb.transport import Transport
@@ -19,70 +21,95 @@ if TYPE_CHECKING:
 class CompaniesAPI:
     """``client.companies``: list, get, create and delete companies."""
 
-    def __init__(self, transport: Transport, max_concurrency: int) -> None:
+    def __init__(self, transport: Transport, listings: Listings, max_concurrency: int) -> None:
         self._transport = transport
+        self._listings = listings
         self._max_concurrency = max_concurrency
 
     def __repr__(self) -> str:
         return f"<CompaniesAPI of {self._transport.base_url}>"
 
-    def _fetch(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._transport.request("GET", "/companies", params=params)
+    def source(self, cache: PageCache, tally: Tally | None = None) -> Source:
+        """The companies listing as pages (for ``paging``)."""
+        return Source(
+            lambda params: self._transport.request("GET", "/companies", params=params, tally=tally),
+            "companies",
+            cache,
+            lambda: self._transport.rate_limit,
+        )
 
-    def rows(
+    def args(self, **options: Any) -> ListingArgs:
+        """Listing arguments for companies, checked (``query`` may look into
+        ``dataConnections``, as Codat documents for this endpoint)."""
+        return ListingArgs.check(
+            schema=COMPANY, arrays=True, max_concurrency=self._max_concurrency, **options
+        )
+
+    def collect(self, args: ListingArgs, cache: PageCache, tally: Tally) -> list[dict[str, Any]]:
+        """Every company (as wire dicts) the arguments select, complete and consistent."""
+        source = self.source(cache, tally)
+        rows = paging.collect(source, args)
+        return keep_matching(rows, args.query, COMPANY, source.what, arrays=True)
+
+    def list(
         self,
         query: str | None = None,
         order_by: str | None = None,
-        page_size: int = 100,
+        page_size: int | None = None,
         limit: int | None = None,
         concurrency: int | None = None,
         progress: bool | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every company as a raw wire dict, in server order (for frames and portfolio views)."""
-        args = ListingArgs.check(
+        check_quota: bool = True,
+        with_connections: bool = False,
+    ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+        """Every company as a DataFrame of ``COMPANY_COLUMNS``. ``with_connections=True`` also
+        returns, from the same requests, the connections each company carries: a pair
+        ``(companies, connections)``, the second shaped like ``connections.list_all()``."""
+        if not isinstance(with_connections, bool):
+            raise TypeError("with_connections must be True or False")
+        args = self.args(
             query=query,
             order_by=order_by,
             page_size=page_size,
             limit=limit,
             concurrency=concurrency,
             progress=progress,
-            max_concurrency=self._max_concurrency,
+            check_quota=check_quota,
         )
-        return paging.collect(self._fetch, args, "companies")
 
-    def list(
-        self,
-        query: str | None = None,
-        order_by: str | None = None,
-        page_size: int = 100,
-        limit: int | None = None,
-        concurrency: int | None = None,
-        progress: bool | None = None,
-    ) -> pd.DataFrame:
-        """Every company as a DataFrame of ``COMPANY_COLUMNS`` (all pages)."""
-        return companies_frame(
-            self.rows(query, order_by, page_size, limit, concurrency=concurrency, progress=progress)
-        )
+        def call(cache: PageCache, tally: Tally) -> Any:
+            rows = self.collect(args, cache, tally)
+            frame = companies_frame(rows, "companies")
+            stats = cost(tally, cache, self._transport.last_date())
+            frame.attrs.update(stats)
+            if not with_connections:
+                return frame
+            parts = [(c["id"], c.get("name"), c.get("dataConnections") or []) for c in rows]
+            connections = portfolio_frame(parts, "connections of the companies listed")
+            connections.attrs.update(stats)
+            return frame, connections
+
+        return self._listings.run("companies.list()", call)
 
     def iter(
         self,
         query: str | None = None,
         order_by: str | None = None,
-        page_size: int = 100,
+        page_size: int | None = None,
         limit: int | None = None,
     ) -> Iterator[Company]:
         """Companies as models, fetched lazily one page at a time (arguments checked now)."""
-        args = ListingArgs.check(query=query, order_by=order_by, page_size=page_size, limit=limit)
+        args = self.args(query=query, order_by=order_by, page_size=page_size, limit=limit)
+        source = self.source(PageCache())
         return (
-            parse_model(Company, row, "Company")
-            for row in paging.iterate(self._fetch, args, "companies")
+            parse_model(Company, row, "companies")
+            for row in paging.iterate(source, args)
+            if keep_matching([row], args.query, COMPANY, source.what, arrays=True)
         )
 
     def get(self, company_id: str) -> Company:
-        company_id = check_id("company_id", company_id)
-        return parse_model(
-            Company, self._transport.request("GET", f"/companies/{company_id}"), "Company"
-        )
+        path = f"/companies/{check_id('company_id', company_id)}"
+        return parse_model(Company, self._transport.request("GET", path), f"GET {path}")
 
     def create(
         self, name: str, description: str | None = None, *, idempotency_key: str | None = None
@@ -98,7 +125,7 @@ class CompaniesAPI:
             json_body=body,
             idempotency_key=check_idempotency_key(idempotency_key),
         )
-        return parse_model(Company, answer, "Company")
+        return parse_model(Company, answer, "POST /companies")
 
     def delete(self, company_id: str) -> None:
         """Delete a company and all its connections (irreversible). Read first, as

@@ -1,13 +1,14 @@
-"""The six Connections operations, plus whole listings as DataFrames (one company or all)."""
+"""The six Connections operations, and a company's connections as a DataFrame.
+
+Listings run through ``client``'s ``Listings`` (so an interrupted one can be resumed) and
+``paging.collect`` (complete and consistent, or an error); the portfolio of every company is in
+``portfolio.py``.
+"""
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, ThreadPoolExecutor
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,9 +19,12 @@ from codat_nb.arguments import (
     check_idempotency_key,
     check_platform_key,
 )
-from codat_nb.exceptions import CodatTransportError, CodatWarning, NotFoundError, ServerError
-from codat_nb.frames import connections_frame, portfolio_frame
+from codat_nb.exceptions import CodatTransportError, ServerError
+from codat_nb.frames import connections_frame
+from codat_nb.listing import Listings, PageCache, Source, Tally, cost, keep_matching
+from codat_nb.portfolio import list_all
 from codat_nb.wire.models import Connection, parse_model
+from codat_nb.wire.schema import CONNECTION
 
 if TYPE_CHECKING:
     from codat_nb.companies import CompaniesAPI
@@ -30,72 +34,92 @@ if TYPE_CHECKING:
 class ConnectionsAPI:
     """``client.connections``: a company's data connections (Sync for Expenses v1)."""
 
-    def __init__(self, transport: Transport, companies: CompaniesAPI, max_concurrency: int) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        companies: CompaniesAPI,
+        listings: Listings,
+        max_concurrency: int,
+    ) -> None:
         self._transport = transport
         self._companies = companies
+        self._listings = listings
         self._max_concurrency = max_concurrency
 
     def __repr__(self) -> str:
         return f"<ConnectionsAPI of {self._transport.base_url}>"
 
-    def _fetcher(self, company_id: str) -> paging.PageFetcher:
+    def source(self, company_id: str, cache: PageCache, tally: Tally | None = None) -> Source:
+        """One company's connections listing as pages (for ``paging``)."""
         path = f"/companies/{company_id}/connections"
-
-        def fetch(params: dict[str, Any]) -> dict[str, Any]:
-            return self._transport.request("GET", path, params=params)
-
-        return fetch
+        return Source(
+            lambda params: self._transport.request("GET", path, params=params, tally=tally),
+            f"connections of company {company_id}",
+            cache,
+            lambda: self._transport.rate_limit,
+        )
 
     def list(
         self,
         company_id: str,
         query: str | None = None,
         order_by: str | None = None,
-        page_size: int = 100,
+        page_size: int | None = None,
         limit: int | None = None,
         concurrency: int | None = None,
         progress: bool | None = None,
+        check_quota: bool = True,
     ) -> pd.DataFrame:
-        """Every connection of a company (all pages) as a DataFrame of ``CONNECTION_COLUMNS``.
+        """Every connection of a company as a DataFrame of ``CONNECTION_COLUMNS``: complete and
+        consistent (see README, Pagination), or an error.
 
-        ``query`` is Codat's filter language (e.g. ``"status=Linked"``), ``order_by`` a field,
-        ``-field`` for descending. ``limit`` is the only way to stop early.
+        ``query`` is Codat's filter language (``"status=Linked"``), checked before sending;
+        ``order_by`` a field, ``-field`` for descending. ``page_size`` defaults to the largest
+        Codat serves; ``limit`` is the only way to stop early. ``check_quota`` stops a listing
+        that would need more requests than Codat's quota has left, before spending them.
         """
         company_id = check_id("company_id", company_id)
         args = ListingArgs.check(
+            schema=CONNECTION,
             query=query,
             order_by=order_by,
             page_size=page_size,
             limit=limit,
             concurrency=concurrency,
             progress=progress,
+            check_quota=check_quota,
             max_concurrency=self._max_concurrency,
         )
-        what = f"connections of company {company_id}"
-        frame = connections_frame(paging.collect(self._fetcher(company_id), args, what))
-        return self._stamped(frame)
 
-    def _stamped(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame.attrs["server_time"]``: the server's clock when the listing ended (its Date
-        header), so later analysis and history can say "as of" without trusting this machine."""
-        frame.attrs["server_time"] = self._transport.last_date()
-        return frame
+        def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
+            source = self.source(company_id, cache, tally)
+            rows = keep_matching(paging.collect(source, args), args.query, CONNECTION, source.what)
+            frame = connections_frame(rows, source.what)
+            frame.attrs.update(cost(tally, cache, self._transport.last_date()))
+            return frame
+
+        return self._listings.run(f"connections.list({company_id!r})", call)
 
     def iter(
         self,
         company_id: str,
         query: str | None = None,
         order_by: str | None = None,
-        page_size: int = 100,
+        page_size: int | None = None,
         limit: int | None = None,
     ) -> Iterator[Connection]:
         """Connections as models, fetched lazily one page at a time (arguments checked now)."""
         company_id = check_id("company_id", company_id)
-        args = ListingArgs.check(query=query, order_by=order_by, page_size=page_size, limit=limit)
-        rows = paging.iterate(
-            self._fetcher(company_id), args, f"connections of company {company_id}"
+        args = ListingArgs.check(
+            schema=CONNECTION, query=query, order_by=order_by, page_size=page_size, limit=limit
         )
-        return (parse_model(Connection, row, "Connection") for row in rows)
+        source = self.source(company_id, PageCache())
+        rows = paging.iterate(source, args)
+        return (
+            parse_model(Connection, row, source.what)
+            for row in rows
+            if keep_matching([row], args.query, CONNECTION, source.what)
+        )
 
     @staticmethod
     def _connection_path(company_id: str, connection_id: str) -> str:
@@ -105,8 +129,8 @@ class ConnectionsAPI:
         return f"/companies/{company_id}/connections/{connection_id}"
 
     def get(self, company_id: str, connection_id: str) -> Connection:
-        body = self._transport.request("GET", self._connection_path(company_id, connection_id))
-        return parse_model(Connection, body, "Connection")
+        path = self._connection_path(company_id, connection_id)
+        return parse_model(Connection, self._transport.request("GET", path), f"GET {path}")
 
     def create(
         self, company_id: str, platform_key: str, *, idempotency_key: str | None = None
@@ -116,27 +140,25 @@ class ConnectionsAPI:
         Safe to retry: the call carries an ``Idempotency-Key`` (yours, or a fresh GUID), so a
         lost answer is retried without making a second connection.
         """
-        company_id = check_id("company_id", company_id)
-        platform_key = check_platform_key(platform_key)
+        path = f"/companies/{check_id('company_id', company_id)}/connections"
         body = self._transport.request(
             "POST",
-            f"/companies/{company_id}/connections",
-            json_body={"platformKey": platform_key},
+            path,
+            json_body={"platformKey": check_platform_key(platform_key)},
             idempotency_key=check_idempotency_key(idempotency_key),
         )
-        return parse_model(Connection, body, "Connection")
+        return parse_model(Connection, body, f"POST {path}")
 
     def create_partner_expense(
         self, company_id: str, *, idempotency_key: str | None = None
     ) -> Connection:
         """The company's partner expense connection (created already Linked)."""
         company_id = check_id("company_id", company_id)
+        path = f"/companies/{company_id}/sync/expenses/connections/partnerExpense"
         body = self._transport.request(
-            "POST",
-            f"/companies/{company_id}/sync/expenses/connections/partnerExpense",
-            idempotency_key=check_idempotency_key(idempotency_key),
+            "POST", path, idempotency_key=check_idempotency_key(idempotency_key)
         )
-        return parse_model(Connection, body, "Connection")
+        return parse_model(Connection, body, f"POST {path}")
 
     def unlink(
         self, company_id: str, connection_id: str, *, idempotency_key: str | None = None
@@ -144,7 +166,7 @@ class ConnectionsAPI:
         """Stop syncing a Linked connection; its data is kept and it can be re-authorised.
 
         When Codat answers 5xx (a write's 5xx is not retried: Codat replays it for the same
-        key), the connection is read back: if it is Unlinked, the unlink happened.
+        key) or no answer comes, the connection is read back: if it is Unlinked, it worked.
         """
         path = self._connection_path(company_id, connection_id)
         try:
@@ -155,11 +177,11 @@ class ConnectionsAPI:
                 idempotency_key=check_idempotency_key(idempotency_key),
             )
         except (ServerError, CodatTransportError):
-            current = parse_model(Connection, self._transport.request("GET", path), "Connection")
+            current = self.get(company_id, connection_id)
             if current.status != "Unlinked":
                 raise
             return current
-        return parse_model(Connection, body, "Connection")
+        return parse_model(Connection, body, f"PATCH {path}")
 
     def delete(self, company_id: str, connection_id: str) -> None:
         """Delete a connection for good (irreversible; later gets raise NotFoundError).
@@ -176,55 +198,39 @@ class ConnectionsAPI:
         self,
         query: str | None = None,
         order_by: str | None = None,
-        page_size: int = 100,
+        *,
+        company_query: str | None = None,
+        strategy: str = "embedded",
+        page_size: int | None = None,
         concurrency: int | None = None,
         progress: bool | None = None,
+        check_quota: bool = True,
+        strict: bool = False,
     ) -> pd.DataFrame:
-        """The portfolio view: every connection of every company, ``company_id`` and
-        ``company_name`` first. Companies are listed concurrently, each company's pages in turn.
+        """Every connection of every company, ``company_id`` and ``company_name`` first.
+
+        ``strategy="embedded"`` (default) reads the connections each company in ``/companies``
+        carries: ``ceil(companies / page size)`` requests. ``"per_company"`` lists each
+        company's connections (one request per company at least); the embedded strategy falls
+        back to it, saying so, when the server's companies carry no connections. ``query`` and
+        ``order_by`` are about connections (applied per company); ``company_query`` filters
+        the companies (e.g. ``"dataConnections.status=Deauthorized"``). Companies that could
+        not be read are in ``df.attrs["failures"]`` (one warning says how many); ``strict=True``
+        raises instead. ``df.attrs["requests"]`` says what it cost.
         """
-        args = ListingArgs.check(
+        return list_all(
+            self,
+            self._companies,
+            self._listings,
+            self._transport,
             query=query,
             order_by=order_by,
+            company_query=company_query,
+            strategy=strategy,
             page_size=page_size,
             concurrency=concurrency,
             progress=progress,
+            check_quota=check_quota,
+            strict=strict,
             max_concurrency=self._max_concurrency,
         )
-        workers, progress = args.concurrency, args.progress
-        companies = self._companies.rows(concurrency=workers, progress=progress)
-        stop = threading.Event()  # set on interrupt/error: workers quit at their next page
-        per_company = replace(args, concurrency=1, progress=False)
-
-        def one_company(company: dict[str, Any]) -> list[dict[str, Any]]:
-            fetch_page = self._fetcher(company["id"])
-            what = f"connections of company {company['id']}"
-
-            def fetch(params: dict[str, Any]) -> dict[str, Any]:
-                if stop.is_set():
-                    raise CancelledError(f"listing {what} was abandoned")
-                return fetch_page(params)
-
-            try:
-                return paging.collect(fetch, per_company, what)
-            except NotFoundError:
-                warnings.warn(
-                    f"company {company['id']} was deleted during the listing; skipped",
-                    CodatWarning,
-                    stacklevel=2,
-                )
-                return []
-
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat_nb-company")
-        bar = paging.progress_bar(len(companies), progress, "companies", "company")
-        try:
-            futures = [executor.submit(one_company, company) for company in companies]
-            parts = []
-            for company, future in zip(companies, futures, strict=True):
-                parts.append((company["id"], company.get("name"), future.result()))
-                bar.update(1)
-        finally:
-            stop.set()
-            executor.shutdown(wait=False, cancel_futures=True)
-            bar.close()
-        return self._stamped(portfolio_frame(parts))

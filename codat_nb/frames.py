@@ -23,8 +23,9 @@ from typing import Any
 import pandas as pd
 
 from codat_nb.wire import schema as s
-from codat_nb.wire.dates import parse_codat_datetime, to_utc_datetimes
+from codat_nb.wire.dates import parse_codat_datetime
 from codat_nb.wire.models import known_or_warn
+from codat_nb.wire.rows import check_rows, dates
 
 Row = dict[str, Any]
 
@@ -44,11 +45,11 @@ def _category(field: s.Field, values: Sequence[Any]) -> pd.Series:
     return pd.Series(pd.Categorical(values, dtype=dtype))
 
 
-def _column(field: s.Field, values: list[Any]) -> pd.Series:
+def _column(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> pd.Series:
     if field.dtype == s.CATEGORY:
         return _category(field, values)
     if field.dtype == s.UTC_DATETIME:
-        return to_utc_datetimes(field.column_name, values)
+        return dates(schema, field, values, what)
     return pd.Series(values, dtype=field.dtype)
 
 
@@ -87,26 +88,32 @@ CONNECTION_COLUMNS = s.CONNECTION.frame_columns(tuple(CONNECTION_DERIVED))
 COMPANY_COLUMNS = s.COMPANY.frame_columns(tuple(COMPANY_DERIVED))
 
 
-def frame(schema: s.Schema, derived: Derived, rows: Iterable[Row]) -> pd.DataFrame:
-    """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts."""
+def frame(
+    schema: s.Schema, derived: Derived, rows: Iterable[Row], what: str = "a listing"
+) -> pd.DataFrame:
+    """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
+    by the same gate as every other reading (``wire.rows``)."""
     rows = rows if isinstance(rows, list) else list(rows)
-    columns = {f.column_name: _column(f, [r.get(f.wire) for r in rows]) for f in schema.columns}
+    values = check_rows(schema, rows, what, parse_dates=False)
+    columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
         columns[name] = pd.Series(compute(rows), dtype=dtype)
     return pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
 
 
-def connections_frame(connections: Iterable[Row]) -> pd.DataFrame:
+def connections_frame(connections: Iterable[Row], what: str = "a listing") -> pd.DataFrame:
     """A DataFrame of CONNECTION_COLUMNS from raw Connection wire dicts (camelCase)."""
-    return frame(s.CONNECTION, CONNECTION_DERIVED, connections)
+    return frame(s.CONNECTION, CONNECTION_DERIVED, connections, what)
 
 
-def companies_frame(companies: Iterable[Row]) -> pd.DataFrame:
+def companies_frame(companies: Iterable[Row], what: str = "a listing") -> pd.DataFrame:
     """A DataFrame of COMPANY_COLUMNS from raw Company wire dicts."""
-    return frame(s.COMPANY, COMPANY_DERIVED, companies)
+    return frame(s.COMPANY, COMPANY_DERIVED, companies, what)
 
 
-def portfolio_frame(parts: Iterable[tuple[str, str, list[Row]]]) -> pd.DataFrame:
+def portfolio_frame(
+    parts: Iterable[tuple[str, str, list[Row]]], what: str = "the portfolio"
+) -> pd.DataFrame:
     """Connections of many companies, ``(company_id, company_name, rows)`` each, in one frame."""
     ids: list[str] = []
     names: list[str] = []
@@ -115,7 +122,7 @@ def portfolio_frame(parts: Iterable[tuple[str, str, list[Row]]]) -> pd.DataFrame
         ids += [company_id] * len(company_rows)
         names += [company_name] * len(company_rows)
         rows += company_rows
-    result = connections_frame(rows)
+    result = connections_frame(rows, what)
     result.insert(0, "company_name", _text(names))
     result.insert(0, "company_id", _text(ids))
     return result

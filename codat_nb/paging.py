@@ -1,22 +1,31 @@
-"""Walking Codat's numbered pages: one lazy walk under every listing, in server order.
+"""Walking Codat's numbered pages: one lazy walk under every listing, returned only when it is
+complete and consistent.
 
-``Walk`` fetches page 1, learns the page count (and the page size the server really serves),
-then the rest through a bounded window of workers (concurrency 1: strictly lazy, one page per
-step), handing pages out in order and stopping at the first empty page. ``collect`` (the eager,
-concurrent listing) and ``iterate`` (``iter()``) are both built on it. The rule that matters: a
-listing is never returned short of ``totalResults``. Rows seen twice (data moving during the
-walk) are dropped by id with a warning; if rows still fall short, ``collect`` walks again and
-after a few tries raises ``IncompleteListingError``.
+``Walk`` asks for page 1, learns the page count and the page size the server really serves
+(it may cap the size it was asked for, saying so or not), then fetches the rest through a
+bounded window of workers (concurrency 1: strictly lazy), hands pages out in order and stops at
+the first empty page. ``collect`` (eager, concurrent) and ``iterate`` (``iter()``) are built on
+it.
+
+Consistent means: the rows are those of one state of the server's listing, no row missing and
+none repeated. Offset paging breaks that when rows are added or removed before a page boundary
+between two page reads (a row slides across the boundary unseen, while ``totalResults`` may not
+change). So after a walk of several pages, each boundary is checked with one small probe: the
+rows either side of it must still be the last row of one page and the first of the next. A
+listing that fits one page (5,000 rows by default) is a single atomic read and needs no probe.
+A walk that came back short, or whose boundaries moved, is walked again (at most ``MAX_WALKS``
+times); then ``IncompleteListingError`` is raised rather than a wrong answer returned.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -24,50 +33,46 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from codat_nb.arguments import ListingArgs
-from codat_nb.exceptions import CodatError, CodatWarning, IncompleteListingError
+from codat_nb.exceptions import CodatWarning, IncompleteListingError, QuotaExceededError
+from codat_nb.listing import Page, Source
+from codat_nb.wire.protocol import MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-#: fetch(query parameters) -> the parsed page JSON (``results``, ``totalResults``, ...)
-PageFetcher = Callable[[dict[str, Any]], dict[str, Any]]
-
 MAX_WALKS = 3
 PROGRESS_MIN_PAGES = 4
 
 
-def is_interactive() -> bool:
-    """True in a Jupyter kernel or a terminal: where a progress bar is seen, not logged."""
+def is_watched() -> bool:
+    """True where a person watches a progress bar: a terminal, or a notebook open in Jupyter
+    (whose server names the kernel's session) or VS Code; not nbconvert or papermill runs,
+    whose saved output would only say "0%"."""
     shell = sys.modules.get("IPython")
-    if shell is not None:
-        get_ipython = getattr(shell, "get_ipython", None)
-        ip = get_ipython() if get_ipython else None
-        if ip is not None and type(ip).__name__ == "ZMQInteractiveShell":
-            return True
+    ip = shell.get_ipython() if shell is not None else None
+    if ip is not None and type(ip).__name__ == "ZMQInteractiveShell":
+        return bool(os.environ.get("JPY_SESSION_NAME") or os.environ.get("VSCODE_PID"))
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def progress_bar(total: int, progress: bool | None, desc: str, unit: str) -> tqdm:
-    show = progress if progress is not None else total >= PROGRESS_MIN_PAGES and is_interactive()
-    return tqdm(total=total, desc=desc, unit=unit, disable=not show, leave=False)
+    show = progress if progress is not None else total >= PROGRESS_MIN_PAGES and is_watched()
+    return tqdm(total=total, desc=f"Listing {desc}", unit=unit, disable=not show, leave=False)
 
 
-def _checked(page: Any, number: int, what: str) -> dict[str, Any]:
-    if (
-        not isinstance(page, dict)
-        or not isinstance(page.get("results"), list)
-        or not isinstance(page.get("totalResults"), int)
-    ):
-        raise CodatError(f"page {number} of {what} is not a Codat page (no results/totalResults)")
-    return page
-
-
-def _served_page_size(page: dict[str, Any], requested: int) -> int:
-    """The page size the server really used: it may cap what was asked for."""
+def _served_page_size(page: Page, requested: int) -> int:
+    """The page size the server really uses: it may cap what was asked for, saying so in
+    ``pageSize`` or not (then page 1 holds fewer rows than asked while more exist)."""
     served = page.get("pageSize")
+    size = requested
     if isinstance(served, int) and not isinstance(served, bool) and 0 < served < requested:
-        return served
-    return requested
+        size = served
+    rows = len(page["results"])
+    if 0 < rows < size and page["totalResults"] > rows:
+        size = rows
+    if size != requested:
+        log.info("the server serves %d rows per page (asked for %d)", size, requested)
+    return size
 
 
 def _done(value: Any) -> Future:
@@ -76,15 +81,30 @@ def _done(value: Any) -> Future:
     return future
 
 
+def _probes(boundary: int, largest: int) -> list[tuple[int, int, int]]:
+    """Pages that show rows ``boundary - 1`` and ``boundary``: (page size, page number, index
+    of row ``boundary - 1`` in it; -1 when it is on the page before). One small page holding
+    both when a size up to ``largest`` (what the server serves) allows, else one row each."""
+    for size in range(2, largest + 1):
+        if boundary % size:
+            return [(size, boundary // size + 1, (boundary - 1) % size)]
+    return [(1, boundary, 0), (1, boundary + 1, -1)]
+
+
 class Walk:
     """One pass over a listing's pages. ``rows()`` yields distinct rows lazily; afterwards
-    ``expected``, ``distinct`` and ``duplicates`` tell whether the pass was complete."""
+    ``problem()`` says what, if anything, keeps the pass from being the listing."""
 
-    def __init__(self, fetch: PageFetcher, args: ListingArgs, what: str) -> None:
-        self.fetch, self.args, self.what = fetch, args, what
+    def __init__(self, source: Source, args: ListingArgs) -> None:
+        self.source, self.args = source, args
         self.largest_total = 0
         self.distinct = 0
         self.duplicates = 0
+        self.empty_page: int | None = None  # a page that came back empty before the end
+        self.ragged = False  # a page other than the last held fewer rows than the page size
+        self.probe_limit = MAX_PAGE_SIZE
+        #: (position of the first row of a page, last id before it, first id from it)
+        self.boundaries: list[tuple[int, Any, Any]] = []
 
     @property
     def expected(self) -> int:
@@ -96,123 +116,210 @@ class Walk:
         limit = self.args.limit
         return self.largest_total if limit is None else min(limit, self.largest_total)
 
-    @property
-    def complete(self) -> bool:
-        return self.distinct >= self.expected
+    def problem(self) -> str | None:
+        """Why this pass is not a complete listing, or None when it is."""
+        if self.distinct >= self.expected and not self.ragged:
+            return None
+        if self.empty_page is not None and self.distinct < self.expected:
+            return (
+                f"Codat reported {self.expected} rows but page {self.empty_page} was empty "
+                f"after {self.distinct}"
+            )
+        return (
+            f"{self.distinct} distinct rows came back where Codat reported {self.expected} "
+            f"({self.duplicates} repeated across pages): the data changed during the listing"
+        )
 
     def _page_count(self, total: int, page_size: int) -> int:
         limit = self.args.limit
         return max(1, math.ceil((total if limit is None else min(limit, total)) / page_size))
 
-    def pages(self) -> Iterator[dict[str, Any]]:
+    def _check_quota(self, args: ListingArgs, last: int) -> None:
+        """Stop before spending requests the rest of the walk cannot get."""
+        limit = self.source.rate_limit()
+        if not args.check_quota or limit is None or limit.remaining is None:
+            return
+        pages = [n for n in range(2, last + 1) if not self.source.cached(args.params(n))]
+        needed = len(pages) + (last - 1)  # the pages, and one boundary probe between each two
+        if needed <= limit.remaining:
+            return
+        raise QuotaExceededError(
+            f"listing {self.source.what} needs {needed} more requests ({len(pages)} pages and "
+            f"{last - 1} boundary checks) but Codat's X-Rate-Limit-Remaining says "
+            f"{limit.remaining} are left (resets {limit.reset}); nothing more was spent. "
+            "client.unfinished.resume() continues once the quota allows, or pass "
+            "check_quota=False to spend what is left",
+            reset_at=limit.reset,
+            status_code=429,
+            retry_after=None,
+        )
+
+    def pages(self) -> Iterator[Page]:
         """Every page in order; pages past the planned end are fetched while totals grow."""
-        args, what = self.args, self.what
-        first = _checked(self.fetch(args.params(1)), 1, what)
+        args, source = self.args, self.source
+        first = source.page(args.params(1))
         args = replace(args, page_size=_served_page_size(first, args.page_size))
+        # Probes may be as big as the server allows: its cap if it has shown one.
+        capped = args.page_size < self.args.page_size
+        self.probe_limit = args.page_size if capped else MAX_PAGE_SIZE
         self.largest_total = first["totalResults"]
         last = self._page_count(self.largest_total, args.page_size)
+        self._check_quota(args, last)
         workers = min(args.concurrency, last - 1)
-        bar = progress_bar(last, args.progress, what, "page") if last > 1 else None
+        bar = progress_bar(last, args.progress, source.what, "page") if last > 1 else None
         executor = (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat_nb-page")
             if workers > 1
             else None
         )
 
-        def fetch(number: int) -> dict[str, Any]:
-            return _checked(self.fetch(args.params(number)), number, what)
-
         def submit(number: int) -> Future:
-            return executor.submit(fetch, number) if executor else _done(fetch(number))
+            params = args.params(number)
+            return executor.submit(source.page, params) if executor else _done(source.page(params))
 
-        pending: deque[Future] = deque()
-        following = 2
+        pending: deque[tuple[int, Future]] = deque()
+        following, number, page = 2, 1, first
+        previous: Page | None = None
         try:
-            page = first
             while True:
                 if bar is not None:
                     bar.update(1)
+                self._note_boundary(previous, number, page, args.page_size)
                 yield page
                 if not page["results"]:
+                    if number < last:
+                        self.empty_page = number
                     return
+                previous = page
                 self.largest_total = max(self.largest_total, page["totalResults"])
                 if args.limit is None:  # rows added during the walk push others further on
                     last = max(last, self._page_count(self.largest_total, args.page_size))
                     if bar is not None and bar.total != last:
                         bar.total = last
                 while following <= last and len(pending) < max(workers, 1):
-                    pending.append(submit(following))
+                    pending.append((following, submit(following)))
                     following += 1
                 if not pending:
                     return
-                page = pending.popleft().result()
+                number, future = pending.popleft()
+                page = future.result()
         finally:
-            # On KeyboardInterrupt or an error: drop queued pages, let running ones finish alone.
+            # On KeyboardInterrupt or an error: drop queued pages, let running ones finish (and
+            # be kept for resume()) alone.
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
             if bar is not None:
                 bar.close()
+
+    def _note_boundary(self, previous: Page | None, number: int, page: Page, size: int) -> None:
+        if previous is None or not page["results"]:
+            return
+        if len(previous["results"]) != size:
+            self.ragged = True
+            return
+        before, after = previous["results"][-1], page["results"][0]
+        if isinstance(before, dict) and isinstance(after, dict):
+            self.boundaries.append(((number - 1) * size, before.get("id"), after.get("id")))
 
     def rows(self) -> Iterator[Row]:
         """Distinct rows (by id) in server order, stopping at ``limit``."""
         seen: set[Any] = set()
         limit = self.args.limit
         for page in self.pages():
-            for row in page["results"]:
-                key = row.get("id")
-                if key in seen:
-                    self.duplicates += 1
-                    continue
-                seen.add(key)
-                self.distinct += 1
-                yield row
-                if limit is not None and self.distinct >= limit:
-                    return
+            results = page["results"]
+            keys = [row.get("id") if isinstance(row, dict) else None for row in results]
+            fresh = set(keys)
+            if len(fresh) == len(keys) and fresh.isdisjoint(seen) and None not in fresh:
+                seen |= fresh  # the usual page: every row new, checked a page at a time
+                kept = results
+            else:
+                kept = []
+                for key, row in zip(keys, results, strict=True):
+                    if key is not None and key in seen:
+                        self.duplicates += 1
+                        continue
+                    seen.add(key)
+                    kept.append(row)
+            if limit is not None and self.distinct + len(kept) >= limit:
+                kept = kept[: limit - self.distinct]
+                self.distinct += len(kept)
+                yield from kept
+                return
+            self.distinct += len(kept)
+            yield from kept
+
+    def boundaries_hold(self) -> bool:
+        """Probe each boundary: are the rows either side of it still where this walk saw them?"""
+        if not self.boundaries:
+            return True
+
+        def holds(boundary: tuple[int, Any, Any]) -> bool:
+            position, before, after = boundary
+            seen: list[Any] = []
+            for size, number, _ in _probes(position, self.probe_limit):
+                params = replace(self.args, page_size=size, limit=None).params(number)
+                rows = self.source.fresh(params)["results"]
+                seen += [row.get("id") if isinstance(row, dict) else None for row in rows]
+            at = _probes(position, self.probe_limit)[0][2]
+            return seen[at : at + 2] == [before, after]
+
+        workers = min(self.args.concurrency, len(self.boundaries))
+        log.debug("probing %d page boundaries of %s", len(self.boundaries), self.source.what)
+        if workers <= 1:
+            return all(holds(b) for b in self.boundaries)
+        with ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe") as pool:
+            return all(pool.map(holds, self.boundaries))
 
 
-def collect(fetch: PageFetcher, args: ListingArgs, what: str) -> list[Row]:
-    """Every row (or the first ``limit``) as raw wire dicts, in server order, duplicate-free."""
+def _consistent(walk: Walk) -> str | None:
+    problem = walk.problem()
+    if problem is None and not walk.boundaries_hold():
+        problem = (
+            "rows were added or removed while the pages were read, so some slid across a "
+            "page boundary (seen twice or not at all)"
+        )
+    return problem
+
+
+def collect(source: Source, args: ListingArgs) -> list[Row]:
+    """Every row (or the first ``limit``) as raw wire dicts, in server order, consistent."""
     for attempt in range(1, MAX_WALKS + 1):
-        walk = Walk(fetch, args, what)
+        walk = Walk(source, args)
         rows = list(walk.rows())
-        if walk.complete:
+        problem = _consistent(walk)
+        if problem is None:
             if walk.duplicates:
                 warnings.warn(
-                    f"{walk.duplicates} row(s) of {what} appeared on more than one page (the "
-                    "data changed during the listing) and were dropped by id",
+                    f"{walk.duplicates} row(s) of {source.what} appeared twice in Codat's "
+                    "answer and were dropped by id",
                     CodatWarning,
                     stacklevel=3,
                 )
             return rows
+        source.cache.forget(source.what)  # those pages are not one state: read afresh
         if attempt < MAX_WALKS:
             warnings.warn(
-                f"{walk.duplicates} row(s) of {what} appeared on more than one page and "
-                f"{walk.expected - walk.distinct} were missed (the data changed during the "
-                "listing); listed again",
-                CodatWarning,
-                stacklevel=3,
+                f"listing {source.what}: {problem}; listed again", CodatWarning, stacklevel=3
             )
-            log.info("listing %s again (walk %d of %d)", what, attempt + 1, MAX_WALKS)
+            log.info("listing %s again (walk %d of %d)", source.what, attempt + 1, MAX_WALKS)
     raise IncompleteListingError(
-        f"listing {what} returned {walk.distinct} distinct rows but Codat reported "
-        f"{walk.expected} ({walk.duplicates} duplicates across pages) in each of {MAX_WALKS} "
-        "attempts; the data kept changing during the walk, so no result is returned rather "
-        "than a partial one"
+        f"listing {source.what}: {problem}, in each of {MAX_WALKS} attempts; no result is "
+        "returned rather than a wrong one"
     )
 
 
-def iterate(fetch: PageFetcher, args: ListingArgs, what: str) -> Iterator[Row]:
-    """Rows one page at a time (lazily); raises at the end if the walk came back short."""
-    walk = Walk(fetch, replace(args, concurrency=1), what)
+def iterate(source: Source, args: ListingArgs) -> Iterator[Row]:
+    """Rows one page at a time (lazily); raises at the end if the walk was not consistent."""
+    walk = Walk(source, replace(args, concurrency=1))
     yield from walk.rows()
+    problem = _consistent(walk)
+    if problem is not None:
+        raise IncompleteListingError(
+            f"listing {source.what}: {problem}; the rows yielded are not one consistent listing"
+        )
     if walk.duplicates:
         warnings.warn(
-            f"{walk.duplicates} row(s) of {what} appeared on more than one page and were skipped",
+            f"{walk.duplicates} row(s) of {source.what} appeared twice and were skipped",
             CodatWarning,
             stacklevel=2,
-        )
-    if not walk.complete:
-        raise IncompleteListingError(
-            f"listing {what} yielded {walk.distinct} distinct rows but Codat reported "
-            f"{walk.expected}; the data changed during the walk, so some rows were missed"
         )

@@ -27,12 +27,15 @@ def _positive_number(name: str, value: object, *, zero: bool = False) -> None:
 class RetryPolicy:
     """Exponential backoff with jitter, capped per wait, within one deadline per call.
 
+    Ten retries by default: under heavy 429/5xx weather (30% and 20% of answers) one request
+    still fails only about once in ten thousand, and the deadline bounds the wait.
+
     ``deadline`` (seconds) bounds a whole call: connecting, reading and every retry. A
     Retry-After header replaces the computed wait when it is positive (it is the server's
     instruction); one of 0, negative or in the past still waits the computed backoff.
     """
 
-    max_retries: int = 5
+    max_retries: int = 10
     backoff: float = 0.5
     backoff_factor: float = 2.0
     backoff_max: float = 30.0

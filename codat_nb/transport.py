@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import threading
 import time
 import uuid
 import warnings
@@ -48,6 +47,7 @@ from codat_nb.exceptions import (
     RateLimitError,
     ResponseTooLargeError,
 )
+from codat_nb.listing import Tally
 from codat_nb.retry import RatePause, RetryPolicy
 from codat_nb.secret import Secret
 
@@ -73,18 +73,6 @@ class RateLimit(NamedTuple):
     limit: int | None
     remaining: int | None
     reset: str | None
-
-
-class Tally:
-    """Requests made on behalf of one call or listing (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self.count += 1
 
 
 class _Outcome(NamedTuple):
@@ -323,6 +311,10 @@ class Transport:
             wait = policy.delay(attempt, outcome.retry_after)
             if outcome.refused:
                 wait = min(wait, REFUSED_WINDOW_S / 4)
+            if isinstance(error, RateLimitError) and wait >= deadline - time.monotonic():
+                # The quota, not a burst: end the call now. Not kept as a pause, so the next
+                # call asks again (one request) and finds out whether the quota has reset.
+                raise self._quota_error(wait, attempt, error, method, url)
             if isinstance(error, RateLimitError):
                 self.pause.pause(wait)  # every request of this client waits, not just this one
             elif wait >= deadline - time.monotonic():
@@ -359,6 +351,11 @@ class Transport:
                 )
             error.message += f" (gave up: the {self.retries.deadline:g} s deadline passed)"
             raise error
+        raise self._quota_error(wait, attempt, error, method, url)
+
+    def _quota_error(
+        self, wait: float, attempt: int, error: CodatError | None, method: str, url: str
+    ) -> QuotaExceededError:
         quota = QuotaExceededError(
             f"Codat asks to wait {wait:.0f} s before the next request, longer than this "
             f"call's {self.retries.deadline:g} s deadline allows (the rate limit or daily "
@@ -373,7 +370,7 @@ class Transport:
         if isinstance(error, RateLimitError):  # keep what Codat said, to quote
             quota.error, quota.correlation_id = error.error, error.correlation_id
             quota.service, quota.validation = error.service, error.validation
-        raise quota
+        return quota
 
     def _refused_error(self, error: CodatError) -> CodatConnectionError:
         return CodatConnectionError(

@@ -11,7 +11,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("sandbox", "snapshot")  # modules of codat_nb.cli, in the order --help lists them
+SUBCOMMANDS = ("sandbox", "nbval-config", "snapshot")  # in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(f"codat_nb.cli.{name}").register(commands)
+        importlib.import_module(f"codat_nb.cli.{name.replace('-', '_')}").register(commands)
     return parser
 
 

@@ -20,13 +20,21 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def parse_codat_datetime(value: str) -> datetime:
-    """Parse any of Codat's date shapes; fractions beyond microseconds are truncated."""
+    """Parse any of Codat's date shapes; fractions beyond microseconds are truncated.
+
+    Whatever the DataFrames' parser (pandas, ISO 8601) accepts is accepted here too, so a model
+    and a frame never disagree about a date.
+    """
     text = _FRACTION.sub(r"\1", value.strip())
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        pass
+    try:
+        return pd.Timestamp(pd.to_datetime(text, format="ISO8601")).to_pydatetime()
+    except (ValueError, TypeError, OverflowError):
         raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
 
 

@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from codat_nb.exceptions import CodatError, CodatWarning
 from codat_nb.wire import schema as s
 from codat_nb.wire.dates import parse_codat_datetime
+from codat_nb.wire.rows import check_rows
 
 _warned_enum_values: set[tuple[str, str]] = set()
 Model = TypeVar("Model", bound=BaseModel)
@@ -101,6 +102,7 @@ def model_for(schema: s.Schema) -> type[CodatModel]:
         fields = {f.name: _definition(f) for f in schema.fields}
         model = create_model(schema.name, __base__=CodatModel, __module__=__name__, **fields)
         model.__doc__ = f"Codat's {schema.name}, as declared in ``codat_nb.wire.schema``."
+        model.__codat_schema__ = schema  # type: ignore[attr-defined]
         _models[schema.name] = model
     return model
 
@@ -115,13 +117,19 @@ ErrorMessage = model_for(s.ERROR_MESSAGE)
 
 
 def parse_model(model: type[Model], body: Any, what: str) -> Model:
-    """Validate a response body, turning a malformed answer into a CodatError (not a traceback)."""
+    """Validate a response body, turning a malformed answer into a CodatError (not a traceback).
+
+    The body passes ``wire.rows.check_rows`` first, the gate listings use too, so a single
+    read and a listing accept and refuse exactly the same shapes.
+    """
+    check_rows(model.__codat_schema__, [body], what)  # type: ignore[attr-defined]
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
+        name = model.__codat_schema__.name  # type: ignore[attr-defined]
         raise CodatError(
-            f"Codat's answer is not a valid {what}: {where}: {first['msg']} "
+            f"Codat sent an invalid {name} ({what}): {where}: {first['msg']} "
             f"({exc.error_count()} problem(s))"
         ) from None

@@ -10,16 +10,17 @@ import pytest
 
 import codat_nb
 from codat_nb import error_mapping, exceptions, paging
-from codat_nb.arguments import ListingArgs, check_id
+from codat_nb.arguments import check_id
 from codat_nb.client import CodatClient
 from codat_nb.frames import (
     COMPANY_COLUMNS,
     CONNECTION_COLUMNS,
     companies_frame,
     connections_frame,
-    to_utc_datetimes,
 )
-from codat_nb.transport import RetryPolicy, check_timeout
+from codat_nb.retry import RetryPolicy
+from codat_nb.transport import check_timeout
+from codat_nb.wire.dates import to_utc_datetimes
 from codat_nb.wire.protocol import basic_auth_header
 
 CID = "7f7a3e3c-5b2e-4d0a-9c1e-0a2b3c4d5e6f"
@@ -446,62 +447,7 @@ def test_a_new_status_or_source_type_in_a_listing_is_warned_once_a_new_platform_
     assert "source type" in messages[1] and "'FrameOnlySource'" in messages[1]
 
 
-# --- paging rules, on an in-memory page source -------------------------------------------
-
-
-def pages_from(table):
-    """fetch(page) over a fixed {page: rows} table, as a server with odd pages would answer."""
-    total = len({row["id"] for rows in table.values() for row in rows})
-
-    def fetch(params):
-        page = params["page"]
-        return {"results": table.get(page, []), "totalResults": total, "pageNumber": page}
-
-    return fetch
-
-
-def ids(*names):
-    return [{"id": n} for n in names]
-
-
-def test_overlapping_pages_are_deduplicated_with_a_warning():
-    fetch = pages_from({1: ids("a", "b"), 2: ids("b", "c", "d"), 3: ids("e", "f")})
-    with pytest.warns(codat_nb.CodatWarning, match="1 row.*dropped by id"):
-        rows = paging.collect(fetch, ListingArgs(page_size=2, concurrency=3), "things")
-    assert [r["id"] for r in rows] == ["a", "b", "c", "d", "e", "f"]
-
-
-def test_a_short_server_raises_after_three_walks():
-    calls = []
-
-    def fetch(params):
-        calls.append(params["page"])
-        return {"results": ids("a", "b") if params["page"] == 1 else [], "totalResults": 5}
-
-    with pytest.warns(codat_nb.CodatWarning), pytest.raises(codat_nb.IncompleteListingError):
-        paging.collect(fetch, ListingArgs(page_size=2, concurrency=2), "things")
-    assert calls.count(1) == paging.MAX_WALKS
-
-
-def test_something_that_is_not_a_page_is_a_clear_error():
-    with pytest.raises(codat_nb.CodatError, match="page 1 of things is not a Codat page"):
-        paging.collect(lambda params: {"oops": True}, ListingArgs(page_size=2), "things")
-
-
 def test_progress_bar_only_when_asked_or_interactive_and_long():
     assert paging.progress_bar(50, False, "x", "page").disable
     assert not paging.progress_bar(2, True, "x", "page").disable
     assert paging.progress_bar(2, None, "x", "page").disable  # too few pages to bother
-
-
-def test_a_server_that_caps_page_size_is_still_walked_completely():
-    rows = ids(*"abcdefghij")
-
-    def fetch(params):  # asked for 5 per page, serves 3 and says so, like a capped pageSize
-        page = params["page"]
-        return {"results": rows[(page - 1) * 3 : page * 3], "totalResults": 10, "pageSize": 3}
-
-    got = paging.collect(fetch, ListingArgs(page_size=5, concurrency=2), "things")
-    assert [r["id"] for r in got] == list("abcdefghij")
-    walked = paging.iterate(fetch, ListingArgs(page_size=5), "things")
-    assert [r["id"] for r in walked] == list("abcdefghij")

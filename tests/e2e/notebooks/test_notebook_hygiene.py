@@ -13,6 +13,8 @@ import importlib.util
 import json
 import re
 import shlex
+import sys
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -28,7 +30,7 @@ from codat_nb.wire.protocol import basic_auth_header
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-SANITIZE_FILE = NOTEBOOK_DIR / "nbval_sanitize.cfg"
+SANITIZE_FILE = ROOT / "codat_nb" / "notebook" / "nbval_sanitize.cfg"  # shipped with the package
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 IMAGES = ("image/png", "image/jpeg", "image/svg+xml")
 
@@ -234,7 +236,21 @@ def test_sanitize_rules_are_each_justified_and_used() -> None:
     addopts = re.search(r"^addopts = (\".*\")$", (ROOT / "pyproject.toml").read_text(), re.M)
     options = shlex.split(json.loads(addopts.group(1)))
     assert "--nbval" in options and "--nbval-lax" not in options
-    assert options[options.index("--nbval-sanitize-with") + 1] == "notebooks/nbval_sanitize.cfg"
+    configured = options[options.index("--nbval-sanitize-with") + 1]
+    assert configured == "codat_nb/notebook/nbval_sanitize.cfg"
+
+
+def test_users_find_the_shipped_rules_with_one_command() -> None:
+    """``codat-nb nbval-config`` prints the rules' path, for a user's own notebooks."""
+    done = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "nbval-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT.parent,
+    )
+    assert Path(done.stdout.strip()).read_text() == SANITIZE_FILE.read_text()
 
 
 def test_sanitize_normalises_only_the_sandbox_port() -> None:

@@ -246,6 +246,27 @@ BEFORE_ANY_REQUEST = [
 ]
 
 # Only Codat can judge these: the request goes out and the error comes back typed.
+BEFORE_ANY_REQUEST += [
+    (
+        "query unknown field",
+        lambda c, w: c.connections.list(w.company_id, query="password=x"),
+        ValueError,
+        "password",
+    ),
+    (
+        "query column name instead of property",
+        lambda c, w: c.connections.list(w.company_id, query="last_sync>2026-01-01"),
+        ValueError,
+        "did you mean `lastSync`",
+    ),
+    (
+        "order_by unknown field",
+        lambda c, w: c.connections.list(w.company_id, order_by="secret"),
+        ValueError,
+        "secret",
+    ),
+]
+
 JUDGED_BY_CODAT = [
     (
         "query unbalanced braces",
@@ -260,22 +281,10 @@ JUDGED_BY_CODAT = [
         "query",
     ),
     (
-        "query unknown field",
-        lambda c, w: c.connections.list(w.company_id, query="password=x"),
-        BadRequestError,
-        "password",
-    ),
-    (
         "query injection",
         lambda c, w: c.connections.list(w.company_id, query="1=1 || DROP TABLE"),
         BadRequestError,
         "query",
-    ),
-    (
-        "order_by unknown field",
-        lambda c, w: c.connections.list(w.company_id, order_by="secret"),
-        BadRequestError,
-        "secret",
     ),
     (
         "order_by double minus",

@@ -24,8 +24,8 @@ def test_key_absent_from_every_repr_str_exception_and_log_record(caplog, client_
         sb.faults.retry_after = 0
         client = client_for(sb, retries=codat_nb.RetryPolicy(max_retries=25, backoff=0.001))
         via_key = codat_nb.connect(api_key=SECRET, base_url=sb.url)
-        company = client.companies.list()["company_id"][0]
-        frame = client.connections.list(company)
+        company = client.companies.list(page_size=50)["company_id"][0]
+        frame = client.connections.list(company, page_size=1)  # many requests, all logged
         made = via_key.connections.create(company, "gbol")
         texts += [repr(made), str(made), frame.to_string(), repr(via_key.rate_limit)]
         sb.faults.rate_limit_rate = 0.0
@@ -84,3 +84,42 @@ def test_connect_prefers_explicit_arguments_then_the_environment(
         sandbox.store.create_company("Env Ltd")
         assert list(from_env.companies.list()["company_name"]) == ["Env Ltd"]
         assert from_env.sandbox is None
+
+
+def _locals_text(tb) -> str:
+    """Every local of every codat_nb frame of a traceback, as --showlocals or %xmode Verbose
+    print them (the caller's own frames hold what the caller put there)."""
+    texts = []
+    while tb is not None:
+        if "/codat_nb/" in tb.tb_frame.f_code.co_filename:
+            texts += [f"{name}={value!r}" for name, value in tb.tb_frame.f_locals.items()]
+        tb = tb.tb_next
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda key: codat_nb.CodatClient(key, base_url="http://127.0.0.1:9", timeout=-1),
+        lambda key: codat_nb.CodatClient(key, base_url="not a url"),
+        lambda key: codat_nb.CodatClient(key, base_url="http://127.0.0.1:9", retries="many"),
+        lambda key: codat_nb.CodatClient(auth_header=key, base_url="http://127.0.0.1:9"),
+        lambda key: codat_nb.connect(api_key=key, base_url="http://127.0.0.1:9", timeout=0),
+    ],
+    ids=["bad timeout", "bad url", "bad retries", "key as header", "connect"],
+)
+def test_a_failed_construction_keeps_the_key_out_of_the_traceback_locals(make):
+    with pytest.raises((ValueError, TypeError)) as info:
+        make(SECRET)
+    text = _locals_text(info.value.__traceback__) + str(info.value)
+    assert "Secret('********')" in text  # the frames were seen, holding the key hidden
+    for form in (SECRET, basic_auth_header(SECRET)[6:]):
+        assert form not in text
+
+
+def test_plain_http_to_another_host_warns_loopback_does_not(recwarn):
+    codat_nb.CodatClient("k", base_url="http://127.0.0.1:9")
+    codat_nb.CodatClient("k", base_url="https://api.codat.io")
+    assert not [w for w in recwarn if issubclass(w.category, codat_nb.CodatWarning)]
+    with pytest.warns(codat_nb.CodatWarning, match="plain http"):
+        codat_nb.CodatClient("k", base_url="http://proxy.example.com")

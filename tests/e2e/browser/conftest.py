@@ -1,12 +1,16 @@
 """JupyterLab and headless Chromium for the end-to-end widget test, always torn down.
 
 Chromium comes from Debian (``playwright install`` cannot download browsers here). When it or
-playwright is missing the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
-``.ci/run``), where a skip would hide that CI never looked at the widget in a browser.
+playwright is not installed the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
+``.ci/run``), where any skip fails: it would hide that CI never looked at the widget in a browser.
+
+The machine may be slow and busy (CI, or a full test run alongside): every wait is for a
+readiness signal, bounded by a generous deadline, and nothing depends on a port staying free.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -26,12 +31,13 @@ import requests
 from codat_nb.sandbox import Sandbox
 
 REQUIRE_BROWSER_ENV = "CODAT_NB_REQUIRE_BROWSER"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NOTEBOOK = REPO / "notebooks" / "03_manage_connections.ipynb"
 ARTIFACTS = REPO / "artifacts" / "browser"  # git-ignored (/artifacts/)
 TOKEN = "codat-nb-browser-test"  # fixed on purpose: the server listens on loopback only
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 180  # an upper bound, not a wait: a loaded machine may need minutes
 SHUTDOWN_TIMEOUT_S = 15
+PORT_ATTEMPTS = 3
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -51,13 +57,6 @@ LAB_SETTINGS = {
 }
 
 
-def unavailable(reason: str) -> None:
-    """Skip on a developer's machine; fail in CI, where the browser test must run."""
-    if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
-        pytest.fail(f"{reason}, but {REQUIRE_BROWSER_ENV}=1 requires the browser test to run")
-    pytest.skip(reason)
-
-
 @dataclass(frozen=True)
 class Lab:
     """A running JupyterLab: where it listens and the notebook it serves."""
@@ -71,6 +70,12 @@ class Lab:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def sessions(self) -> list[dict]:
+        """The server's sessions: which notebook has which kernel, and what that kernel does."""
+        reply = requests.get(f"{self.url}/api/sessions", params={"token": TOKEN}, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
 
 
 def _free_port() -> int:
@@ -101,17 +106,24 @@ def _write_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(values))
 
 
-def _wait_until_ready(proc: subprocess.Popen, lab: Lab) -> None:
+def _wait_until_ready(proc: subprocess.Popen, lab: Lab) -> bool:
+    """Until ``/api/status`` answers (True), or JupyterLab exits because its port was taken
+    (False: someone else bound the free port first, so try another)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if "already in use" in lab.log_tail():
+                return False
             pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{lab.log_tail()}")
         with suppress(requests.RequestException):
-            status = requests.get(f"{lab.url}/api/status", params={"token": TOKEN}, timeout=2)
+            status = requests.get(f"{lab.url}/api/status", params={"token": TOKEN}, timeout=10)
             if status.status_code == 200:
-                return
+                return True
         time.sleep(0.25)
-    pytest.fail(f"JupyterLab not ready after {STARTUP_TIMEOUT_S} s:\n{lab.log_tail()}")
+    pytest.fail(
+        f"JupyterLab did not answer {lab.url}/api/status within {STARTUP_TIMEOUT_S} s:\n"
+        f"{lab.log_tail()}"
+    )
 
 
 def _stop(proc: subprocess.Popen, lab: Lab) -> None:
@@ -129,6 +141,26 @@ def _stop(proc: subprocess.Popen, lab: Lab) -> None:
     proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    """Under ``CODAT_NB_REQUIRE_BROWSER=1`` a skip is a failure, whatever raised it. A failed
+    test's report gets the page's screenshot, the kernel's state and JupyterLab's log: a
+    timeout alone does not say what the page was showing."""
+    report = yield
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and os.environ.get(REQUIRE_BROWSER_ENV) == "1"
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{reason}, but {REQUIRE_BROWSER_ENV}=1 requires the browser test to run"
+    notebook = getattr(item, "funcargs", {}).get("notebook")
+    if report.when == "call" and report.failed and notebook is not None:
+        report.sections.append(("browser evidence", notebook.evidence(item.name)))
+    return report
+
+
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
     """Where screenshots go, for a person to look at (printed by the tests)."""
@@ -140,7 +172,7 @@ def artifacts() -> Path:
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:
-        unavailable("no `chromium` on the PATH (Debian: apt-get install chromium)")
+        pytest.skip("no `chromium` on the PATH (Debian: apt-get install chromium)")
     return path
 
 
@@ -149,6 +181,32 @@ def demo_sandbox() -> Iterator[Sandbox]:
     """The demo portfolio, shared by the module's tests (the notebook's kernel talks to it)."""
     with Sandbox(seed="demo") as sb:
         yield sb
+
+
+def _lab_command(port: int, root: Path, home: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",  # a taken port must show, not move the server elsewhere
+        "--ServerApp.allow_root=True",  # CI containers run as root; harmless otherwise
+        "--ServerApp.terminals_enabled=False",
+        # Unix sockets, not TCP ports picked free and bound later: a kernel whose port was
+        # taken meanwhile dies, restarts, and JupyterLab's "Kernel Restarting" dialog then
+        # swallows every click.
+        "--KernelManager.transport=ipc",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +219,8 @@ def lab(demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iter
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     _write_settings(home / "settings")
+    # The kernels' sockets live in the runtime dir: keep its path well under the 107-byte limit.
+    runtime = tempfile.TemporaryDirectory(prefix="codat-nb-lab-")
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("CODAT_", "JUPYTER"))
     }
@@ -168,58 +228,44 @@ def lab(demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iter
         CODAT_API_KEY=demo_sandbox.api_key,
         CODAT_BASE_URL=demo_sandbox.url,
         JUPYTER_CONFIG_DIR=str(home / "config"),  # no user config or lab extensions settings
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_RUNTIME_DIR=runtime.name,
         IPYTHONDIR=str(home / "ipython"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
-    port = _free_port()
-    lab = Lab(url=f"http://127.0.0.1:{port}", notebook=NOTEBOOK.name, log=tmp / "jupyter.log")
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        "--ServerApp.allow_root=True",  # CI containers run as root; harmless otherwise
-        "--ServerApp.terminals_enabled=False",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        f"--LabApp.user_settings_dir={home / 'settings'}",
-        f"--LabApp.workspaces_dir={home / 'workspaces'}",
-    ]
-    with lab.log.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so teardown can kill it whole
-        )
-    try:
-        _wait_until_ready(proc, lab)
-        yield lab
-    finally:
-        _stop(proc, lab)
+    with runtime:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = _free_port()  # free now; another process may bind it before JupyterLab does
+            lab = Lab(f"http://127.0.0.1:{port}", NOTEBOOK.name, tmp / f"jupyter-{attempt}.log")
+            with lab.log.open("wb") as log:
+                proc = subprocess.Popen(
+                    _lab_command(port, root, home),
+                    cwd=root,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group, so teardown can kill it whole
+                )
+            try:
+                if _wait_until_ready(proc, lab):
+                    yield lab
+                    return
+            finally:
+                _stop(proc, lab)
+        pytest.fail(f"JupyterLab found its port taken {PORT_ATTEMPTS} times:\n{lab.log_tail()}")
 
 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[object]:
     """Headless Debian Chromium driven by Playwright."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as err:
-        unavailable(f"playwright is not importable ({err}); pip install -e '.[dev]'")
+    # Skip only when it is not installed: a broken install (or one being reinstalled) must fail.
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("playwright is not installed; pip install -e '.[dev]'")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=120_000
         )
         try:
             yield browser

@@ -3,28 +3,60 @@
 Python tests drive the widget through its traits; only a browser shows whether the front end can
 render it at all (a widget-manager version mismatch shows "Error displaying widget" instead) and
 whether a user's clicks reach the kernel and come back as a redrawn table.
+
+A button is clicked only once the kernel has finished the previous action, shown by what that
+action draws last. Until then the widget's buttons flicker: enabled between two calls of one
+handler, disabled again for the next. Playwright's click, aimed while the button is enabled,
+can land once it is disabled; the browser drops it and the next wait times out.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import requests
 
 from codat_nb.sandbox import Sandbox
 
 if TYPE_CHECKING:  # playwright is imported only by the ``browser`` fixture, which can skip
     from playwright.sync_api import ConsoleMessage, Error, Locator, Page
 
+    from .conftest import Lab
+
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 30_000  # one bound for every wait on the page
-RUN_ALL_TIMEOUT_MS = 90_000  # kernel start plus every cell of the notebook
+# Upper bounds, not waits: every wait ends as soon as its signal shows, and a machine busy with
+# other test runs may take far longer than an idle one to show it.
+WAIT_MS = 120_000  # one step on the page: a click reaching the kernel and its redraw coming back
+KERNEL_START_S = 180  # JupyterLab's page loaded, a session created, the kernel started
+RUN_ALL_TIMEOUT_MS = 300_000  # every cell of the notebook
 BROKEN_WIDGET_TEXTS = ("Error displaying widget", "Failed to load model class")
+
+
+def expect(target: Locator):
+    """Playwright's retrying assertions, bounded by WAIT_MS (imported late: it may be missing)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=WAIT_MS)
+    return playwright_expect(target)
+
+
+@contextmanager
+def waiting_for(what: str) -> Iterator[None]:
+    """Say what a timed-out wait was for (Playwright's message names a selector at best)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        yield
+    except PlaywrightTimeoutError as err:
+        pytest.fail(f"timed out waiting for {what}: {err}")
 
 
 @dataclass
@@ -47,29 +79,62 @@ class NotebookPage:
 
     page: Page
     console: Console
+    lab: Lab
+    artifacts: Path
 
     @property
     def manager(self) -> Locator:
         return self.page.locator(".codat-nb-connection-manager")
 
+    def evidence(self, name: str) -> str:
+        """A screenshot, the kernel's state and JupyterLab's log, for a failure's report."""
+        from playwright.sync_api import Error as PlaywrightError
 
-def _wait_for_kernel_idle(page: Page) -> None:
-    """Until the status bar says "<kernel> | Idle": a kernel is started and connected.
+        shot = self.artifacts / f"failed_{name}.png"
+        try:
+            self.page.screenshot(path=str(shot), timeout=30_000)
+        except PlaywrightError as err:  # the report matters more than the picture
+            shot = f"none ({err.message})"
+        try:
+            kernels = [(s["path"], s["kernel"]["execution_state"]) for s in self.lab.sessions()]
+        except requests.RequestException as err:
+            kernels = f"unknown ({err})"
+        return (
+            f"screenshot: {shot}\nkernels (path, state): {kernels}\n"
+            f"JupyterLab log:\n{self.lab.log_tail()}"
+        )
+
+
+def _wait_for_kernel_idle(page: Page, lab: Lab) -> None:
+    """Until the server says the notebook's kernel is idle, then until the status bar says
+    "<kernel> | Idle": the page is connected to it.
 
     The toolbar's execution indicator already says idle while there is no kernel yet, and Run
     All pressed then runs nothing.
     """
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
-            item => /^(?!No Kernel).+ \\| Idle$/.test(item.textContent.trim()))""",
-        timeout=WAIT_MS,
-    )
+    deadline, states = time.monotonic() + KERNEL_START_S, []
+    while time.monotonic() < deadline:
+        states = [
+            s["kernel"]["execution_state"] for s in lab.sessions() if s["path"] == lab.notebook
+        ]
+        if states == ["idle"]:
+            break
+        page.wait_for_timeout(250)  # lets Playwright deliver the page's events meanwhile
+    else:
+        pytest.fail(f"the kernel of {lab.notebook} not idle within {KERNEL_START_S} s: {states}")
+    with waiting_for("the status bar to show the kernel idle"):
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(
+                item => /^(?!No Kernel).+ \\| Idle$/.test(item.textContent.trim()))""",
+            timeout=WAIT_MS,
+        )
 
 
 def _menu(page: Page, menu: str, item: str) -> None:
     """Click ``menu`` in JupyterLab's menu bar, then ``item`` in the menu that opens."""
-    page.locator(".lm-MenuBar-itemLabel").get_by_text(menu, exact=True).click()
-    page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
+    with waiting_for(f"menu {menu} > {item} to be clickable (a dialog in the way?)"):
+        page.locator(".lm-MenuBar-itemLabel").get_by_text(menu, exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
 
 
 def _code_prompts_match(page: Page, pattern: str, timeout_ms: int) -> None:
@@ -91,26 +156,28 @@ def _run_all_cells(page: Page) -> None:
     Clearing first makes "every prompt has a number" mean "this run finished", not "was saved".
     """
     _menu(page, "Edit", "Clear Outputs of All Cells")
-    _code_prompts_match(page, r"^\[ \]:$", WAIT_MS)
+    with waiting_for("every code cell's prompt to be cleared to [ ]"):
+        _code_prompts_match(page, r"^\[ \]:$", WAIT_MS)
     _menu(page, "Run", "Run All Cells")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     try:
         _code_prompts_match(page, r"^\[\d+\]:$", RUN_ALL_TIMEOUT_MS)
-    except Exception as err:
+    except PlaywrightTimeoutError as err:
         errors = page.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
-        raise AssertionError(f"Run All did not finish: {err}\ncell errors: {errors}") from err
+        pytest.fail(f"timed out waiting for every code cell to have run: {err}\nerrors: {errors}")
 
 
 def _wait_for_widget(page: Page) -> None:
-    """Until the widget or a widget error shows.
+    """Until the widget's views have rendered, down to its connection picker, or a widget
+    error shows.
 
-    A timeout here is left to the tests' assertions, which say more (console errors first) than
-    "not visible after 30 s" would.
+    A timeout here is left to the assertions, which say more (console errors first).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-    outcome = page.locator(".codat-nb-connection-manager").or_(
-        page.get_by_text(re.compile("|".join(BROKEN_WIDGET_TEXTS)))
-    )
+    rendered = page.locator(".codat-nb-connection-manager .codat-nb-connection-select select")
+    outcome = rendered.or_(page.get_by_text(re.compile("|".join(BROKEN_WIDGET_TEXTS))))
     with suppress(PlaywrightTimeoutError):
         outcome.first.wait_for(state="visible")
 
@@ -121,31 +188,35 @@ def _assert_widget_healthy(notebook: NotebookPage) -> None:
     body = notebook.page.locator("body").inner_text()
     for text in BROKEN_WIDGET_TEXTS:
         assert text not in body
-    assert notebook.manager.count() == 1
-    assert notebook.manager.is_visible()
+    expect(notebook.manager).to_have_count(1)
+    expect(notebook.manager).to_be_visible()
 
 
 @pytest.fixture(scope="module")
 def notebook(browser, lab, artifacts) -> Iterator[NotebookPage]:
     """Notebook 03 opened in JupyterLab with all cells run; its page's console is recorded."""
+    from playwright.sync_api import Error as PlaywrightError
+
     context = browser.new_context(viewport={"width": 1400, "height": 1800})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     console = Console()
     page.on("console", console.on_console)
     page.on("pageerror", console.on_page_error)
+    notebook = NotebookPage(page, console, lab, artifacts)
     try:
         page.goto(lab.notebook_url(), wait_until="domcontentloaded")
-        _wait_for_kernel_idle(page)
+        _wait_for_kernel_idle(page, lab)
         _run_all_cells(page)
         _wait_for_widget(page)
-        yield NotebookPage(page, console)
-    except Exception:
-        print(f"JupyterLab log:\n{lab.log_tail()}")
+        yield notebook
+    except (Exception, pytest.fail.Exception):  # setup failed (tests' failures are not seen here)
+        print(notebook.evidence("setup"))
         raise
     finally:  # the page as the tests left it, passed or failed
-        page.screenshot(path=str(artifacts / "last_page.png"))
-        print(f"last state of the page: {artifacts / 'last_page.png'}")
+        with suppress(PlaywrightError):
+            page.screenshot(path=str(artifacts / "last_page.png"))
+            print(f"last state of the page: {artifacts / 'last_page.png'}")
         context.close()
 
 
@@ -158,17 +229,18 @@ def _pick(page: Page, widget: str, contains: str, label: str | None = None) -> N
     the wrong row, and choosing the index the model already has sends nothing to the kernel.
     An option's value is its label (its text has the spaces made non-breaking).
     """
-    page.wait_for_function(
-        """([css, contains, all]) => {
-            const select = document.querySelector(css);
-            const options = select ? [...select.options] : [];
-            const matches = options.filter(o => o.value.includes(contains)).length;
-            const fresh = all ? matches > 0 && matches === options.length : matches > 0;
-            return fresh && select.selectedIndex === -1;
-        }""",
-        arg=[f".codat-nb-{widget} select", contains, label is not None],
-        timeout=WAIT_MS,
-    )
+    with waiting_for(f"{widget} to offer options with {contains!r} and none selected"):
+        page.wait_for_function(
+            """([css, contains, all]) => {
+                const select = document.querySelector(css);
+                const options = select ? [...select.options] : [];
+                const matches = options.filter(o => o.value.includes(contains)).length;
+                const fresh = all ? matches > 0 && matches === options.length : matches > 0;
+                return fresh && select.selectedIndex === -1;
+            }""",
+            arg=[f".codat-nb-{widget} select", contains, label is not None],
+            timeout=WAIT_MS,
+        )
     select = page.locator(f".codat-nb-{widget} select")
     if label is None:
         label = select.locator("option", has_text=contains).get_attribute("value")
@@ -190,15 +262,15 @@ def test_connection_manager_renders_in_jupyterlab(notebook: NotebookPage, artifa
     page, manager = notebook.page, notebook.manager
     _assert_widget_healthy(notebook)
     for css in ("company-search", "company-select", "table", "connection-select"):
-        assert manager.locator(f".codat-nb-{css}").is_visible(), css
+        expect(manager.locator(f".codat-nb-{css}")).to_be_visible()
     for label in ("Refresh", "Unlink", "Delete", "Create connection", "Create partner expense"):
-        assert manager.get_by_role("button", name=label).is_visible(), label
+        expect(manager.get_by_role("button", name=label)).to_be_visible()
 
-    shot = artifacts / "connection_manager.png"
-    manager.screenshot(path=str(shot))
+    # The returned bytes, not the file: a concurrent run may be rewriting the same path.
+    png = manager.screenshot(path=str(artifacts / "connection_manager.png"))
     page.screenshot(path=str(artifacts / "jupyterlab.png"))
     print(f"screenshots saved in {artifacts}")
-    assert shot.stat().st_size > 10_000  # a real picture, not an empty box
+    assert len(png) > 10_000  # a real picture, not an empty box
 
 
 def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artifacts) -> None:
@@ -210,17 +282,27 @@ def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artif
     manager.locator(".codat-nb-company-search input").fill(company["name"])
     _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
     row = table.locator(f"tr.codat-nb-row[data-connection-id='{conn['id']}']")
-    row.locator(".codat-nb-status-Linked").wait_for()
+    with waiting_for(f"the table to show {conn['id']} Linked"):
+        row.locator(".codat-nb-status-Linked").wait_for()
     _pick(notebook.page, "connection-select", conn["id"])
-    manager.get_by_role("button", name="Unlink").click()  # waits until the button is enabled
+    card = manager.locator(".codat-nb-details .codat-nb-connection-card", has_text=conn["id"])
+    with waiting_for(f"the details card of {conn['id']}: the kernel handled the selection"):
+        card.wait_for()  # read after Unlink's last flicker
+    with waiting_for("Unlink to be enabled"):
+        manager.get_by_role("button", name="Unlink").click()
     confirm_box = manager.locator(".codat-nb-confirm-box")
-    confirm_box.wait_for(state="visible")
+    with waiting_for("the confirmation box"):
+        confirm_box.wait_for(state="visible")
     assert conn["id"] in confirm_box.inner_text()
     assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Linked"
-    confirm_box.get_by_role("button", name="Confirm").click()
+    with waiting_for("Confirm to be enabled"):
+        confirm_box.get_by_role("button", name="Confirm").click()
 
-    row.locator(".codat-nb-status-Unlinked").wait_for()
-    manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text=conn["id"]).wait_for()
+    with waiting_for(f"the table to show {conn['id']} Unlinked"):
+        row.locator(".codat-nb-status-Unlinked").wait_for()
+    status_ok = manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text=conn["id"])
+    with waiting_for(f"the status line to report {conn['id']} done"):
+        status_ok.wait_for()
     assert "Unlinked" in manager.locator(".codat-nb-status-line").inner_text()
     assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Unlinked"
     _assert_widget_healthy(notebook)
@@ -237,13 +319,20 @@ def test_a_double_click_on_create_creates_one_connection(
     company, _ = _linked_connection(demo_sandbox, avoid=table.inner_text())
     manager.locator(".codat-nb-company-search input").fill(company["name"])
     _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
-    table.locator("code", has_text=company["id"]).wait_for()
+    with waiting_for(f"the table to show company {company['id']}"):
+        table.locator("code", has_text=company["id"]).wait_for()
     before = [c["id"] for c in demo_sandbox.store.connections_wire(company["id"])]
 
-    manager.get_by_role("button", name="Create partner expense").dblclick()
+    with waiting_for("Create partner expense to be enabled"):
+        manager.get_by_role("button", name="Create partner expense").dblclick()
+    created = manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text="Created")
+    with waiting_for("the status line to report a connection created"):
+        created.wait_for()  # said after Refresh's last flicker (create, then list)
     # Refresh is queued behind both clicks: once it has answered, both have been handled.
-    manager.get_by_role("button", name="Refresh").click()
-    manager.locator(".codat-nb-status-line", has_text="Refreshed").wait_for()
+    with waiting_for("Refresh to be enabled"):
+        manager.get_by_role("button", name="Refresh").click()
+    with waiting_for("the status line to say Refreshed"):
+        manager.locator(".codat-nb-status-line", has_text="Refreshed").wait_for()
 
     after = [c["id"] for c in demo_sandbox.store.connections_wire(company["id"])]
     assert len(after) == len(before) + 1, after

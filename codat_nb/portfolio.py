@@ -1,0 +1,202 @@
+"""The whole portfolio, every connection of every company, at the fewest requests.
+
+Every company ``GET /companies`` returns carries its ``dataConnections``, so the default
+(``embedded``) strategy reads the portfolio from the companies listing alone: N companies cost
+``ceil(N / page size)`` requests, where walking each company costs at least N + 1 against a
+daily quota of ``1,000 x (1 + connected companies)``. Connection ``query`` and ``order_by`` are
+then applied here, per company, by the same query engine the sandbox uses, so the result is the
+one the per-company walk gives. ``per_company`` remains (and is used by itself, with a warning,
+when a server's companies carry no connections); there, a company that cannot be read is
+recorded in ``df.attrs["failures"]`` rather than failing the whole listing.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from codat_nb import paging
+from codat_nb.arguments import ListingArgs
+from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
+from codat_nb.frames import portfolio_frame
+from codat_nb.listing import Listings, PageCache, Tally, cost
+from codat_nb.query import compile_order, compile_query, order_rows
+from codat_nb.wire.schema import CONNECTION
+
+if TYPE_CHECKING:
+    from codat_nb.companies import CompaniesAPI
+    from codat_nb.connections import ConnectionsAPI
+    from codat_nb.transport import Transport
+
+STRATEGIES = ("embedded", "per_company")
+Row = dict[str, Any]
+FAILURE_COLUMNS = {
+    "company_id": "str",
+    "company_name": "str",
+    "error": "str",
+    "status_code": "Int64",
+    "correlation_id": "str",
+    "message": "str",
+}
+
+
+def failures_frame(failures: list[tuple[Row, CodatError]]) -> pd.DataFrame:
+    """One row per company that could not be read: which, what went wrong, what to quote."""
+    data = {
+        "company_id": [c.get("id") for c, _ in failures],
+        "company_name": [c.get("name") for c, _ in failures],
+        "error": [type(e).__name__ for _, e in failures],
+        "status_code": [e.status_code for _, e in failures],
+        "correlation_id": [e.correlation_id for _, e in failures],
+        "message": [e.message for _, e in failures],
+    }
+    return pd.DataFrame({k: pd.Series(v, dtype=FAILURE_COLUMNS[k]) for k, v in data.items()})
+
+
+def _local(rows: list[Row], args: ListingArgs) -> list[Row]:
+    """A company's connections as the server would list them with ``query`` and ``order_by``."""
+    if args.query is not None:
+        matches = compile_query(args.query, CONNECTION)
+        rows = [row for row in rows if matches(row)]
+    if args.order_by is not None:
+        rows = order_rows(rows, compile_order(args.order_by, CONNECTION))
+    return rows
+
+
+def _per_company(
+    connections: ConnectionsAPI,
+    companies: list[Row],
+    args: ListingArgs,
+    cache: PageCache,
+    tally: Tally,
+    strict: bool,
+) -> tuple[list[tuple[str, Any, list[Row]]], list[tuple[Row, CodatError]]]:
+    """Each company's connections in turn (companies concurrently)."""
+    stop = threading.Event()  # set on interrupt/error: workers quit at their next page
+    one = replace(args, concurrency=1, progress=False)
+
+    def company_rows(company: Row) -> list[Row]:
+        source = connections.source(company["id"], cache, tally)
+        fetch = source.fetch
+
+        def guarded(params: dict[str, Any]) -> Any:
+            if stop.is_set():
+                raise CancelledError(f"listing {source.what} was abandoned")
+            return fetch(params)
+
+        source.fetch = guarded
+        return _local(paging.collect(source, one), args)  # local: the server may ignore query
+
+    executor = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="codat_nb-co")
+    bar = paging.progress_bar(len(companies), args.progress, "companies", "company")
+    parts, failures = [], []
+    try:
+        futures = [executor.submit(company_rows, company) for company in companies]
+        for company, future in zip(companies, futures, strict=True):
+            try:
+                parts.append((company["id"], company.get("name"), future.result()))
+            except QuotaExceededError:
+                raise
+            except CodatError as exc:
+                if strict:
+                    raise
+                failures.append((company, exc))
+            bar.update(1)
+    finally:
+        stop.set()
+        executor.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+    return parts, failures
+
+
+def _check_quota(transport: Transport, needed: int, args: ListingArgs) -> None:
+    limit = transport.rate_limit
+    if not args.check_quota or limit is None or limit.remaining is None:
+        return
+    if needed > limit.remaining:
+        raise QuotaExceededError(
+            f"listing each company's connections needs at least {needed} requests but "
+            f"Codat's X-Rate-Limit-Remaining says {limit.remaining} are left (resets "
+            f"{limit.reset}); nothing more was spent. The embedded strategy needs one request "
+            "per 5,000 companies; or pass check_quota=False",
+            reset_at=limit.reset,
+            status_code=429,
+        )
+
+
+def list_all(
+    connections: ConnectionsAPI,
+    companies: CompaniesAPI,
+    listings: Listings,
+    transport: Transport,
+    *,
+    query: Any,
+    order_by: Any,
+    company_query: Any,
+    strategy: Any,
+    page_size: Any,
+    concurrency: Any,
+    progress: Any,
+    check_quota: Any,
+    strict: Any,
+    max_concurrency: int,
+) -> pd.DataFrame:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {type(strict).__name__}")
+    args = ListingArgs.check(
+        schema=CONNECTION,
+        query=query,
+        order_by=order_by,
+        page_size=page_size,
+        concurrency=concurrency,
+        progress=progress,
+        check_quota=check_quota,
+        max_concurrency=max_concurrency,
+    )
+    company_args = companies.args(
+        query=company_query,
+        page_size=page_size,
+        concurrency=concurrency,
+        progress=progress,
+        check_quota=check_quota,
+    )
+
+    def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
+        rows = companies.collect(company_args, cache, tally)
+        used = strategy
+        if used == "embedded" and rows and all("dataConnections" not in c for c in rows):
+            warnings.warn(
+                "the server's companies carry no dataConnections, so each company's "
+                "connections are listed instead (strategy='per_company')",
+                CodatWarning,
+                stacklevel=4,
+            )
+            used = "per_company"
+        failures: list[tuple[Row, CodatError]] = []
+        if used == "embedded":
+            parts = [
+                (c["id"], c.get("name"), _local(c.get("dataConnections") or [], args)) for c in rows
+            ]
+        else:
+            _check_quota(transport, len(rows), args)
+            parts, failures = _per_company(connections, rows, args, cache, tally, strict)
+        frame = portfolio_frame(parts)
+        if failures:
+            warnings.warn(
+                f"{len(failures)} of {len(rows)} companies could not be read and are missing "
+                "from the result; see df.attrs['failures']",
+                CodatWarning,
+                stacklevel=4,
+            )
+        frame.attrs.update(strategy=used, failures=failures_frame(failures))
+        frame.attrs.update(cost(tally, cache, transport.last_date()))
+        return frame
+
+    return listings.run("connections.list_all()", call)
