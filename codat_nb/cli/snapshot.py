@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(2, str(error))
             with client:
                 source = "embedded sandbox" if client.sandbox is not None else client.base_url
-                try:
-                    portfolio = client.connections.list_all(progress=False)
+                try:  # strict: a company that cannot be read fails the job, not the history
+                    portfolio = client.connections.list_all(progress=False, strict=True)
                 except CodatError as error:
                     return _fail(4, f"cannot list the portfolio from {source}: {error}")
             summary = history.record(portfolio, source=source)

@@ -100,6 +100,14 @@ def check_portfolio(portfolio: object) -> pd.DataFrame:
     for column in ("company_id", "id", "status", "error_count"):
         if portfolio[column].isna().any():
             raise ValueError(f"portfolio[{column!r}] has missing values; every row needs one")
+    failures = portfolio.attrs.get("failures")
+    if isinstance(failures, pd.DataFrame) and len(failures):
+        names = ", ".join(failures["company_name"].astype(str).head(3))
+        raise ValueError(
+            f"this listing is incomplete: {len(failures)} companies could not be read ({names}; "
+            "see portfolio.attrs['failures']), and recorded as it is their connections would "
+            "show as disappeared; list again (list_all(strict=True) raises instead)"
+        )
     duplicated = portfolio.duplicated(["company_id", "id"])
     if duplicated.any():
         ids = ", ".join(portfolio.loc[duplicated, "id"].astype(str).unique()[:3])

@@ -12,8 +12,10 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from codat_nb.exceptions import ServerError
 from codat_nb.history import History, HistoryError
 from codat_nb.history.database import SCHEMA_VERSION
+from codat_nb.portfolio import failures_frame
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def recorded(history, history_path, listing, contents):
          r"portfolio\['error_count'\] must hold integers, not float64"),
         (lambda df: df.assign(status=df["status"].where(df.index != 3)),
          r"portfolio\['status'\] has missing values"),
-        (lambda df: pd.concat([df, df.iloc[[5]]]),
+        (lambda df: df.iloc[[*range(len(df)), 5]],
          r"lists a connection more than once \(id [0-9a-f-]{36}\)"),
         (lambda df: df.assign(connection_info=[object()] * len(df)),
          r"portfolio\['connection_info'\] holds a value JSON cannot store"),
@@ -57,6 +59,25 @@ def test_a_bad_frame_is_refused_before_anything_is_written(
 
     with pytest.raises(ValueError, match=message):
         history.record(bad)
+
+    assert contents(history_path) == before
+
+
+def test_an_incomplete_listing_is_refused(history, history_path, recorded, contents):
+    """list_all() leaves out companies it could not read and names them in attrs['failures']:
+    recorded, their connections would look deleted."""
+    portfolio, before = recorded
+    partial = portfolio[portfolio["company_id"] != portfolio["company_id"].iloc[0]].copy()
+    partial.attrs["failures"] = failures_frame(
+        [({"id": portfolio["company_id"].iloc[0], "name": portfolio["company_name"].iloc[0]},
+          ServerError("Internal Server Error", status_code=500))]
+    )  # fmt: skip
+    partial.attrs["server_time"] += pd.Timedelta(days=1)
+
+    with pytest.raises(
+        ValueError, match=r"this listing is incomplete: 1 companies could not be read"
+    ):
+        history.record(partial)
 
     assert contents(history_path) == before
 
