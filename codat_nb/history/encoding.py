@@ -136,9 +136,10 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
             ints = series.dt.as_unit("us").array.asi8
             out[column] = pd.Series(ints, index=series.index)
         elif column in JSON_COLUMNS:
-            out[column] = pd.Series(
-                [_json(v, column) for v in series], index=series.index, dtype="str"
-            )
+            present = series.notna()  # most are None: encode only the others
+            texts = pd.Series(None, index=series.index, dtype="str")
+            texts[present] = [_json(v, column) for v in series[present]]
+            out[column] = texts
         elif column == "error_count":
             out[column] = series.astype("int64")
         elif isinstance(series.dtype, pd.CategoricalDtype):
