@@ -82,7 +82,12 @@ def _connection_keys(
     fresh = np.arange(first, first + new.sum(), dtype=np.int64)
     db.executemany(
         "INSERT INTO connection (id, company, connection_id) VALUES (?, ?, ?)",
-        zip(fresh.tolist(), companies[new].tolist(), wanted["connection_id"][new], strict=True),
+        zip(
+            fresh.tolist(),
+            companies[new].tolist(),
+            wanted["connection_id"][new].tolist(),
+            strict=True,
+        ),
     )
     result = keys.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     result[new] = fresh
