@@ -27,7 +27,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -81,14 +81,45 @@ def _done(value: Any) -> Future:
     return future
 
 
-def _probes(boundary: int, largest: int) -> list[tuple[int, int, int]]:
-    """Pages that show rows ``boundary - 1`` and ``boundary``: (page size, page number, index
-    of row ``boundary - 1`` in it; -1 when it is on the page before). One small page holding
-    both when a size up to ``largest`` (what the server serves) allows, else one row each."""
+Boundary = tuple[int, Any, Any]  # (position of a page's first row, id before it, id from it)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """Pages to read (size, number) that show rows from ``start`` on, covering ``boundaries``."""
+
+    pages: tuple[tuple[int, int], ...]
+    start: int
+    boundaries: tuple[Boundary, ...]
+
+
+def _small_probe(boundary: Boundary, largest: int) -> _Probe:
+    """The smallest read that shows rows ``position - 1`` and ``position`` together: one page of
+    a size up to ``largest`` (what the server serves) that keeps them together, else a row each."""
+    position = boundary[0]
     for size in range(2, largest + 1):
-        if boundary % size:
-            return [(size, boundary // size + 1, (boundary - 1) % size)]
-    return [(1, boundary, 0), (1, boundary + 1, -1)]
+        if position % size:
+            number = position // size + 1
+            return _Probe(((size, number),), (number - 1) * size, (boundary,))
+    return _Probe(((1, position), (1, position + 1)), position - 1, (boundary,))
+
+
+def probe_plan(boundaries: list[Boundary], largest: int) -> list[_Probe]:
+    """Few reads that show every boundary: one page of ``largest`` rows checks all the
+    boundaries inside it (small pages: many per read), a boundary on its edge gets its own."""
+    inside: dict[int, list[Boundary]] = {}
+    for boundary in boundaries:
+        position = boundary[0]
+        if (position - 1) // largest == position // largest:
+            inside.setdefault(position // largest + 1, []).append(boundary)
+    plan = [
+        _Probe(((largest, number),), (number - 1) * largest, tuple(group))
+        for number, group in inside.items()
+        if len(group) > 1
+    ]
+    shared = {b for probe in plan for b in probe.boundaries}
+    plan += [_small_probe(b, largest) for b in boundaries if b not in shared]
+    return plan
 
 
 class Walk:
@@ -103,8 +134,7 @@ class Walk:
         self.empty_page: int | None = None  # a page that came back empty before the end
         self.ragged = False  # a page other than the last held fewer rows than the page size
         self.probe_limit = MAX_PAGE_SIZE
-        #: (position of the first row of a page, last id before it, first id from it)
-        self.boundaries: list[tuple[int, Any, Any]] = []
+        self.boundaries: list[Boundary] = []
 
     @property
     def expected(self) -> int:
@@ -140,12 +170,14 @@ class Walk:
         if not args.check_quota or limit is None or limit.remaining is None:
             return
         pages = [n for n in range(2, last + 1) if not self.source.cached(args.params(n))]
-        needed = len(pages) + (last - 1)  # the pages, and one boundary probe between each two
+        edges = [(n * args.page_size, None, None) for n in range(1, last)]
+        checks = sum(len(probe.pages) for probe in probe_plan(edges, self.probe_limit))
+        needed = len(pages) + checks
         if needed <= limit.remaining:
             return
         raise QuotaExceededError(
             f"listing {self.source.what} needs {needed} more requests ({len(pages)} pages and "
-            f"{last - 1} boundary checks) but Codat's X-Rate-Limit-Remaining says "
+            f"{checks} boundary checks) but Codat's X-Rate-Limit-Remaining says "
             f"{limit.remaining} are left (resets {limit.reset}); nothing more was spent. "
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
@@ -253,22 +285,24 @@ class Walk:
         if not self.boundaries:
             return True
 
-        def holds(boundary: tuple[int, Any, Any]) -> bool:
-            position, before, after = boundary
+        def holds(probe: _Probe) -> bool:
             seen: list[Any] = []
-            for size, number, _ in _probes(position, self.probe_limit):
+            for size, number in probe.pages:
                 params = replace(self.args, page_size=size, limit=None).params(number)
                 rows = self.source.fresh(params)["results"]
                 seen += [row.get("id") if isinstance(row, dict) else None for row in rows]
-            at = _probes(position, self.probe_limit)[0][2]
-            return seen[at : at + 2] == [before, after]
+            return all(
+                seen[position - 1 - probe.start : position + 1 - probe.start] == [before, after]
+                for position, before, after in probe.boundaries
+            )
 
-        workers = min(self.args.concurrency, len(self.boundaries))
-        log.debug("probing %d page boundaries of %s", len(self.boundaries), self.source.what)
+        plan = probe_plan(self.boundaries, self.probe_limit)
+        workers = min(self.args.concurrency, len(plan))
+        log.debug("checking %d page boundaries of %s", len(self.boundaries), self.source.what)
         if workers <= 1:
-            return all(holds(b) for b in self.boundaries)
+            return all(holds(probe) for probe in plan)
         with ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe") as pool:
-            return all(pool.map(holds, self.boundaries))
+            return all(pool.map(holds, plan))
 
 
 def _consistent(walk: Walk) -> str | None:
