@@ -43,6 +43,8 @@ _QUERY_KINDS = {
     s.LIST: ARRAY,
 }
 
+#: Braces nested deeper than this are refused (each level costs stack; nothing real needs it).
+MAX_NESTING = 32
 _ORDERING_OPS = (">", "<", ">=", "<=")
 _OPS = ("!=", ">=", "<=", "=", "~", ">", "<")
 _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
@@ -228,6 +230,7 @@ class _Parser:
     def __init__(self, text: str, schema: s.Schema | None, resource: str, arrays: bool = False):
         self.text, self.schema, self.resource, self.arrays = text, schema, resource, arrays
         self.pos = 0
+        self.depth = 0
         self.conditions: list[Condition] = []
 
     def fail(self, what: str) -> QueryError:
@@ -266,9 +269,13 @@ class _Parser:
 
     def factor(self) -> Predicate:
         if self.take("{"):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"braces nested more than {MAX_NESTING} deep")
             inner = self.expression()
             if not self.take("}"):
                 raise self.fail("expected }")
+            self.depth -= 1
             return inner
         self.skip_space()
         match = _PROPERTY.match(self.text, self.pos)

@@ -31,6 +31,7 @@ from codat_nb.query import QueryError
 from codat_nb.sandbox import errors
 from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
 from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
+from codat_nb.sandbox.framing import BODY_KEY, FramingError
 from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
 from codat_nb.sandbox.store import (
     CompanyNotFound,
@@ -48,6 +49,8 @@ from codat_nb.wire.protocol import (
 )
 
 log = logging.getLogger("codat_nb.sandbox")
+#: Tracebacks kept in ``unexpected_errors`` and logged; later ones are only counted.
+MAX_KEPT_ERRORS = 20
 
 
 _URLS = Map(
@@ -102,6 +105,7 @@ class SandboxApp:
         self._correlation_lock = threading.Lock()
         self.idempotency = IdempotencyKeys()
         self.unexpected_errors: list[str] = []
+        self.unexpected_error_count = 0
 
     # ----- WSGI entry --------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -184,8 +188,7 @@ class SandboxApp:
         except ApiError as exc:
             response, outcome = self._error_response(exc), None
         except Exception:  # the catch-all: never a bare traceback on the wire
-            self.unexpected_errors.append(traceback.format_exc())
-            log.exception("sandbox: unexpected error on %s %s", request.method, request.path)
+            self._unexpected(request)
             response, outcome = self._error_response(errors.server_error(500)), None
         if key is not None:
             if response.status_code == 429:
@@ -193,6 +196,19 @@ class SandboxApp:
             else:
                 self.idempotency.finish(key, _Kept.of(response))
         return response, outcome == DROP
+
+    def _unexpected(self, request: Request) -> None:
+        """Keep and log the first few tracebacks; count the rest (memory and stderr stay
+        bounded however often a bug fires)."""
+        self.unexpected_error_count += 1
+        if len(self.unexpected_errors) < MAX_KEPT_ERRORS:
+            self.unexpected_errors.append(traceback.format_exc())
+            log.exception("sandbox: unexpected error on %s %s", request.method, request.path[:200])
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """An ErrorMessage body for an error the HTTP server answers itself (bad framing, a
+        header too large, a timeout)."""
+        return self._encode(errors.protocol_error(status, message).body(self._correlation_id()))
 
     def _idempotency_key(self, request: Request) -> str | None:
         """The request's Idempotency-Key (POST and PATCH only); it must be a GUID."""
@@ -212,7 +228,7 @@ class SandboxApp:
     def _idempotent_start(self, request: Request, key: str) -> Response | None:
         """The kept response for a repeated key, an error for a misused one, or None to go on."""
         fingerprint = hashlib.sha256(
-            b"\0".join([request.method.encode(), request.path.encode(), request.get_data()])
+            b"\0".join([request.method.encode(), request.path.encode(), self._raw_body(request)])
         ).hexdigest()
         decision, kept = self.idempotency.begin(key, fingerprint, self.store.clock.now())
         if decision == REPLAY:
@@ -242,9 +258,11 @@ class SandboxApp:
 
     # ----- rendering ---------------------------------------------------------------------
     @staticmethod
-    def _json(body: Any, status: int = 200) -> Response:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return Response(data, status, content_type="application/json")
+    def _encode(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _json(self, body: Any, status: int = 200) -> Response:
+        return Response(self._encode(body), status, content_type="application/json")
 
     @staticmethod
     def _empty(status: int) -> Response:
@@ -311,8 +329,20 @@ class SandboxApp:
         return page, size
 
     @staticmethod
-    def _body(request: Request, required: bool) -> dict[str, Any] | None:
-        raw = request.get_data()
+    def _raw_body(request: Request) -> bytes:
+        """The request body, read now (after authentication) within the server's cap."""
+        body = request.environ.get(BODY_KEY)
+        if body is None:  # served by another WSGI server
+            return request.get_data()
+        try:
+            return body.read()
+        except FramingError as exc:
+            raise errors.protocol_error(exc.status, exc.message) from None
+        except TimeoutError:
+            raise errors.protocol_error(408, "the request body took too long to arrive") from None
+
+    def _body(self, request: Request, required: bool) -> dict[str, Any] | None:
+        raw = self._raw_body(request)
         if not raw.strip():
             if required:
                 raise errors.invalid("body", "a JSON object body is required", "Required")

@@ -114,6 +114,11 @@ def idempotency_mismatch(key: str) -> ApiError:
     )
 
 
+def protocol_error(status: int, message: str) -> ApiError:
+    """An HTTP-level refusal (bad framing, too large, too slow); the connection then closes."""
+    return ApiError(status, SERVICE_PUBLIC, message, headers={"Connection": "close"})
+
+
 def server_error(status: int) -> ApiError:
     text = UNAVAILABLE if status == 503 else SERVER_ERROR
     return ApiError(status, SERVICE_PUBLIC, text)

@@ -16,7 +16,7 @@ from codat_nb.sandbox.clock import DEFAULT_START, Clock
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs, refuse_unknown
 from codat_nb.sandbox.seed import demo_portfolio, scale_company
-from codat_nb.sandbox.server import ThreadedServer
+from codat_nb.sandbox.server import DEFAULT_READ_TIMEOUT, ThreadedServer
 from codat_nb.sandbox.store import Store
 from codat_nb.wire.protocol import basic_auth_header
 
@@ -27,7 +27,9 @@ class Sandbox:
     """A running sandbox. ``seed=None`` starts empty, ``"demo"`` loads the demo portfolio.
 
     It binds ``host`` (a free port by default), loads the portfolio and serves before the
-    constructor returns, so ``sb.url`` is usable at once. ``options`` are the fault knobs by name
+    constructor returns, so ``sb.url`` is usable at once. ``read_timeout`` is the seconds a client
+    may take to send a whole request (an idle keep-alive connection closes after it).
+    ``options`` are the fault knobs by name
     (``latency_ms``, ``error_rate``, ...: see ``help(Faults)``), also settable while it runs as
     ``sb.faults.<name>``.
     """
@@ -40,6 +42,7 @@ class Sandbox:
         port: int = 0,
         host: str = "127.0.0.1",
         start: datetime = DEFAULT_START,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         **options: Any,
     ):
         own = [name for name in inspect.signature(Sandbox).parameters if name != "options"]
@@ -48,13 +51,23 @@ class Sandbox:
             raise TypeError(f"seed must be a string or None, got {seed!r}")
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise ValueError("api_key must be a non-empty string")
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise TypeError(f"read_timeout must be a number of seconds, got {read_timeout!r}")
+        if not 0 < read_timeout < float("inf"):
+            raise ValueError(f"read_timeout must be positive and finite, got {read_timeout!r}")
         self.seed = seed
         self.api_key = api_key or DEFAULT_API_KEY
         self.auth_header = basic_auth_header(self.api_key)
         self.clock = Clock(start)
         id_seed = seed if seed is not None else ""
         self.faults = Faults(self.clock, id_seed, **options)
-        self._server = ThreadedServer(host, port, now=self.clock.now)
+        self._server = ThreadedServer(
+            host,
+            port,
+            now=self.clock.now,
+            error_body=lambda status, message: self._app.error_body(status, message),
+            read_timeout=lambda: float(read_timeout),
+        )
         self.url, self.port = self._server.url, self._server.port
         try:
             self.store = Store(self.url, self.clock, id_seed)
@@ -68,7 +81,8 @@ class Sandbox:
 
     @property
     def unexpected_errors(self) -> list[str]:
-        """Tracebacks of requests that hit the catch-all 500 (should always be empty)."""
+        """Tracebacks of requests that hit the catch-all 500 (should always be empty); the
+        first 20 only, however many there were."""
         return self._app.unexpected_errors
 
     def load_scale(self, connections: int = 100_000, company_name: str = "Scale Test Ltd") -> str:
