@@ -33,6 +33,7 @@ from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
 from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
 from codat_nb.sandbox.framing import BODY_KEY, FramingError
 from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
+from codat_nb.sandbox.limits import PER_COMPANY_IN_FLIGHT, PER_MINUTE, Quota, RateLimits
 from codat_nb.sandbox.store import (
     CompanyNotFound,
     ConnectionNotFound,
@@ -104,6 +105,7 @@ class SandboxApp:
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
         self.idempotency = IdempotencyKeys()
+        self.limits = RateLimits(store.clock, store.active_connected_companies)
         self.unexpected_errors: list[str] = []
         self.unexpected_error_count = 0
 
@@ -138,9 +140,15 @@ class SandboxApp:
         if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._auth):
             # First: an unauthenticated request is not charged to a quota nor handed a fault.
             return self._error_response(errors.unauthorized())
-        quota = self.faults.use_quota()
-        with self.faults.admitted() as over_cap:
-            response, drop = self._answer(request, endpoint, params, route_error, over_cap, quota)
+        quota = self.limits.charge(self.faults.daily_quota)
+        company = params.get("company_id", "").lower() if self.faults.rate_limits else ""
+        with (
+            self.faults.admitted() as over_cap,
+            self.limits.company_slot(company or None) as company_full,
+        ):
+            response, drop = self._answer(
+                request, endpoint, params, route_error, (over_cap, company_full), quota
+            )
         if drop:
             self._drop(environ)
             return Response(b"", 200)
@@ -155,22 +163,14 @@ class SandboxApp:
         endpoint: str | None,
         params: dict[str, str],
         route_error: ApiError | None,
-        over_cap: bool,
-        quota: Any,
+        full: tuple[bool, bool],
+        quota: Quota,
     ) -> tuple[Response, bool]:
         """The response to an authenticated request, and whether a fault drops it on the way
         back (after it was handled: the lost answer an Idempotency-Key protects against)."""
         key = None
         try:
-            if over_cap:
-                raise errors.too_many_requests(
-                    self.faults.retry_after,
-                    "Too many concurrent requests; at most "
-                    f"{self.faults.max_concurrency} may be in flight. Please retry later.",
-                )
-            if quota.remaining < 0:
-                wait = int((quota.reset - self.store.clock.now()).total_seconds()) + 1
-                raise errors.too_many_requests(wait, "The daily request quota is used up.")
+            self._check_limits(request, *full, quota)
             if route_error is not None:
                 raise route_error
             key = self._idempotency_key(request)
@@ -196,6 +196,34 @@ class SandboxApp:
             else:
                 self.idempotency.finish(key, _Kept.of(response))
         return response, outcome == DROP
+
+    def _check_limits(
+        self, request: Request, over_cap: bool, company_full: bool, quota: Quota
+    ) -> None:
+        """429 when a request is over a limit: the concurrency cap knob, Codat's per-minute
+        and per-company limits, the daily quota."""
+        if over_cap:
+            raise errors.too_many_requests(
+                self.faults.retry_after,
+                "Too many concurrent requests; at most "
+                f"{self.faults.max_concurrency} may be in flight. Please retry later.",
+            )
+        if self.faults.rate_limits:
+            wait = self.limits.per_minute_wait(request.remote_addr or "")
+            if wait is not None:
+                raise errors.too_many_requests(
+                    wait, f"Too many requests: at most {PER_MINUTE:,} a minute are allowed."
+                )
+        if company_full:
+            raise errors.too_many_requests(
+                1,
+                f"Too many concurrent requests for this company; at most {PER_COMPANY_IN_FLIGHT}"
+                " may be in flight. Please retry later.",
+            )
+        if quota.remaining < 0:
+            raise errors.too_many_requests(
+                quota.retry_after(self.store.clock.now()), "The daily request quota is used up."
+            )
 
     def _unexpected(self, request: Request) -> None:
         """Keep and log the first few tracebacks; count the rest (memory and stderr stay

@@ -60,7 +60,9 @@ class Sandbox:
         self.auth_header = basic_auth_header(self.api_key)
         self.clock = Clock(start)
         id_seed = seed if seed is not None else ""
-        self.faults = Faults(self.clock, id_seed, **options)
+        if options.get("one_time_links") is None:  # a realistic account has them on
+            options["one_time_links"] = seed is not None
+        self.faults = Faults(id_seed, **options)
         self._server = ThreadedServer(
             host,
             port,

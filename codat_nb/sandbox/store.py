@@ -90,6 +90,7 @@ class Store:
         self._version = 0
         self._page_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._requests = 0
+        self._active = (-1, 0)  # (state version, active connected companies)
 
     # ----- bookkeeping -------------------------------------------------------------------
     @property
@@ -101,6 +102,17 @@ class Store:
     def count_request(self) -> None:
         with self._lock:
             self._requests += 1
+
+    def active_connected_companies(self) -> int:
+        """Companies with a Linked connection: what Codat's daily quota formula counts."""
+        with self._lock:
+            if self._active[0] != self._version:
+                active = sum(
+                    any(row["status"] == LINKED for row in company.connections.values())
+                    for company in self._companies.values()
+                )
+                self._active = (self._version, active)
+            return self._active[1]
 
     def snapshot(self) -> tuple:
         """Everything a request could change, in comparable form (for "changed nothing" tests)."""

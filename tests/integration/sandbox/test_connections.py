@@ -286,9 +286,9 @@ def test_every_authenticated_response_has_rate_limit_headers(sandbox, session):
     ]
     charged = [responses[i] for i in (0, 1, 3)]
     remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in charged]
-    assert remaining == [99_999, 99_998, 99_997]
+    assert remaining == [999, 998, 997]  # no active connected company: 1,000 x (1 + 0)
     for r in charged:
-        assert r.headers["X-Rate-Limit-Limit"] == "100000"
+        assert r.headers["X-Rate-Limit-Limit"] == "1000"
         assert r.headers["X-Rate-Limit-Reset"] == "2026-11-02T00:00:00Z"
     assert responses[2].status_code == 401
     assert "X-Rate-Limit-Remaining" not in responses[2].headers
