@@ -35,6 +35,7 @@ from codat_nb.sandbox.framing import BODY_KEY, FramingError
 from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
 from codat_nb.sandbox.limits import PER_COMPANY_IN_FLIGHT, PER_MINUTE, Quota, RateLimits
 from codat_nb.sandbox.store import (
+    CompanyLimitReached,
     CompanyNotFound,
     ConnectionNotFound,
     PageResult,
@@ -140,6 +141,8 @@ class SandboxApp:
         if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._auth):
             # First: an unauthenticated request is not charged to a quota nor handed a fault.
             return self._error_response(errors.unauthorized())
+        if self.store.account_expired:  # every request, before any limit or fault
+            return self._error_response(errors.payment_required())
         quota = self.limits.charge(self.faults.daily_quota)
         company = params.get("company_id", "").lower() if self.faults.rate_limits else ""
         with (
@@ -173,6 +176,8 @@ class SandboxApp:
             self._check_limits(request, *full, quota)
             if route_error is not None:
                 raise route_error
+            if self.store.is_restricted(params.get("company_id", "").lower()):
+                raise errors.forbidden()
             key = self._idempotency_key(request)
             if key is not None:
                 kept = self._idempotent_start(request, key)
@@ -236,7 +241,7 @@ class SandboxApp:
     def error_body(self, status: int, message: str) -> bytes:
         """An ErrorMessage body for an error the HTTP server answers itself (bad framing, a
         header too large, a timeout)."""
-        return self._encode(errors.protocol_error(status, message).body(self._correlation_id()))
+        return self._encode(self._error_body(errors.protocol_error(status, message)))
 
     def _idempotency_key(self, request: Request) -> str | None:
         """The request's Idempotency-Key (POST and PATCH only); it must be a GUID."""
@@ -268,7 +273,7 @@ class SandboxApp:
         return None
 
     def _error_response(self, exc: ApiError) -> Response:
-        response = self._json(exc.body(self._correlation_id()), exc.status)
+        response = self._json(self._error_body(exc), exc.status)
         response.headers.update(exc.headers)
         return response
 
@@ -280,9 +285,10 @@ class SandboxApp:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _correlation_id(self) -> str:
+    def _error_body(self, exc: ApiError) -> dict[str, Any]:
         with self._correlation_lock:
-            return f"{self._correlation_rng.getrandbits(128):032x}"
+            correlation = self._correlation_rng.getrandbits(128)
+        return exc.body(correlation, self.faults.error_validation)
 
     # ----- rendering ---------------------------------------------------------------------
     @staticmethod
@@ -399,10 +405,15 @@ class SandboxApp:
         body = self._body(request, required=True) or {}
         try:
             company = self.store.create_company(
-                body.get("name"), body.get("description"), body.get("tags")
+                body.get("name"),
+                body.get("description"),
+                body.get("tags"),
+                limit=self.faults.company_limit,
             )
         except RuleViolation as exc:
             raise errors.invalid(exc.item_id, exc.message, exc.validator, SERVICE_CLIENTS) from None
+        except CompanyLimitReached:
+            raise errors.company_limit_exceeded() from None
         return self._json(company)
 
     def get_company(self, request: Request, company_id: str) -> Response:

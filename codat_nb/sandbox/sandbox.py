@@ -87,6 +87,10 @@ class Sandbox:
         first 20 only, however many there were."""
         return self._app.unexpected_errors
 
+    def expire_account(self) -> None:
+        """Expire the account: every API request answers Codat's 402 "Payment Required"."""
+        self.store.expire_account()
+
     def load_scale(self, connections: int = 100_000, company_name: str = "Scale Test Ltd") -> str:
         """Add one company with ``connections`` connections (for paging benchmarks); its id."""
         return scale_company(self.store, connections, company_name)

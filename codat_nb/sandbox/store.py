@@ -49,6 +49,10 @@ class ConnectionNotFound(KeyError):
         return f"Data connection {self.connection_id} not found"
 
 
+class CompanyLimitReached(Exception):
+    """Creating a company would take the account over its company limit."""
+
+
 class RuleViolation(ValueError):
     """A request the rules refuse; names the field, the reason and the validator."""
 
@@ -91,6 +95,8 @@ class Store:
         self._page_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._requests = 0
         self._active = (-1, 0)  # (state version, active connected companies)
+        self._restricted: set[str] = set()
+        self.account_expired = False
 
     # ----- bookkeeping -------------------------------------------------------------------
     @property
@@ -102,6 +108,21 @@ class Store:
     def count_request(self) -> None:
         with self._lock:
             self._requests += 1
+
+    # ----- the account: what this key may do ---------------------------------------------
+    def expire_account(self) -> None:
+        """The account expires: every API request answers 402 Payment Required from now on."""
+        self.account_expired = True
+
+    def restrict(self, company_id: str) -> None:
+        """This key loses access to one company: every request for it answers 403."""
+        with self._lock:
+            self._company(company_id)
+            self._restricted.add(company_id)
+
+    def is_restricted(self, company_id: str) -> bool:
+        with self._lock:
+            return company_id in self._restricted
 
     def active_connected_companies(self) -> int:
         """Companies with a Linked connection: what Codat's daily quota formula counts."""
@@ -168,10 +189,17 @@ class Store:
             return copy.deepcopy(self._company_wire(self._company(company_id)))
 
     def create_company(
-        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
+        """A new company; CompanyLimitReached if the account already holds ``limit``."""
         _check_company(name, description, tags)
         with self._lock:
+            if limit is not None and len(self._companies) >= limit:
+                raise CompanyLimitReached()
             company_id = new_uuid(self._rng)
             details: dict[str, Any] = {"id": company_id, "name": name}
             if description is not None:

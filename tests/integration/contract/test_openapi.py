@@ -135,6 +135,16 @@ def _exercise(sb: Sandbox) -> list[requests.Response]:
     for _ in range(6):
         s.get(f"{u}/companies/{cid}/connections")  # 500 / 503
     sb.faults.error_rate = 0.0
+    sb.faults.error_validation = False
+    s.get(f"{u}/companies/{MISSING}")  # 404 as the document's examples: no validation
+    sb.faults.error_validation = True
+    restricted = sb.store.create_company("Restricted Ltd")["id"]
+    sb.store.restrict(restricted)
+    s.get(f"{u}/companies/{restricted}/connections")  # 403
+    sb.faults.company_limit = 0
+    s.post(f"{u}/companies", json={"name": "One Too Many"})  # 402, the errors guide's shape
+    sb.expire_account()
+    s.get(f"{u}/companies")  # 402 Payment Required, an item without itemId
     s.close()
     return seen
 
@@ -142,7 +152,7 @@ def _exercise(sb: Sandbox) -> list[requests.Response]:
 def test_every_response_body_validates(demo_sandbox, spec, validator_for):
     responses = _exercise(demo_sandbox)
     statuses = {r.status_code for r in responses}
-    assert statuses >= {200, 204, 400, 401, 404, 405, 429, 500, 503}
+    assert statuses >= {200, 204, 400, 401, 402, 403, 404, 405, 429, 500, 503}
     checked, shapes = 0, set()
     for response in responses:
         path = response.request.path_url.split("?")[0]

@@ -140,3 +140,32 @@ def test_sdk_rejects_wrong_key(demo_sandbox):
             operations.ListConnectionsRequest(company_id=demo_sandbox.store.company_ids()[0])
         )
     assert info.value.status_code == 401 and info.value.error == "Unauthorized"
+
+
+def test_sdk_parses_codats_402_examples(demo_sandbox, sdk):
+    """The errors guide's "Payment Required" item has no itemId: the SDK leaves its sentinel
+    string there, not None, and canBeRetried is None."""
+    demo_sandbox.expire_account()
+    with pytest.raises(errors.ErrorMessage) as info:
+        sdk.connections.list_connections(
+            operations.ListConnectionsRequest(company_id=demo_sandbox.store.company_ids()[0])
+        )
+    assert (info.value.status_code, info.value.error) == (402, "Payment Required")
+    (item,) = info.value.validation.errors
+    assert item.item_id == shared.ErrorValidationItem.UNSET == "__SPEAKEASY_UNSET__"
+    assert item.message.startswith("Account expired.")
+    assert info.value.can_be_retried is None and info.value.detailed_error_code is None
+
+
+def test_sdk_cannot_parse_an_error_without_validation(demo_sandbox, sdk):
+    """Codat's documented error examples carry no ``validation``; SDK 0.5.0 then raises an
+    AttributeError of its own instead of ErrorMessage (README: the official SDK). That is why
+    the sandbox sends ``validation`` unless ``error_validation=False``."""
+    demo_sandbox.faults.error_validation = False
+    with pytest.raises(AttributeError, match="unable to unmarshal .*'str' object has no attr"):
+        sdk.connections.get_connection(
+            operations.GetConnectionRequest(
+                company_id=demo_sandbox.store.company_ids()[0],
+                connection_id="00000000-0000-4000-8000-000000000000",
+            )
+        )
