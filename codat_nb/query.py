@@ -9,7 +9,9 @@ Decisions (Codat's public docs leave these open):
   (``Z``, offsets and 7-digit fractions all understood; an unqualified time is taken as UTC);
 - a missing or null value never matches, not even ``!=``;
 - arrays cannot be queried, unless the caller allows ``array.property`` (true when any element
-  matches), as Codat documents for ``dataConnections.status`` on companies;
+  matches; for ``!=``, when no element equals), as Codat documents for
+  ``dataConnections.status`` on companies (its "companies with no connections" example joins
+  four ``!=`` with ``&&``);
 - a value runs to the next ``&&``, ``||``, ``}`` or the end and is trimmed; wrap it in double
   quotes to keep those characters (``name="A && B"``); ``&&`` binds tighter than ``||``.
 """
@@ -161,15 +163,16 @@ def _compare(ordered: Any, value: Any, op: str) -> bool:
 def _comparison(path: _Path | _ArrayPath, op: str, raw: str) -> Predicate:
     """Build the test for one ``property op value``; type errors are raised here, not per row."""
     if isinstance(path, _ArrayPath):
-        inner, array = _comparison(path.inner, op, raw), path.array
+        negated = op == "!="
+        inner, array = _comparison(path.inner, "=" if negated else op, raw), path.array
 
-        def any_element(row: Mapping[str, Any]) -> bool:
+        def test(row: Mapping[str, Any]) -> bool:
             items = array.get(row)
-            return isinstance(items, list) and any(
-                isinstance(item, Mapping) and inner(item) for item in items
-            )
+            if not isinstance(items, list):  # missing or null: never matches, not even !=
+                return False
+            return negated != any(isinstance(item, Mapping) and inner(item) for item in items)
 
-        return any_element
+        return test
     if path.kind == STRING:
         if op in _ORDERING_OPS:
             raise QueryError(

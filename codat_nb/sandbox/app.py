@@ -395,10 +395,18 @@ class SandboxApp:
         page, size = self._paging(request)
         query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
         tags = self._str_arg(request, "tags")
+        served = self.faults.max_page_size
         try:
-            result = self.store.page_companies(page, size, query, order_by, tags)
+            result = self.store.page_companies(page, size, query, order_by, tags, served)
         except QueryError as exc:
             raise errors.malformed_query(exc.item_id, str(exc), SERVICE_CLIENTS) from None
+        if query is not None and "pageSize" not in request.args:
+            raise errors.invalid(
+                "pageSize",
+                "is required when querying companies (Codat's querying guide)",
+                "Required",
+                SERVICE_CLIENTS,
+            )
         return self._paged(request, result, page, size)
 
     def create_company(self, request: Request) -> Response:
@@ -432,9 +440,13 @@ class SandboxApp:
         company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
         page, size = self._paging(request)
         query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
+        filtered = None if self.faults.ignore_query else query
+        served = self.faults.max_page_size
         with _store_errors():
             try:
-                result = self.store.page_connections(company_id, page, size, query, order_by)
+                result = self.store.page_connections(
+                    company_id, page, size, filtered, order_by, served
+                )
             except QueryError as exc:
                 raise errors.malformed_query(exc.item_id, str(exc), SERVICE_PUBLIC) from None
         return self._paged(request, result, page, size)

@@ -26,7 +26,14 @@ from codat_nb.sandbox.clock import Clock
 from codat_nb.wire.dates import as_instant, format_codat_datetime
 from codat_nb.wire.schema import COMPANY, CONNECTION, Schema
 
-COMPANY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?! ")
+#: Codat's ``name`` pattern ``^[A-Za-z0-9\s\-',&@.,?!\s]+$``: ASCII letters and digits, these
+#: symbols and .NET's ``\s``, which is Python's ``str.isspace`` without U+001C..U+001F.
+COMPANY_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?!"
+)
+_NOT_DOTNET_SPACE = frozenset("\x1c\x1d\x1e\x1f")
+#: The sandbox's own bounds (Codat documents none): longer is refused rather than stored.
+MAX_NAME_LENGTH, MAX_DESCRIPTION_LENGTH = 255, 2_000
 UNLINKED, LINKED, PENDING, DEAUTHORIZED = "Unlinked", "Linked", "PendingAuth", "Deauthorized"
 _QUERY_CACHE_SIZE = 32
 
@@ -195,8 +202,12 @@ class Store:
         tags: Mapping[str, str] | None = None,
         limit: int | None = None,
     ) -> dict[str, Any]:
-        """A new company; CompanyLimitReached if the account already holds ``limit``."""
-        _check_company(name, description, tags)
+        """A new company; CompanyLimitReached if the account already holds ``limit``.
+
+        As Codat documents, characters the ``name`` pattern forbids are removed, not refused.
+        """
+        name = company_name(name)
+        _check_company(description, tags)
         with self._lock:
             if limit is not None and len(self._companies) >= limit:
                 raise CompanyLimitReached()
@@ -222,8 +233,15 @@ class Store:
             self._changed()
 
     def page_companies(
-        self, page: int, page_size: int, query: str | None, order_by: str | None, tags: str | None
+        self,
+        page: int,
+        page_size: int,
+        query: str | None,
+        order_by: str | None,
+        tags: str | None,
+        served: int | None = None,
     ) -> PageResult:
+        """One page of companies; ``served`` caps the rows of the page (see ``_page``)."""
         with self._lock:
             key = ("companies", self._version, query, order_by, tags)
             rows = self._cached(
@@ -233,8 +251,9 @@ class Store:
                 order_by,
                 COMPANY,
                 compile_tags_filter(tags) if tags is not None else None,
+                arrays=True,  # dataConnections.status=PendingAuth, as Codat's guide shows
             )
-            return _page(rows, page, page_size)
+            return _page(rows, page, page_size, served)
 
     # ----- connections -------------------------------------------------------------------
     def connections_wire(self, company_id: str) -> list[dict[str, Any]]:
@@ -247,8 +266,15 @@ class Store:
             return copy.deepcopy(self._connection(company_id, connection_id)[1])
 
     def page_connections(
-        self, company_id: str, page: int, page_size: int, query: str | None, order_by: str | None
+        self,
+        company_id: str,
+        page: int,
+        page_size: int,
+        query: str | None,
+        order_by: str | None,
+        served: int | None = None,
     ) -> PageResult:
+        """One page of a company's connections; ``served`` caps its rows (see ``_page``)."""
         with self._lock:
             company = self._company(company_id)
             key = ("connections", company_id, self._version, query, order_by)
@@ -259,7 +285,7 @@ class Store:
                 order_by,
                 CONNECTION,
             )
-            return _page(rows, page, page_size)
+            return _page(rows, page, page_size, served)
 
     def _cached(
         self,
@@ -269,13 +295,14 @@ class Store:
         order_by: str | None,
         schema: Schema,
         extra: Callable[[Mapping[str, Any]], bool] | None = None,
+        arrays: bool = False,
     ) -> list[dict[str, Any]]:
         """Filtered, ordered rows, memoised per state version so walking pages costs a slice."""
         rows = self._page_cache.get(key)
         if rows is not None:
             self._page_cache.move_to_end(key)
             return rows
-        predicate = compile_query(query, schema) if query is not None else None
+        predicate = compile_query(query, schema, arrays=arrays) if query is not None else None
         ordering = compile_order(order_by, schema) if order_by is not None else None
         rows = source()
         if extra is not None:
@@ -463,18 +490,39 @@ def connection_wire(
     return _in_wire_order(row)
 
 
-def _check_company(name: object, description: object, tags: object) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise RuleViolation("name", "a non-empty company name is required", "Required")
-    bad = sorted({ch for ch in name if ch not in COMPANY_NAME_CHARS and not ch.isspace()})
-    if bad:
+def allowed_in_name(ch: str) -> bool:
+    return ch in COMPANY_NAME_CHARS or (ch.isspace() and ch not in _NOT_DOTNET_SPACE)
+
+
+def company_name(name: object) -> str:
+    """The name Codat creates: forbidden characters removed (its example: ``Company
+    (Codat[1])`` becomes ``Company Codat1``); RuleViolation when it is not a string, too long,
+    or nothing but blanks is left."""
+    if not isinstance(name, str):
+        raise RuleViolation("name", "a company name (a string) is required", "Required")
+    if len(name) > MAX_NAME_LENGTH:
+        raise RuleViolation(
+            "name", f"at most {MAX_NAME_LENGTH} characters, got {len(name)}", "MaxLength"
+        )
+    kept = "".join(ch for ch in name if allowed_in_name(ch))
+    if not kept.strip():
         raise RuleViolation(
             "name",
-            f"may contain letters, digits, spaces and - ' , & @ . ? ! only; found {''.join(bad)!r}",
+            "needs a letter, digit or one of - ' , & @ . ? ! (other characters are removed)",
             "Pattern",
         )
+    return kept
+
+
+def _check_company(description: object, tags: object) -> None:
     if description is not None and not isinstance(description, str):
         raise RuleViolation("description", "must be a string", "Type")
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise RuleViolation(
+            "description",
+            f"at most {MAX_DESCRIPTION_LENGTH} characters, got {len(description)}",
+            "MaxLength",
+        )
     if tags is None:
         return
     if not isinstance(tags, dict):
@@ -488,6 +536,12 @@ def _check_company(name: object, description: object, tags: object) -> None:
             raise RuleViolation(f"tags.{key}", "tag values are strings of at most 100", "Length")
 
 
-def _page(rows: list[dict[str, Any]], page: int, page_size: int) -> PageResult:
+def _page(
+    rows: list[dict[str, Any]], page: int, page_size: int, served: int | None = None
+) -> PageResult:
+    """Page ``page`` of ``page_size`` rows. ``served`` (the ``max_page_size`` knob) serves at
+    most that many of them, as Codat's PagingInfo maximum of 2,000 would: the page starts where
+    ``page_size`` says and the rest of it is never sent."""
     start = (page - 1) * page_size
-    return PageResult(rows[start : start + page_size], len(rows))
+    count = page_size if served is None else min(page_size, served)
+    return PageResult(rows[start : start + count], len(rows))

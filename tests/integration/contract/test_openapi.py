@@ -103,7 +103,7 @@ def _exercise(sb: Sandbox) -> list[requests.Response]:
     )
     s.get(f"{u}/companies", params={"pageSize": 7, "page": 2, "orderBy": "-lastSync"})
     s.get(f"{u}/companies", params={"pageSize": 2000})
-    s.get(f"{u}/companies", params={"query": "name~ltd", "tags": "region=uk"})
+    s.get(f"{u}/companies", params={"query": "name~ltd", "tags": "region=uk", "pageSize": 50})
     s.get(f"{u}/companies/{cid}")
     s.get(f"{u}/companies/{deauth[0]}/connections")
     deauth_url = f"{u}/companies/{deauth[0]}/connections/{deauth[1]}"
