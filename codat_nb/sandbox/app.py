@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import html
 import json
 import logging
 import random
@@ -34,6 +33,7 @@ from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
 from codat_nb.sandbox.framing import BODY_KEY, FramingError
 from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
 from codat_nb.sandbox.limits import PER_COMPANY_IN_FLIGHT, PER_MINUTE, Quota, RateLimits
+from codat_nb.sandbox.link_pages import LinkPages
 from codat_nb.sandbox.store import (
     CompanyLimitReached,
     CompanyNotFound,
@@ -84,16 +84,15 @@ _URLS = Map(
             endpoint="create_partner_expense_connection",
         ),
         Rule(
-            "/link/companies/<company_id>/connections/<connection_id>/start",
+            "/companies/<company_id>/connections/<connection_id>/start",
             methods=["GET"],
             endpoint="link_page",
         ),
-        Rule("/link/companies/<company_id>", methods=["GET"], endpoint="company_link_page"),
+        Rule("/company/<company_id>", methods=["GET"], endpoint="company_link_page"),
     ],
     strict_slashes=False,
     merge_slashes=False,
 )
-_PUBLIC_ENDPOINTS = {"link_page", "company_link_page"}
 
 
 class SandboxApp:
@@ -106,6 +105,7 @@ class SandboxApp:
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
         self.idempotency = IdempotencyKeys()
+        self.link_pages = LinkPages(store, store.links)
         self.limits = RateLimits(store.clock, store.active_connected_companies)
         self.unexpected_errors: list[str] = []
         self.unexpected_error_count = 0
@@ -125,8 +125,10 @@ class SandboxApp:
         except NotFound:
             endpoint, params = None, {}
             route_error = errors.no_route(request.method, request.path)
-        if endpoint in _PUBLIC_ENDPOINTS:
-            return self._html(endpoint, params, request.method)(environ, start_response)
+        if endpoint == "link_page":
+            return self.link_pages.connection(request, **params)(environ, start_response)
+        if endpoint == "company_link_page":
+            return self.link_pages.company(request, **params)(environ, start_response)
         return self._api(request, environ, endpoint, params, route_error)(environ, start_response)
 
     def _api(
@@ -494,37 +496,6 @@ class SandboxApp:
             self._uuid("companyId", company_id, SERVICE_CLIENTS),
             self._uuid("connectionId", connection_id, SERVICE_PUBLIC),
         )
-
-    # ----- the end customer's side: link pages (no auth, HTML) ---------------------------
-    def _html(self, endpoint: str, params: dict[str, str], method: str) -> Response:
-        try:
-            if endpoint == "link_page":
-                company_id, connection_id = params["company_id"], params["connection_id"]
-                # Only a real visit links: a HEAD (link checkers, previews) must change nothing.
-                act = self.store.link if method == "GET" else self.store.get_connection_wire
-                row = act(company_id.lower(), connection_id.lower())
-                title = "Connection linked" if row["status"] == "Linked" else "Connection"
-                text = (
-                    f"Your {html.escape(row['platformName'])} connection is now "
-                    f"<strong>{row['status']}</strong>. You can close this window."
-                )
-            else:
-                company = self.store.get_company_wire(params["company_id"].lower())
-                title = f"Connect {html.escape(company['name'])}"
-                items = "".join(
-                    f'<li><a href="{html.escape(c["linkUrl"])}">'
-                    f"{html.escape(c['platformName'])}</a> ({c['status']})</li>"
-                    for c in company["dataConnections"]
-                )
-                text = f"<ul>{items}</ul>" if items else "No connections yet."
-            status = 200
-        except (CompanyNotFound, ConnectionNotFound) as exc:
-            title, text, status = "Link not found", html.escape(str(exc)), 404
-        page = (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{text}</p><p>Codat sandbox</p></body></html>"
-        )
-        return Response(page.encode(), status, content_type="text/html; charset=utf-8")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from codat_nb.sandbox.app import SandboxApp
 from codat_nb.sandbox.clock import DEFAULT_START, Clock
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs, refuse_unknown
+from codat_nb.sandbox.links import OneTimeLinks
 from codat_nb.sandbox.seed import demo_portfolio, scale_company
 from codat_nb.sandbox.server import DEFAULT_READ_TIMEOUT, ThreadedServer
 from codat_nb.sandbox.store import Store
@@ -72,7 +73,8 @@ class Sandbox:
         )
         self.url, self.port = self._server.url, self._server.port
         try:
-            self.store = Store(self.url, self.clock, id_seed)
+            links = OneTimeLinks(id_seed, self.clock, lambda: bool(self.faults.one_time_links))
+            self.store = Store(self.url, self.clock, id_seed, links)
             if seed is not None:
                 demo_portfolio(self.store, seed)
             self._app = SandboxApp(self.store, self.faults, self.api_key, id_seed)

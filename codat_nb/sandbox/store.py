@@ -23,6 +23,7 @@ from typing import Any
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, is_platform_key
 from codat_nb.query import compile_order, compile_query, compile_tags_filter, order_rows
 from codat_nb.sandbox.clock import Clock
+from codat_nb.sandbox.links import OneTimeLinks, company_path, connection_path
 from codat_nb.wire.dates import as_instant, format_codat_datetime
 from codat_nb.wire.schema import COMPANY, CONNECTION, Schema
 
@@ -92,9 +93,10 @@ def stamp(value: datetime) -> str:
 class Store:
     """Thread-safe state of one sandbox. Python-side helpers return copies of wire dicts."""
 
-    def __init__(self, base_url: str, clock: Clock, id_seed: str):
+    def __init__(self, base_url: str, clock: Clock, id_seed: str, links: OneTimeLinks):
         self.base_url = base_url.rstrip("/")
         self.clock = clock
+        self.links = links
         self._rng = random.Random(f"ids:{id_seed}")
         self._lock = threading.RLock()
         self._companies: OrderedDict[str, _Company] = OrderedDict()
@@ -146,7 +148,12 @@ class Store:
         """Everything a request could change, in comparable form (for "changed nothing" tests)."""
         with self._lock:
             state = [(c.details, list(c.connections.values())) for c in self._companies.values()]
-            return (self.clock.now(), self._rng.getstate(), json.dumps(state, sort_keys=True))
+            return (
+                self.clock.now(),
+                self._rng.getstate(),
+                json.dumps(state, sort_keys=True),
+                self.links.redeemed(),
+            )
 
     def _changed(self, company: _Company | None = None) -> None:
         self._version += 1
@@ -167,10 +174,35 @@ class Store:
         return company, row
 
     def link_url(self, company_id: str, connection_id: str) -> str:
-        return f"{self.base_url}/link/companies/{company_id}/connections/{connection_id}/start"
+        """A connection's stored link URL: Codat's shape, on the sandbox's host."""
+        return self.base_url + connection_path(company_id, connection_id)
 
     def company_redirect(self, company_id: str) -> str:
-        return f"{self.base_url}/link/companies/{company_id}"
+        """A company's stored ``redirect``: Codat's company link shape, on the sandbox's host."""
+        return self.base_url + company_path(company_id)
+
+    def _show(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A connection as the API shows it now, as a copy the caller may change."""
+        return copy.deepcopy(self._linked(row))
+
+    def _show_company(self, wire: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self._linked_company(wire))
+
+    def _linked(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with a fresh one-time link when those are on (else ``row`` itself); rows are
+        never changed in place, so sharing the rest is safe for rendering."""
+        if not self.links.enabled():
+            return row
+        return {**row, "linkUrl": self.links.connection_url(row["linkUrl"])}
+
+    def _linked_company(self, wire: dict[str, Any]) -> dict[str, Any]:
+        if not self.links.enabled():
+            return wire
+        return {
+            **wire,
+            "redirect": self.links.company_url(wire["redirect"]),
+            "dataConnections": [self._linked(row) for row in wire["dataConnections"]],
+        }
 
     # ----- companies ---------------------------------------------------------------------
     def company_ids(self) -> list[str]:
@@ -189,11 +221,11 @@ class Store:
 
     def list_companies_wire(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(self._company_wire(c)) for c in self._companies.values()]
+            return [self._show_company(self._company_wire(c)) for c in self._companies.values()]
 
     def get_company_wire(self, company_id: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._company_wire(self._company(company_id)))
+            return self._show_company(self._company_wire(self._company(company_id)))
 
     def create_company(
         self,
@@ -224,7 +256,7 @@ class Store:
             company = _Company(details)
             self._companies[company_id] = company
             self._changed(company)
-            return copy.deepcopy(self._company_wire(company))
+            return self._show_company(self._company_wire(company))
 
     def delete_company(self, company_id: str) -> None:
         with self._lock:
@@ -253,17 +285,18 @@ class Store:
                 compile_tags_filter(tags) if tags is not None else None,
                 arrays=True,  # dataConnections.status=PendingAuth, as Codat's guide shows
             )
-            return _page(rows, page, page_size, served)
+            result = _page(rows, page, page_size, served)
+            return PageResult([self._linked_company(c) for c in result.results], result.total)
 
     # ----- connections -------------------------------------------------------------------
     def connections_wire(self, company_id: str) -> list[dict[str, Any]]:
         """All of a company's connections in server order; KeyError if there is no such company."""
         with self._lock:
-            return [copy.deepcopy(row) for row in self._company(company_id).connections.values()]
+            return [self._show(row) for row in self._company(company_id).connections.values()]
 
     def get_connection_wire(self, company_id: str, connection_id: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._connection(company_id, connection_id)[1])
+            return self._show(self._connection(company_id, connection_id)[1])
 
     def page_connections(
         self,
@@ -285,7 +318,8 @@ class Store:
                 order_by,
                 CONNECTION,
             )
-            return _page(rows, page, page_size, served)
+            result = _page(rows, page, page_size, served)
+            return PageResult([self._linked(row) for row in result.results], result.total)
 
     def _cached(
         self,
@@ -362,7 +396,7 @@ class Store:
         )
         company.connections[connection_id] = row
         self._changed(company)
-        return copy.deepcopy(row)
+        return self._show(row)
 
     def _replace(self, company: _Company, row: dict[str, Any], **changes: Any) -> dict[str, Any]:
         new = {**row, **changes}
@@ -375,7 +409,7 @@ class Store:
         with self._lock:
             company, row = self._connection(company_id, connection_id)
             if row["status"] == UNLINKED:
-                return copy.deepcopy(row)
+                return self._show(row)
             if row["status"] != LINKED:
                 raise RuleViolation(
                     "status",
@@ -383,14 +417,14 @@ class Store:
                     "ConnectionStatus",
                 )
             self.clock.tick()
-            return copy.deepcopy(self._replace(company, row, status=UNLINKED))
+            return self._show(self._replace(company, row, status=UNLINKED))
 
     def link(self, company_id: str, connection_id: str) -> dict[str, Any]:
         """What the customer finishing the flow at linkUrl does: Linked, lastSync now."""
         with self._lock:
             company, row = self._connection(company_id, connection_id)
             if row["status"] == LINKED:
-                return copy.deepcopy(row)
+                return self._show(row)
             now = stamp(self.clock.tick())
             changes: dict[str, Any] = {"status": LINKED, "lastSync": now}
             if row.get("dataConnectionErrors"):
@@ -400,7 +434,7 @@ class Store:
                     else e
                     for e in row["dataConnectionErrors"]
                 ]
-            return copy.deepcopy(self._replace(company, row, **changes))
+            return self._show(self._replace(company, row, **changes))
 
     def deauthorize(
         self,
@@ -429,7 +463,7 @@ class Store:
                 "status": "Active",
             }
             errors = [*row.get("dataConnectionErrors", []), error]
-            return copy.deepcopy(
+            return self._show(
                 self._replace(company, row, status=DEAUTHORIZED, dataConnectionErrors=errors)
             )
 

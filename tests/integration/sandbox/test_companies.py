@@ -15,7 +15,7 @@ def test_create_get_and_list_a_company(sandbox, session):
         "referenceSubsidiaryCompanies", "dataConnections",
     ]  # fmt: skip
     assert company["created"] == "2026-11-01T09:00:00Z"
-    assert company["redirect"] == f"{sandbox.url}/link/companies/{company['id']}"
+    assert company["redirect"] == f"{sandbox.url}/company/{company['id']}"
     assert company["dataConnections"] == [] and company["referenceSubsidiaryCompanies"] == []
     assert session.get(f"{sandbox.url}/companies/{company['id']}").json() == company
     page = session.get(f"{sandbox.url}/companies").json()
