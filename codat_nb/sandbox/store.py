@@ -71,7 +71,7 @@ class RuleViolation(ValueError):
 
 @dataclass
 class _Company:
-    details: dict[str, Any]  # the company wire dict without lastSync and dataConnections
+    details: dict[str, Any]  # the wire dict without dataConnections (lastSync: derived if synced)
     connections: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     wire_cache: dict[str, Any] | None = None
 
@@ -212,7 +212,7 @@ class Store:
     def _company_wire(self, company: _Company) -> dict[str, Any]:
         if company.wire_cache is None:
             wire = dict(company.details)
-            syncs = [c["lastSync"] for c in company.connections.values() if "lastSync" in c]
+            syncs = [c["lastSync"] for c in company.connections.values() if c.get("lastSync")]
             if syncs:
                 wire["lastSync"] = max(syncs, key=as_instant)
             wire["dataConnections"] = list(company.connections.values())
@@ -252,6 +252,7 @@ class Store:
             details["products"] = ["expenses"]
             if tags:
                 details["tags"] = dict(tags)
+            details["ownerUserIds"] = []  # owners are set in Codat's portal, never by the API
             details["referenceSubsidiaryCompanies"] = []
             company = _Company(details)
             self._companies[company_id] = company
@@ -462,7 +463,7 @@ class Store:
                 "erroredOnUtc": stamp(self.clock.tick()),
                 "status": "Active",
             }
-            errors = [*row.get("dataConnectionErrors", []), error]
+            errors = [*(row.get("dataConnectionErrors") or []), error]
             return self._show(
                 self._replace(company, row, status=DEAUTHORIZED, dataConnectionErrors=errors)
             )
@@ -486,7 +487,9 @@ class Store:
 
 
 def _in_wire_order(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in CONNECTION.wire_names if k in row and row[k] is not None}
+    """The row's fields in the schema's order; an explicit ``null`` is kept (Codat sends both
+    a null and a missing optional field)."""
+    return {k: row[k] for k in CONNECTION.wire_names if k in row}
 
 
 @cache
@@ -507,7 +510,7 @@ def connection_wire(
     last_sync: str | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A Connection exactly as the API sends it: optional fields left out rather than null."""
+    """A Connection as the API sends it for a new row: optional fields left out, not null."""
     row: dict[str, Any] = {
         "id": connection_id,
         "integrationId": integration_id,
@@ -521,7 +524,7 @@ def connection_wire(
         "sourceType": platform.source_type,
         "dataConnectionErrors": errors or None,
     }
-    return _in_wire_order(row)
+    return _in_wire_order({k: v for k, v in row.items() if v is not None})
 
 
 def allowed_in_name(ch: str) -> bool:

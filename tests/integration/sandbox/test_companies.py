@@ -12,8 +12,9 @@ def test_create_get_and_list_a_company(sandbox, session):
     company = response.json()
     assert list(company) == [
         "id", "name", "description", "redirect", "created", "products", "tags",
-        "referenceSubsidiaryCompanies", "dataConnections",
+        "ownerUserIds", "referenceSubsidiaryCompanies", "dataConnections",
     ]  # fmt: skip
+    assert company["ownerUserIds"] == []  # "every company response includes" it
     assert company["created"] == "2026-11-01T09:00:00Z"
     assert company["redirect"] == f"{sandbox.url}/company/{company['id']}"
     assert company["dataConnections"] == [] and company["referenceSubsidiaryCompanies"] == []
