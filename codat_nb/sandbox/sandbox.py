@@ -7,12 +7,13 @@ it; the one place that knows how they fit, so each part stays ignorant of the ot
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from codat_nb.sandbox.app import SandboxApp
 from codat_nb.sandbox.clock import DEFAULT_START, Clock
+from codat_nb.sandbox.evolution import Changes, advance
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs, refuse_unknown
 from codat_nb.sandbox.links import OneTimeLinks
@@ -88,6 +89,17 @@ class Sandbox:
         """Tracebacks of requests that hit the catch-all 500 (should always be empty); the
         first 20 only, however many there were."""
         return self._app.unexpected_errors
+
+    def advance(self, *, days: float = 0, hours: float = 0) -> Changes:
+        """Move the sandbox clock on and let the portfolio change as a real one would meanwhile
+        (syncs, lost access, customers linking, sign-ups and deletions: ``evolution``). The
+        same seed and the same calls give the same result."""
+        for name, value in (("days", days), ("hours", hours)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {value!r}")
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be zero or more, got {value!r}")
+        return advance(self.store, self.seed or "", timedelta(days=days, hours=hours))
 
     def expire_account(self) -> None:
         """Expire the account: every API request answers Codat's 402 "Payment Required"."""

@@ -34,16 +34,16 @@ from codat_nb.wire.dates import as_instant
 
 MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
 
-_ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
+ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
 # Rough market shares so the portfolio looks like a real book (Xero and QBO dominate).
 _ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "pqsw": 6, "akxx": 7, "knfz": 5, "trji": 5,
                        "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5, "ndsk": 2,
                        "mqjo": 1}  # fmt: skip
-_WEIGHTS = [_ACCOUNTING_WEIGHTS[p.key] for p in _ACCOUNTING]
-_OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
+ACCOUNTING_SHARES = [_ACCOUNTING_WEIGHTS[p.key] for p in ACCOUNTING]
+OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
 _EXPENSE = PLATFORMS[PARTNER_EXPENSE_KEY]
 
-_NAME_HEADS = (
+NAME_HEADS = (
     "Acme", "Northwind", "Harbour", "Bluebell", "Copperfield", "Juniper", "Kestrel", "Larkspur",
     "Meridian", "Oakridge", "Pembroke", "Quayside", "Redwood", "Saltmarsh", "Thornbury", "Upland",
     "Vantage", "Wexford", "Yarrow", "Zephyr", "Ashgrove", "Brightwater", "Cobalt", "Driftwood",
@@ -51,14 +51,14 @@ _NAME_HEADS = (
     "Marlow", "Nettlefield", "O'Connell", "Penrose", "Riverside", "Stonegate", "Tamarind",
     "Whitcombe", "Foxglove",
 )  # fmt: skip
-_NAME_TRADES = (
+NAME_TRADES = (
     "Logistics", "Dental", "Architects", "Bakery", "Consulting", "Engineering", "Florists",
     "Freight", "Interiors", "Joinery", "Legal", "Media", "Motors", "Opticians", "Outfitters",
     "Plumbing", "Print & Design", "Properties", "Recruitment", "Robotics", "Software", "Studios",
     "Surveyors", "Travel", "Veterinary", "Wine Merchants", "Analytics", "Catering", "Clinics",
     "Electrical",
 )  # fmt: skip
-_NAME_SUFFIXES = ("Ltd", "Ltd", "Limited", "LLP", "Group", "& Co", "Inc.", "Pty Ltd", "GmbH", "")
+NAME_SUFFIXES = ("Ltd", "Ltd", "Limited", "LLP", "Group", "& Co", "Inc.", "Pty Ltd", "GmbH", "")
 _DESCRIPTIONS = (
     "Onboarded through the partner programme.",
     "Finance contact prefers email; month-end close on the 5th working day.",
@@ -66,7 +66,7 @@ _DESCRIPTIONS = (
     "Card programme pilot customer.",
     "Migrated from spreadsheets in the last quarter.",
 )
-_ERRORS = (
+ERRORS = (
     ("401", "Unauthorized", "The refresh token has expired; the customer must re-link."),
     ("403", "Forbidden", "The authorizing user no longer has adviser access to the organisation."),
     ("400", "invalid_grant", "Token refresh failed: invalid_grant."),
@@ -92,7 +92,7 @@ def demo_portfolio(store: Store, seed: str) -> None:
 class _Builder:
     def __init__(self, store: Store, rng: random.Random, shapes: _Shapes):
         self.store, self.rng, self.shapes, self.now = store, rng, shapes, store.clock.now()
-        self.names = [f"{h} {t}" for h in _NAME_HEADS for t in _NAME_TRADES]  # all distinct
+        self.names = [f"{h} {t}" for h in NAME_HEADS for t in NAME_TRADES]  # all distinct
         rng.shuffle(self.names)
 
     def build(self) -> None:
@@ -113,7 +113,7 @@ class _Builder:
         rng = self.rng
         company_id = new_uuid(rng)
         created = self.ago(timedelta(days=30), timedelta(days=1100))
-        name = f"{name} {rng.choice(_NAME_SUFFIXES)}".strip()
+        name = f"{name} {rng.choice(NAME_SUFFIXES)}".strip()
         details: dict[str, Any] = {"id": company_id, "name": name}
         if rng.random() < 0.5:
             details["description"] = rng.choice(_DESCRIPTIONS)
@@ -124,7 +124,7 @@ class _Builder:
             details["tags"] = {"region": rng.choice(_REGIONS), "tier": rng.choice(("gold", "std"))}
         details["referenceSubsidiaryCompanies"] = []
         shape = rng.random()
-        accounting = rng.choices(_ACCOUNTING, weights=_WEIGHTS)[0]
+        accounting = rng.choices(ACCOUNTING, weights=ACCOUNTING_SHARES)[0]
         if shape < 0.07:  # signed up, never connected anything
             plan: list[tuple[Platform, str | None]] = []
         elif shape < 0.45:  # the typical Sync for Expenses shape
@@ -137,7 +137,7 @@ class _Builder:
             ]
             plan = [*stale, (accounting, LINKED), (_EXPENSE, None)]
         else:  # several: banking and commerce beside the usual pair
-            extras = [(rng.choice(_OTHERS), None) for _ in range(rng.randint(2, 9))]
+            extras = [(rng.choice(OTHERS), None) for _ in range(rng.randint(2, 9))]
             plan = [(accounting, None), (_EXPENSE, None), *extras]
         rows = [self.connection(company_id, created, p, status) for p, status in plan]
         legacy = self.now - timedelta(days=_LEGACY_DAYS)
@@ -165,7 +165,7 @@ class _Builder:
         last_sync = self.last_sync(status, created)
         errors = None
         if status == DEAUTHORIZED and rng.random() < 0.75:
-            code, text, message = rng.choice(_ERRORS)
+            code, text, message = rng.choice(ERRORS)
             errored = last_sync or created + timedelta(days=1)
             errors = [{"statusCode": code, "statusText": text, "errorMessage": message,
                        "erroredOnUtc": stamp(errored), "status": "Active"}]  # fmt: skip

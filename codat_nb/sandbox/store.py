@@ -144,6 +144,10 @@ class Store:
                 self._active = (self._version, active)
             return self._active[1]
 
+    def locked(self) -> threading.RLock:
+        """The store's lock, to make several operations one atomic change (``with``)."""
+        return self._lock
+
     def snapshot(self) -> tuple:
         """Everything a request could change, in comparable form (for "changed nothing" tests)."""
         with self._lock:
@@ -437,11 +441,25 @@ class Store:
                 ]
             return self._show(self._replace(company, row, **changes))
 
+    def sync(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """A Linked connection syncs: its lastSync becomes now (RuleViolation otherwise)."""
+        with self._lock:
+            company, row = self._connection(company_id, connection_id)
+            if row["status"] != LINKED:
+                raise RuleViolation(
+                    "status",
+                    f"only a Linked connection syncs; this one is {row['status']}",
+                    "ConnectionStatus",
+                )
+            return self._show(self._replace(company, row, lastSync=stamp(self.clock.tick())))
+
     def deauthorize(
         self,
         company_id: str,
         connection_id: str,
         message: str = "The platform revoked access: the refresh token has expired.",
+        status_code: str = "401",
+        status_text: str = "Unauthorized",
     ) -> dict[str, Any]:
         """Simulate the platform revoking access: Deauthorized plus an Active error entry.
 
@@ -457,8 +475,8 @@ class Store:
                     "ConnectionStatus",
                 )
             error = {
-                "statusCode": "401",
-                "statusText": "Unauthorized",
+                "statusCode": status_code,
+                "statusText": status_text,
                 "errorMessage": message,
                 "erroredOnUtc": stamp(self.clock.tick()),
                 "status": "Active",
