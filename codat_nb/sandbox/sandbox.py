@@ -1,7 +1,8 @@
 """``Sandbox``: the parts of a local Codat put together and served.
 
-A clock, the fault knobs, the store with its portfolio, the app, and the HTTP server that serves
-it; the one place that knows how they fit, so each part stays ignorant of the others.
+A clock, the knobs, the one-time links, the store with its portfolio, the app, and the HTTP
+server that serves it; the one place that knows how they fit, so each part stays ignorant of
+the others.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class Sandbox:
     It binds ``host`` (a free port by default), loads the portfolio and serves before the
     constructor returns, so ``sb.url`` is usable at once. ``read_timeout`` is the seconds a client
     may take to send a whole request (an idle keep-alive connection closes after it).
-    ``options`` are the fault knobs by name
-    (``latency_ms``, ``error_rate``, ...: see ``help(Faults)``), also settable while it runs as
+    ``options`` are the knobs by name (``latency_ms``, ``rate_limits``, ``one_time_links``, ...:
+    see ``help(Faults)`` and docs/fidelity.md), also settable while it runs as
     ``sb.faults.<name>``.
     """
 
