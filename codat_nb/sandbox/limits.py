@@ -48,7 +48,7 @@ class Quota:
 
 class RateLimits:
     """The counters behind the limits; thread-safe. ``active_companies`` counts the companies
-    with a Linked connection, for the daily formula."""
+    with a Linked connection, for the daily formula; ``monotonic`` is the minute window's clock."""
 
     def __init__(
         self,
@@ -56,7 +56,7 @@ class RateLimits:
         active_companies: Callable[[], int],
         monotonic: Callable[[], float] = time.monotonic,
     ):
-        self._clock, self._active, self._monotonic = clock, active_companies, monotonic
+        self._clock, self._active, self.monotonic = clock, active_companies, monotonic
         self._lock = threading.Lock()
         self._day = clock.now().date()
         self._used = 0
@@ -84,7 +84,7 @@ class RateLimits:
     def per_minute_wait(self, client: str) -> int | None:
         """None to admit one more request from ``client`` (and count it), else the whole
         seconds until its window has room."""
-        now = self._monotonic()
+        now = self.monotonic()
         with self._lock:
             recent = self._recent.get(client)
             if recent is None:

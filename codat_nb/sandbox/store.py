@@ -199,6 +199,13 @@ class Store:
             return row
         return {**row, "linkUrl": self.links.connection_url(row["linkUrl"])}
 
+    def _linked_page(
+        self, result: PageResult, linked: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> PageResult:
+        if not self.links.enabled():
+            return result  # cached rows as they are: the cheap path for large pages
+        return PageResult([linked(row) for row in result.results], result.total)
+
     def _linked_company(self, wire: dict[str, Any]) -> dict[str, Any]:
         if not self.links.enabled():
             return wire
@@ -290,8 +297,7 @@ class Store:
                 compile_tags_filter(tags) if tags is not None else None,
                 arrays=True,  # dataConnections.status=PendingAuth, as Codat's guide shows
             )
-            result = _page(rows, page, page_size, served)
-            return PageResult([self._linked_company(c) for c in result.results], result.total)
+            return self._linked_page(_page(rows, page, page_size, served), self._linked_company)
 
     # ----- connections -------------------------------------------------------------------
     def connections_wire(self, company_id: str) -> list[dict[str, Any]]:
@@ -323,8 +329,7 @@ class Store:
                 order_by,
                 CONNECTION,
             )
-            result = _page(rows, page, page_size, served)
-            return PageResult([self._linked(row) for row in result.results], result.total)
+            return self._linked_page(_page(rows, page, page_size, served), self._linked)
 
     def _cached(
         self,
