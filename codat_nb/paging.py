@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterator
@@ -33,9 +34,15 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from codat_nb.arguments import ListingArgs
-from codat_nb.exceptions import CodatWarning, IncompleteListingError, QuotaExceededError
-from codat_nb.listing import Page, Source
-from codat_nb.wire.protocol import MAX_PAGE_SIZE
+from codat_nb.cancel import cancel_scope
+from codat_nb.exceptions import (
+    BadRequestError,
+    CodatWarning,
+    IncompleteListingError,
+    QuotaExceededError,
+)
+from codat_nb.listing import Page, Source, reset_time
+from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +140,7 @@ class Walk:
         self.duplicates = 0
         self.empty_page: int | None = None  # a page that came back empty before the end
         self.ragged = False  # a page other than the last held fewer rows than the page size
+        self.stop = threading.Event()  # set when the walk ends: its workers retry no more
         self.probe_limit = MAX_PAGE_SIZE
         self.boundaries: list[Boundary] = []
 
@@ -181,7 +189,7 @@ class Walk:
             f"{limit.remaining} are left (resets {limit.reset}); nothing more was spent. "
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
-            reset_at=limit.reset,
+            reset_at=reset_time(limit.reset),
             status_code=429,
             retry_after=None,
         )
@@ -189,14 +197,17 @@ class Walk:
     def pages(self) -> Iterator[Page]:
         """Every page in order; pages past the planned end are fetched while totals grow."""
         args, source = self.args, self.source
-        first = source.page(args.params(1))
+        resumed = source.cached(args.params(1))  # its quota headers are yesterday's, perhaps
+        with cancel_scope(self.stop):
+            first, args = self._first_page(args)
+        requested = args.page_size
         args = replace(args, page_size=_served_page_size(first, args.page_size))
         # Probes may be as big as the server allows: its cap if it has shown one.
-        capped = args.page_size < self.args.page_size
-        self.probe_limit = args.page_size if capped else MAX_PAGE_SIZE
+        self.probe_limit = args.page_size if args.page_size < requested else MAX_PAGE_SIZE
         self.largest_total = first["totalResults"]
         last = self._page_count(self.largest_total, args.page_size)
-        self._check_quota(args, last)
+        if not resumed:
+            self._check_quota(args, last)
         workers = min(args.concurrency, last - 1)
         bar = progress_bar(last, args.progress, source.what, "page") if last > 1 else None
         executor = (
@@ -205,9 +216,13 @@ class Walk:
             else None
         )
 
+        def fetch(params: dict[str, Any]) -> Page:
+            with cancel_scope(self.stop):
+                return source.page(params)
+
         def submit(number: int) -> Future:
             params = args.params(number)
-            return executor.submit(source.page, params) if executor else _done(source.page(params))
+            return executor.submit(fetch, params) if executor else _done(fetch(params))
 
         pending: deque[tuple[int, Future]] = deque()
         following, number, page = 2, 1, first
@@ -236,12 +251,31 @@ class Walk:
                 number, future = pending.popleft()
                 page = future.result()
         finally:
-            # On KeyboardInterrupt or an error: drop queued pages, let running ones finish (and
-            # be kept for resume()) alone.
+            # On KeyboardInterrupt or an error: drop queued pages; requests in flight finish
+            # (and are kept for resume()) but retry no more.
+            self.stop.set()
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
             if bar is not None:
                 bar.close()
+
+    def _first_page(self, args: ListingArgs) -> tuple[Page, ListingArgs]:
+        """Page 1, and the arguments the rest is walked with. A server that refuses pages over
+        the 2,000 rows of the ``PagingInfo`` schema (the paging guide says 5,000) is asked
+        again with 2,000, once, saying so."""
+        try:
+            return self.source.page(args.params(1)), args
+        except BadRequestError as exc:
+            if args.page_size <= SCHEMA_MAX_PAGE_SIZE or "pagesize" not in str(exc).lower():
+                raise
+        warnings.warn(
+            f"Codat refused pages of {args.page_size:,} rows; listing {self.source.what} in "
+            f"pages of {SCHEMA_MAX_PAGE_SIZE:,}",
+            CodatWarning,
+            stacklevel=5,
+        )
+        args = replace(args, page_size=SCHEMA_MAX_PAGE_SIZE)
+        return self.source.page(args.params(1)), args
 
     def _note_boundary(self, previous: Page | None, number: int, page: Page, size: int) -> None:
         if previous is None or not page["results"]:
@@ -291,18 +325,36 @@ class Walk:
                 params = replace(self.args, page_size=size, limit=None).params(number)
                 rows = self.source.fresh(params)["results"]
                 seen += [row.get("id") if isinstance(row, dict) else None for row in rows]
-            return all(
-                seen[position - 1 - probe.start : position + 1 - probe.start] == [before, after]
-                for position, before, after in probe.boundaries
-            )
+            for boundary in probe.boundaries:
+                position, before, after = boundary
+                at = position - 1 - probe.start
+                if at + 2 > len(seen) and len(probe.boundaries) > 1:
+                    # A shorter read than asked for (a cap page 1 did not show): look closer.
+                    if not holds(_small_probe(boundary, max(2, len(seen)))):
+                        return False
+                elif seen[at : at + 2] != [before, after]:
+                    return False
+            return True
+
+        def checked(probe: _Probe) -> bool:
+            with cancel_scope(stop):
+                return holds(probe)
 
         plan = probe_plan(self.boundaries, self.probe_limit)
         workers = min(self.args.concurrency, len(plan))
         log.debug("checking %d page boundaries of %s", len(self.boundaries), self.source.what)
+        stop = threading.Event()
         if workers <= 1:
-            return all(holds(probe) for probe in plan)
-        with ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe") as pool:
-            return all(pool.map(holds, plan))
+            try:
+                return all(checked(probe) for probe in plan)
+            finally:
+                stop.set()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe")
+        try:
+            return all(pool.map(checked, plan))
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _consistent(walk: Walk) -> str | None:

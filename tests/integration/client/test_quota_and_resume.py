@@ -4,7 +4,7 @@ QuotaExceededError (reset time, requests made), and resumes without fetching aga
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -75,3 +75,19 @@ def test_listings_report_what_they_cost(demo_sandbox):
     assert frame.attrs["requests"] == demo_sandbox.store.request_count - before == 1
     assert frame.attrs["server_time"] == client.server_time()
     assert isinstance(frame.attrs["failures"], pd.DataFrame) and frame.attrs["failures"].empty
+
+
+def test_a_listing_stopped_by_the_quota_check_resumes_the_next_day():
+    """Its page 1 is kept, so yesterday's X-Rate-Limit-Remaining must not refuse it again."""
+    with Sandbox(seed=None, daily_quota=8) as sb:
+        company = make_company(sb, 300)
+        client = client_for(sb)
+        for _ in range(4):
+            client.companies.get(company)
+        with pytest.raises(codat_nb.QuotaExceededError, match="needs 6 more requests") as info:
+            client.connections.list(company, page_size=50)
+        assert isinstance(info.value.reset_at, datetime)  # a time, to compare and to show
+        sb.clock.set(sb.clock.now() + timedelta(days=1))
+        frame = client.unfinished.resume()
+        assert list(frame["id"]) == truth(sb, company)
+        assert frame.attrs["pages_reused"] == 1
