@@ -154,8 +154,10 @@ def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
 def plot_status_over_time(counts: pd.DataFrame, ax=None):
     """A line per status across snapshots, from ``History.status_over_time()``; returns the Axes.
 
-    Lines rather than stacked areas, so a small status that is rising (Deauthorized) is seen
-    on its own scale; colours are fixed per status, as in ``plot_status`` and the widgets.
+    Lines rather than stacked areas, so each status's own trend shows (a stacked band moves with
+    the ones below it); pass a subset of the columns (``counts[["Deauthorized"]]``) to see a
+    small status on its own scale. Colours are fixed per status, as in ``plot_status`` and the
+    widgets; up to 8 snapshots get a tick each.
     """
     if not isinstance(counts, pd.DataFrame):
         raise TypeError(
@@ -184,9 +186,13 @@ def plot_status_over_time(counts: pd.DataFrame, ax=None):
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     if len(counts):
-        locator = mdates.AutoDateLocator(tz="UTC")
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
+        if len(counts) <= 8:
+            ax.set_xticks(counts.index)
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y", tz="UTC"))
+        else:
+            locator = mdates.AutoDateLocator(tz="UTC")
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
         ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     else:
         ax.set_xticks([])

@@ -49,6 +49,20 @@ def test_one_line_per_status_in_its_colour():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(table.columns)
 
 
+def test_a_few_snapshots_get_a_tick_each_and_many_get_automatic_ticks():
+    ax = plot_status_over_time(counts({"Linked": [1, 2, 3]}))
+    ax.figure.canvas.draw()
+
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "01 Nov 2026",
+        "08 Nov 2026",
+        "15 Nov 2026",
+    ]
+    daily = pd.date_range("2026-11-01T09:00:00Z", periods=30, freq="D", name="taken_at")
+    many = plot_status_over_time(counts({"Linked": list(range(30))}, index=daily))
+    assert len(many.get_xticks()) < 30
+
+
 def test_it_draws_on_the_axes_given():
     _, ax = plt.subplots()
 

@@ -141,11 +141,12 @@ def comparison_problems(nb: nbformat.NotebookNode) -> list[str]:
 CHECKS = (secret_problems, metadata_problems, execution_problems, comparison_problems)
 
 
-def test_the_three_notebooks_exist() -> None:
+def test_the_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01_quickstart.ipynb",
         "02_connection_status_analysis.ipynb",
         "03_manage_connections.ipynb",
+        "04_status_history.ipynb",
     ]
 
 
