@@ -169,3 +169,24 @@ def test_no_snapshot_yet_means_no_changes(history):
 def test_until_before_since_is_refused(history):
     with pytest.raises(ValueError, match="until .* is before since"):
         history.changes(since="2026-11-02T00:00:00Z", until="2026-11-01T00:00:00Z")
+
+
+def test_a_month_of_time_travel_matches_a_direct_comparison(history, listing, demo_sandbox):
+    """Weekly snapshots while the sandbox lets weeks pass (syncs, lost access, customers
+    linking, sign-ups and deletions): each week's changes are exactly the listings' differences,
+    and the status changes are what the sandbox says it did."""
+    before = listing()
+    history.record(before)
+    for _ in range(4):
+        did = demo_sandbox.advance(days=7)
+        after = listing()
+        summary = history.record(after)
+
+        week = history.changes(since=summary.previous, until=summary.taken_at)
+
+        assert as_set(week) == expected_changes(before, after)
+        moved = week[week["change"] == "status_changed"]
+        assert (moved["to_status"] == "Deauthorized").sum() == did.counts["lost access"]
+        assert (moved["to_status"] == "Linked").sum() == did.counts["linked"]
+        before = after
+    assert len(history.snapshots()) == 5
