@@ -16,7 +16,9 @@ Schema (times are INTEGER microseconds since the Unix epoch, UTC; JSON columns a
 * ``company``, ``connection``: every company id and (company, connection id) ever seen.
 * ``state``: a connection's listed values (all columns but its ids, status and ``last_sync``),
   stored once per change and shared by every snapshot in which they did not change;
-  ``fingerprint`` is a 64-bit hash of them that decides whether they changed.
+  ``fingerprint`` is a 64-bit hash of them that decides whether they changed. Repeated text is
+  an id into ``text``, and ``link`` the id of the link URL's template (``interning``).
+* ``text``: every repeated text value once (since version 2).
 * ``member``: which connections a snapshot holds: state, status and ``last_sync``, the values
   that move daily. About 30 bytes per connection per snapshot.
 * ``status``: status names by code (documented ones first; a new one Codat sends is added).
@@ -31,6 +33,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
+
+from codat_nb.history.encoding import STATE_COLUMNS
+from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
 #: ``PRAGMA application_id`` of a history file: "CNBH" in ASCII.
@@ -110,14 +116,56 @@ def _create_v1(db: sqlite3.Connection) -> None:
     )
 
 
-def _add_snapshot_source(db: sqlite3.Connection) -> None:
+_STATE_V2 = """
+CREATE TABLE state_v2 (
+    id INTEGER PRIMARY KEY,
+    connection INTEGER NOT NULL REFERENCES connection (id),
+    fingerprint INTEGER NOT NULL,
+    company_name INTEGER REFERENCES text (id),
+    platform_name INTEGER REFERENCES text (id),
+    integration_key INTEGER REFERENCES text (id),
+    source_type INTEGER REFERENCES text (id),
+    integration_id INTEGER REFERENCES text (id),
+    latest_error INTEGER REFERENCES text (id),
+    created INTEGER,
+    error_count INTEGER NOT NULL,
+    link INTEGER REFERENCES text (id),
+    link_url TEXT,
+    source_id TEXT,
+    data_connection_errors TEXT,
+    connection_info TEXT
+)
+"""
+
+
+def _upgrade_to_v2(db: sqlite3.Connection) -> None:
     """Version 2: each snapshot says where it was listed from, so a daily job that lost its
-    credentials (and fell back to the embedded sandbox) cannot mix two portfolios in one file."""
+    credentials (and fell back to the embedded sandbox) cannot mix two portfolios in one file;
+    and a state's repeated text is stored once (``interning``): rows about a third the size."""
     db.execute("ALTER TABLE snapshot ADD COLUMN source TEXT")
+    db.execute("CREATE TABLE text (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)")
+    db.execute(_STATE_V2)
+    names = ", ".join(("id", "connection", "fingerprint", *STORED_STATE_COLUMNS))
+    marks = ", ".join("?" * (3 + len(STORED_STATE_COLUMNS)))
+    cursor = db.execute(
+        f"SELECT s.id, s.connection, s.fingerprint, co.company_id, c.connection_id, "
+        f"{', '.join(f's.{column}' for column in STATE_COLUMNS)} FROM state AS s "
+        "JOIN connection AS c ON c.id = s.connection JOIN company AS co ON co.id = c.company"
+    )
+    columns = ["key", "connection", "fingerprint", "company_id", "id", *STATE_COLUMNS]
+    while rows := cursor.fetchmany(50_000):
+        old = pd.DataFrame(rows, columns=columns, dtype=object)
+        new = state_values(db, old)
+        keys = [old[c].tolist() for c in ("key", "connection", "fingerprint")]
+        values = zip(*keys, *new.values(), strict=True)
+        db.executemany(f"INSERT INTO state_v2 ({names}) VALUES ({marks})", values)
+    # The order SQLite documents for changing a table: new one, copy, drop old, rename.
+    db.execute("DROP TABLE state")
+    db.execute("ALTER TABLE state_v2 RENAME TO state")
 
 
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` file into version ``n`` (0 is a new file).
-MIGRATIONS = {1: _create_v1, 2: _add_snapshot_source}
+MIGRATIONS = {1: _create_v1, 2: _upgrade_to_v2}
 
 
 class HistoryError(Exception):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from codat_nb.history.encoding import KNOWN_CATEGORIES, NAT, category, from_micros
+from codat_nb.history.interning import COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER, INTERNED
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
 #: Kinds of change, in the order ``changes()`` sorts them within a snapshot.
@@ -77,31 +78,44 @@ found AS (
 )
 """
 
+
+def _joins(*columns: str) -> str:
+    """Joins that turn ``state``'s text ids back into text (``t_<column>.value``)."""
+    return " ".join(f"LEFT JOIN text AS t_{c} ON t_{c}.id = s.{c}" for c in columns)
+
+
 _CHANGES = f"""
 WITH {_PAIRS}
-SELECT co.company_id, s.company_name, c.connection_id, s.platform_name, f.change,
-       fs.name, ts.name, f.prev_at, f.cur_at, coalesce(f.last_sync, {NAT}), s.latest_error
+SELECT co.company_id, t_company_name.value, c.connection_id, t_platform_name.value, f.change,
+       fs.name, ts.name, f.prev_at, f.cur_at, coalesce(f.last_sync, {NAT}), t_latest_error.value
 FROM found AS f
 JOIN connection AS c ON c.id = f.connection
 JOIN company AS co ON co.id = c.company
 JOIN state AS s ON s.id = f.state
+{_joins("company_name", "platform_name", "latest_error")}
 LEFT JOIN status AS fs ON fs.id = f.from_status
 LEFT JOIN status AS ts ON ts.id = f.to_status
-ORDER BY f.cur_at, f.change, s.company_name, co.company_id, c.connection_id
+ORDER BY f.cur_at, f.change, t_company_name.value, co.company_id, c.connection_id
 """
 
 _CHANGE_COUNTS = f"WITH {_PAIRS} SELECT change, count(*) FROM found GROUP BY change"
 
+# A link URL is stored as is, or as a template (``interning.expand`` in SQL).
+_LINK_URL = (
+    f"coalesce(s.link_url, replace(replace(t_link.value, '{COMPANY_PLACEHOLDER}', co.company_id), "
+    f"'{CONNECTION_PLACEHOLDER}', c.connection_id))"
+)
 _PORTFOLIO = f"""
-SELECT co.company_id, s.company_name, c.connection_id, s.platform_name, s.integration_key,
-       s.source_type, st.name, coalesce(s.created, {NAT}), coalesce(m.last_sync, {NAT}),
-       s.error_count, s.latest_error, s.link_url, s.integration_id, s.source_id,
-       s.data_connection_errors, s.connection_info
+SELECT co.company_id, t_company_name.value, c.connection_id, t_platform_name.value,
+       t_integration_key.value, t_source_type.value, st.name, coalesce(s.created, {NAT}),
+       coalesce(m.last_sync, {NAT}), s.error_count, t_latest_error.value, {_LINK_URL},
+       t_integration_id.value, s.source_id, s.data_connection_errors, s.connection_info
 FROM member AS m
 JOIN connection AS c ON c.id = m.connection
 JOIN company AS co ON co.id = c.company
 JOIN state AS s ON s.id = m.state
 JOIN status AS st ON st.id = m.status
+{_joins(*INTERNED, "link")}
 WHERE m.snapshot = ?
 ORDER BY c.company, m.connection
 """

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from codat_nb.history import queries
-from codat_nb.history.encoding import STATE_COLUMNS, fingerprints, micros, sql_values
+from codat_nb.history.encoding import fingerprints, micros, sql_values
+from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 
 TALLY_COLUMNS = ("status", "platform_name", "integration_key", "source_type")
 
@@ -115,10 +116,9 @@ def _state_keys(
     first = _next_id(db, "state")
     fresh = np.arange(first, first + changed.sum(), dtype=np.int64)
     keys[changed] = fresh
-    rows = stored.loc[changed, list(STATE_COLUMNS)]
     columns = [fresh.tolist(), connections[changed].tolist(), prints[changed].tolist()]
-    columns += [sql_values(rows[c]) for c in STATE_COLUMNS]
-    names = ", ".join(("id", "connection", "fingerprint", *STATE_COLUMNS))
+    columns += state_values(db, stored.loc[changed]).values()
+    names = ", ".join(("id", "connection", "fingerprint", *STORED_STATE_COLUMNS))
     marks = ", ".join("?" * len(columns))
     db.executemany(f"INSERT INTO state ({names}) VALUES ({marks})", zip(*columns, strict=True))
     return keys.astype(np.int64)

@@ -104,10 +104,12 @@ def test_values_this_version_does_not_know_are_kept(history, listing):
         portfolio[column] = portfolio[column].cat.add_categories(["Frozen"])
     portfolio.loc[0, ["status", "platform_name"]] = "Frozen"
     portfolio.at[1, "connection_info"] = {"note": "ünïcode ✓", "nested": [1, None, True]}
+    portfolio.at[2, "link_url"] = "https://example.com/<company_id>/" + portfolio.at[2, "id"]
 
     history.record(portfolio)
 
     back = history.at(portfolio.attrs["server_time"])
+    pd.testing.assert_frame_equal(back, portfolio)
     assert back.loc[0, "status"] == "Frozen" and back.loc[0, "platform_name"] == "Frozen"
     assert list(back["status"].cat.categories)[-1] == "Frozen"
     assert back.at[1, "connection_info"] == {"note": "ünïcode ✓", "nested": [1, None, True]}

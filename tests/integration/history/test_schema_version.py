@@ -22,6 +22,17 @@ from codat_nb.history.database import SCHEMA_VERSION
 V1_FILE = Path(__file__).parent / "data" / "history-v1.sqlite"
 FIRST, SECOND = pd.Timestamp("2026-11-01T09:00:21Z"), pd.Timestamp("2026-11-08T09:00:22Z")
 LOST = "ddef71cd-1b0f-41a1-906e-4d0d474803a5"
+#: Version 1's text columns of ``state``, all of which version 2 stores differently.
+V1_STATE_TEXT = (
+    "company_name",
+    "platform_name",
+    "integration_key",
+    "source_type",
+    "latest_error",
+    "link_url",
+    "integration_id",
+    "source_id",
+)
 
 
 def version_of(path: Path) -> int:
@@ -59,6 +70,30 @@ def test_a_version_1_history_is_upgraded_and_keeps_everything(v1_history):
     assert lost[["connection_id", "company_name", "from_status", "to_status"]].values.tolist() == [
         [LOST, "Alpha Ltd", "Linked", "Deauthorized"]
     ]
+
+
+def test_the_upgrade_keeps_every_value_version_1_stored(v1_history):
+    """Version 2 stores repeated text once and link URLs as templates: what comes back is what
+    version 1 held, value for value."""
+    columns = ", ".join(f"s.{c}" for c in V1_STATE_TEXT)
+    db = sqlite3.connect(v1_history)
+    stored = {
+        (snapshot, connection_id): values
+        for snapshot, connection_id, *values in db.execute(
+            f"SELECT m.snapshot, c.connection_id, {columns} FROM member AS m "
+            "JOIN connection AS c ON c.id = m.connection JOIN state AS s ON s.id = m.state"
+        )
+    }
+    db.close()
+
+    with History(v1_history) as history:
+        frames = {1: history.at(FIRST), 2: history.at(SECOND)}
+
+    assert len(stored) == 24
+    for (snapshot, connection_id), values in stored.items():
+        row = frames[snapshot].set_index("id").loc[connection_id, list(V1_STATE_TEXT)]
+        assert [None if pd.isna(v) else v for v in row] == values
+    assert frames[2]["link_url"].str.endswith("/start").all()
 
 
 def test_an_upgraded_history_records_on_from_where_it_was(v1_history):

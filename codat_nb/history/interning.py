@@ -1,0 +1,90 @@
+"""Text stored once, so a ``state`` row is mostly small integers.
+
+Values that repeat across connections (company and platform names, integration keys and ids,
+error messages) are ids into the ``text`` table. A link URL embeds its company's and its
+connection's ids (``.../companies/<id>/connections/<id>/start``): with those replaced by
+placeholders, every connection of an API shares one template. A URL that would not come back
+exactly from its template is kept as it is (``state.link_url``). Readers expand templates in
+SQL with ``replace()``, which replaces as ``str.replace`` does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from codat_nb.history.encoding import JSON_COLUMNS, sql_values
+
+INTERNED = (
+    "company_name",
+    "platform_name",
+    "integration_key",
+    "source_type",
+    "integration_id",
+    "latest_error",
+)
+#: ``state``'s columns after ``id``, ``connection`` and ``fingerprint``, as stored.
+STORED_STATE_COLUMNS = (
+    *INTERNED,
+    "created",
+    "error_count",
+    "link",  # text id of the link URL's template
+    "link_url",  # the URL itself, when it has no exact template
+    "source_id",
+    *JSON_COLUMNS,
+)
+COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER = "<company_id>", "<connection_id>"
+_BATCH = 500  # values per IN (...) lookup, well under SQLite's limit on parameters
+
+
+def expand(template: str, company_id: str, connection_id: str) -> str:
+    return template.replace(COMPANY_PLACEHOLDER, company_id).replace(
+        CONNECTION_PLACEHOLDER, connection_id
+    )
+
+
+def link_template(url: str, company_id: str, connection_id: str) -> str | None:
+    """``url`` with the ids as placeholders, or None if that would not give ``url`` back."""
+    template = url.replace(connection_id, CONNECTION_PLACEHOLDER).replace(
+        company_id, COMPANY_PLACEHOLDER
+    )
+    return template if expand(template, company_id, connection_id) == url else None
+
+
+def text_ids(db: sqlite3.Connection, values: Sequence[str | None]) -> list[int | None]:
+    """The ``text`` id of each value (None stays None); values not stored yet are added."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    uniques = list(uniques)
+    known: dict[str, int] = {}
+    for start in range(0, len(uniques), _BATCH):
+        batch = uniques[start : start + _BATCH]
+        marks = ", ".join("?" * len(batch))
+        known.update(db.execute(f"SELECT value, id FROM text WHERE value IN ({marks})", batch))
+    new = [value for value in uniques if value not in known]
+    first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM text").fetchone()[0]
+    added = [(first + n, value) for n, value in enumerate(new)]
+    db.executemany("INSERT INTO text (id, value) VALUES (?, ?)", added)
+    known.update((value, key) for key, value in added)
+    ids = np.array([known[value] for value in uniques] + [-1], dtype=np.int64)[codes]
+    return [None if key < 0 else key for key in ids.tolist()]
+
+
+def state_values(db: sqlite3.Connection, rows: pd.DataFrame) -> dict[str, list[Any]]:
+    """``STORED_STATE_COLUMNS`` for ``rows`` (stored values with ``company_id`` and ``id``)."""
+    out = {column: text_ids(db, sql_values(rows[column])) for column in INTERNED}
+    urls = sql_values(rows["link_url"])
+    templates = [
+        None if url is None else link_template(url, company_id, connection_id)
+        for url, company_id, connection_id in zip(
+            urls, rows["company_id"].tolist(), rows["id"].tolist(), strict=True
+        )
+    ]
+    out["link"] = text_ids(db, templates)
+    out["link_url"] = [url if t is None else None for url, t in zip(urls, templates, strict=True)]
+    for column in ("created", "error_count", "source_id", *JSON_COLUMNS):
+        out[column] = sql_values(rows[column])
+    return {column: out[column] for column in STORED_STATE_COLUMNS}
