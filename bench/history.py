@@ -57,7 +57,13 @@ def next_day(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     day = day[rng.random(n) >= 0.001]
     created = day.sample(int(n * 0.002), random_state=int(rng.integers(1 << 31))).copy()
     ids = rng.integers(0, 1 << 63, size=(len(created), 2), dtype=np.uint64)
-    created["id"] = pd.array([f"{a:016x}{b:016x}" for a, b in ids], dtype="str")
+    new_ids = [f"{a:016x}{b:016x}" for a, b in ids]
+    created["link_url"] = pd.array(  # a new connection's link names its own id
+        [url.replace(old_id, new_id) for url, old_id, new_id in
+         zip(created["link_url"], created["id"], new_ids, strict=True)],
+        dtype="str",
+    )  # fmt: skip
+    created["id"] = pd.array(new_ids, dtype="str")
     created["status"] = pd.Categorical(["PendingAuth"] * len(created), dtype=day["status"].dtype)
     created["last_sync"] = pd.Series(pd.NaT, index=created.index, dtype=day["last_sync"].dtype)
     created["created"] = pd.Series(now, index=created.index, dtype=day["created"].dtype)
