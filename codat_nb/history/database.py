@@ -20,7 +20,7 @@ Schema (times are INTEGER microseconds since the Unix epoch, UTC; JSON columns a
   an id into ``text``, and ``link`` the id of the link URL's template (``interning``).
 * ``text``: every repeated text value once (since version 2).
 * ``member``: which connections a snapshot holds: state, status and ``last_sync``, the values
-  that move daily. About 30 bytes per connection per snapshot.
+  that move daily. About 25 bytes per connection per snapshot.
 * ``status``: status names by code (documented ones first; a new one Codat sends is added).
 * ``tally``: connections per status, platform and source type per snapshot, for trends.
 """
