@@ -64,9 +64,9 @@ def handler(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run a UI handler with the action buttons disabled from its start to its end."""
 
     @functools.wraps(method)
-    def run(self: ConnectionManager, *args: Any) -> Any:
+    def run(self: ConnectionManager, *args: Any, **kwargs: Any) -> Any:
         with self._buttons_disabled():
-            return method(self, *args)
+            return method(self, *args, **kwargs)
 
     return run
 
