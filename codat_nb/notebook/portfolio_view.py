@@ -9,7 +9,9 @@ flows back into this table without another portfolio listing.
 
 With a status history (anything with ``changes(since)`` returning rows with a
 ``connection_id``, such as ``codat_nb.history.History``) a "Changed" filter keeps the
-connections that changed in the chosen window.
+connections that changed in the chosen window; when the history also has ``snapshots()`` (with
+``taken_at``), "In the latest snapshot" keeps those the latest snapshot found changed since the
+one before it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 #: Staleness choices: label -> window (no sync, or no news since creation, for that long).
 STALENESS = {"Any": None, "7 days": "7D", "30 days": "30D", "90 days": "90D"}
-#: History windows: label -> how far back ``changes(since=...)`` looks.
-CHANGED = {"Any time": None, "Last 24 hours": "1D", "Last 7 days": "7D", "Last 30 days": "30D"}
+#: History windows: label -> how far back ``changes(since=...)`` looks (LATEST: since the
+#: snapshot before the latest one).
+LATEST = "latest"
+CHANGED = {
+    "Any time": None,
+    "In the latest snapshot": LATEST,
+    "Last 24 hours": "1D",
+    "Last 7 days": "7D",
+    "Last 30 days": "30D",
+}
 #: The usual questions: label -> filter values (status, staleness).
 PRESETS = {
     "Lost access": ("Deauthorized", "Any"),
@@ -57,6 +67,7 @@ class PortfolioView(widgets.VBox):
         self.history = history
         self.portfolio = portfolio_frame([])
         self.server_time: pd.Timestamp | None = None
+        self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
         self.manager = ConnectionManager(client, page_size=page_size)
         super().__init__()
         self._syncing = False
@@ -86,7 +97,11 @@ class PortfolioView(widgets.VBox):
         )
         self.changed_filter = _with_class(
             widgets.Dropdown(
-                options=list(CHANGED),
+                options=[
+                    label
+                    for label, since in CHANGED.items()
+                    if since != LATEST or callable(getattr(self.history, "snapshots", None))
+                ],
                 description="Changed",
                 layout={"display": "flex" if self.history is not None else "none"},
             ),
@@ -162,6 +177,7 @@ class PortfolioView(widgets.VBox):
             return
         self.portfolio = frame
         self.server_time = frame.attrs.get("server_time")
+        self._changed.clear()
         self._platform_options()
         self._redraw()
 
@@ -219,11 +235,22 @@ class PortfolioView(widgets.VBox):
         window = STALENESS[self.staleness_filter.value]
         if window is not None and len(frame):
             frame = frame.loc[sorted(stale(frame, window, now=self._now()).index)]
-        since = CHANGED[self.changed_filter.value]
-        if since is not None and self.history is not None:
-            changes = self.history.changes(since=self._now() - pd.Timedelta(since))
-            frame = frame[frame["id"].isin(set(changes["connection_id"]))]
+        if CHANGED[self.changed_filter.value] is not None and self.history is not None:
+            frame = frame[frame["id"].isin(self._changed_ids(self.changed_filter.value))]
         return frame
+
+    def _changed_ids(self, choice: str) -> set[str]:
+        """Ids of the connections the history says changed (asked once per choice and load)."""
+        if choice not in self._changed:
+            window = CHANGED[choice]
+            if window == LATEST:
+                taken = list(self.history.snapshots()["taken_at"])
+                since = taken[-2] if len(taken) > 1 else (taken[-1] if taken else self._now())
+            else:
+                since = self._now() - pd.Timedelta(window)
+            changes = self.history.changes(since=since)
+            self._changed[choice] = set(changes["connection_id"].astype(str))
+        return self._changed[choice]
 
     def _now(self) -> pd.Timestamp:
         return self.server_time if self.server_time is not None else pd.Timestamp.now(tz="UTC")

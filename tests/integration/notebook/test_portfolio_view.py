@@ -110,6 +110,13 @@ class FakeHistory:
         return pd.DataFrame({"connection_id": self.ids, "to_status": "Deauthorized"})
 
 
+class FakeHistoryWithSnapshots(FakeHistory):
+    TAKEN = pd.to_datetime(["2026-10-30T06:00Z", "2026-10-31T06:00Z", "2026-11-01T06:00Z"])
+
+    def snapshots(self):
+        return pd.DataFrame({"taken_at": self.TAKEN})
+
+
 def test_with_a_history_the_changed_filter_keeps_what_changed(demo_sandbox, make_client):
     client = make_client(demo_sandbox)
     plain = PortfolioView(client)
@@ -118,11 +125,26 @@ def test_with_a_history_the_changed_filter_keeps_what_changed(demo_sandbox, make
     history = FakeHistory(some)
     view = PortfolioView(client, history=history)
     assert view.changed_filter.layout.display == "flex"
+    assert "In the latest snapshot" not in view.changed_filter.options  # no snapshots()
     view.changed_filter.value = "Last 7 days"
     assert view.table.ids == some
     assert history.asked == [view.server_time - pd.Timedelta("7D")]
+    view.status_filter.value = "Linked"
+    view.status_filter.value = "All"
+    assert len(history.asked) == 1  # asked once per choice until the portfolio is reloaded
+    view.reload_button.click()
+    assert len(history.asked) == 2
     with pytest.raises(TypeError, match="changes"):
         PortfolioView(client, history=object())
+
+
+def test_in_the_latest_snapshot_asks_since_the_snapshot_before_it(demo_sandbox, make_client):
+    client = make_client(demo_sandbox)
+    history = FakeHistoryWithSnapshots(["no-such-connection"])
+    view = PortfolioView(client, history=history)
+    view.changed_filter.value = "In the latest snapshot"
+    assert history.asked == [FakeHistoryWithSnapshots.TAKEN[1]]
+    assert view.table.total == 0 and view.table.empty_text == "no connections match"
 
 
 def test_a_failed_listing_says_so_and_a_reload_recovers(demo_sandbox, make_client):
