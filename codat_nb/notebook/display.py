@@ -228,8 +228,12 @@ TABLE_COLUMNS = (
     ("error_count", "Errors"),
     ("id", "Id"),
 )
-#: Columns of the portfolio table (``list_all()`` frames): the company first.
-PORTFOLIO_COLUMNS = (("company_name", "Company"), *TABLE_COLUMNS)
+#: Columns of the portfolio table (``list_all()`` frames): the company first, no platform key
+#: (the platform's name says it, and the table must fit a notebook's width).
+PORTFOLIO_COLUMNS = (
+    ("company_name", "Company"),
+    *(column for column in TABLE_COLUMNS if column[0] != "integration_key"),
+)
 
 
 def _cell(column: str, value: object, now: object) -> str:
@@ -237,8 +241,9 @@ def _cell(column: str, value: object, now: object) -> str:
         return status_badge(value)
     if column in ("id", "integration_key", "company_id"):
         return f"<code>{escape('' if pd.isna(value) else str(value))}</code>"
-    if column == "created":
-        return escape(format_timestamp(value))
+    if column == "created":  # the day; the time in the tooltip and the card
+        full = format_timestamp(value)
+        return f'<span title="{escape(full, quote=True)}">{escape(full[:10])}</span>'
     if column == "last_sync":
         text = format_age(value, now) if now is not None else format_timestamp(value)
         return escape(text or "never")

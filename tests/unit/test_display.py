@@ -139,7 +139,8 @@ def test_table_cells_of_the_portfolio_start_with_the_company():
     frame = table_frame(1).assign(company_name="Acme & Sons")
     cells = display.table_cells(frame, display.PORTFOLIO_COLUMNS)
     assert cells[0][0] == "Acme &amp; Sons"
-    assert cells[0][6] == "never"  # no now: the last sync time itself, here none
+    assert cells[0][4] == '<span title="2026-01-01 00:00:00 UTC">2026-01-01</span>'
+    assert cells[0][5] == "never"  # no now: the last sync time itself, here none
 
 
 def test_table_cells_of_no_rows_and_of_a_wrong_frame():
