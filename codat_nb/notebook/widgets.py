@@ -507,13 +507,14 @@ class ConnectionManager(widgets.VBox):
         self.table.caption = caption
         self.table.set_rows(list(visible["id"]), render)
 
-    @handler
     def _on_selection(self, change: dict) -> None:
-        """One handler per click: the table sends ``selected`` and ``active`` together, and
-        ``active`` is already set when this runs."""
+        """A click on a row: the table sends ``selected`` and ``active`` together, so
+        ``active`` is already set here. Only a card is read, so the buttons stay enabled: a
+        click on one right after a row's lands, and runs after this in the kernel's order."""
         if set(change["new"]) != set(change["old"]):
             self._cancel_pending()
         self._show_details()
+        self._update_buttons()
 
     def _show_details(self, force: bool = False) -> None:
         """The card of the active row (read afresh), unless it is already shown."""
