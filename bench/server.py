@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+#: Benchmarks hammer one sandbox on purpose: without Codat's rate limits and daily quota.
+UNLIMITED = {"rate_limits": False, "daily_quota": 10**9}
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -27,7 +30,7 @@ class Endpoint:
 def _serve(conn: Any, company_sizes: tuple[int, ...]) -> None:
     from codat_nb.sandbox import Sandbox
 
-    with Sandbox(seed=None) as sb:
+    with Sandbox(seed=None, **UNLIMITED) as sb:
         ids = tuple(sb.load_scale(n, company_name=f"Scale {n} Ltd") for n in company_sizes)
         conn.send(Endpoint(sb.url, sb.auth_header, ids))
         while True:
@@ -94,7 +97,7 @@ class LocalSandbox:
     def __init__(self, company_sizes: tuple[int, ...]) -> None:
         from codat_nb.sandbox import Sandbox
 
-        self._sb = Sandbox(seed=None)
+        self._sb = Sandbox(seed=None, **UNLIMITED)
         ids = tuple(self._sb.load_scale(n, company_name=f"Scale {n} Ltd") for n in company_sizes)
         self.endpoint = Endpoint(self._sb.url, self._sb.auth_header, ids)
 

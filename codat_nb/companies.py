@@ -10,8 +10,17 @@ import pandas as pd
 from codat_nb import paging
 from codat_nb.arguments import ListingArgs, check_id, check_idempotency_key, check_text
 from codat_nb.frames import companies_frame, portfolio_frame
-from codat_nb.listing import Listings, PageCache, Source, Tally, cost, keep_matching
+from codat_nb.listing import (
+    Listings,
+    PageCache,
+    Source,
+    Tally,
+    cost,
+    keep_matching,
+    matching_models,
+)
 from codat_nb.wire.models import Company, parse_model
+from codat_nb.wire.rows import check_rows
 from codat_nb.wire.schema import COMPANY
 
 if TYPE_CHECKING:
@@ -46,10 +55,13 @@ class CompaniesAPI:
         )
 
     def collect(self, args: ListingArgs, cache: PageCache, tally: Tally) -> list[dict[str, Any]]:
-        """Every company (as wire dicts) the arguments select, complete and consistent."""
+        """Every company (as wire dicts) the arguments select, complete and consistent, through
+        the gate (``wire.rows``, which checks each embedded connection too) before the filter."""
         source = self.source(cache, tally)
         rows = paging.collect(source, args)
-        return keep_matching(rows, args.query, COMPANY, source.what, arrays=True)
+        check_rows(COMPANY, rows, source.what)
+        keep = keep_matching(rows, args.query, COMPANY, source.what, arrays=True, limit=args.limit)
+        return [row for row, kept in zip(rows, keep, strict=True) if kept]
 
     def list(
         self,
@@ -101,11 +113,7 @@ class CompaniesAPI:
         """Companies as models, fetched lazily one page at a time (arguments checked now)."""
         args = self.args(query=query, order_by=order_by, page_size=page_size, limit=limit)
         source = self.source(PageCache())
-        return (
-            parse_model(Company, row, "companies")
-            for row in paging.iterate(source, args)
-            if keep_matching([row], args.query, COMPANY, source.what, arrays=True)
-        )
+        return matching_models(Company, paging.iterate(source, args), args, source.what)
 
     def get(self, company_id: str) -> Company:
         path = f"/companies/{check_id('company_id', company_id)}"
@@ -131,5 +139,6 @@ class CompaniesAPI:
         """Delete a company and all its connections (irreversible). Read first, as
         ``connections.delete`` does, so a retried DELETE never reports an unknown id deleted."""
         path = f"/companies/{check_id('company_id', company_id)}"
-        self._transport.request("GET", path)
-        self._transport.request("DELETE", path)
+        deadline = self._transport.call_deadline()  # one for the read and the delete
+        self._transport.request("GET", path, deadline=deadline)
+        self._transport.request("DELETE", path, deadline=deadline)

@@ -21,7 +21,15 @@ from codat_nb.arguments import (
 )
 from codat_nb.exceptions import CodatTransportError, ServerError
 from codat_nb.frames import connections_frame
-from codat_nb.listing import Listings, PageCache, Source, Tally, cost, keep_matching
+from codat_nb.listing import (
+    Listings,
+    PageCache,
+    Source,
+    Tally,
+    cost,
+    keep_matching,
+    matching_models,
+)
 from codat_nb.portfolio import list_all
 from codat_nb.wire.models import Connection, parse_model
 from codat_nb.wire.schema import CONNECTION
@@ -93,8 +101,11 @@ class ConnectionsAPI:
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = self.source(company_id, cache, tally)
-            rows = keep_matching(paging.collect(source, args), args.query, CONNECTION, source.what)
-            frame = connections_frame(rows, source.what)
+            rows = paging.collect(source, args)
+            frame = connections_frame(rows, source.what)  # the gate first, then the filter
+            keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
+            if not all(keep):
+                frame = frame[keep].reset_index(drop=True)
             frame.attrs.update(cost(tally, cache, self._transport.last_date()))
             return frame
 
@@ -114,12 +125,7 @@ class ConnectionsAPI:
             schema=CONNECTION, query=query, order_by=order_by, page_size=page_size, limit=limit
         )
         source = self.source(company_id, PageCache())
-        rows = paging.iterate(source, args)
-        return (
-            parse_model(Connection, row, source.what)
-            for row in rows
-            if keep_matching([row], args.query, CONNECTION, source.what)
-        )
+        return matching_models(Connection, paging.iterate(source, args), args, source.what)
 
     @staticmethod
     def _connection_path(company_id: str, connection_id: str) -> str:
@@ -128,9 +134,12 @@ class ConnectionsAPI:
         connection_id = check_id("connection_id", connection_id)
         return f"/companies/{company_id}/connections/{connection_id}"
 
-    def get(self, company_id: str, connection_id: str) -> Connection:
+    def get(
+        self, company_id: str, connection_id: str, *, deadline: float | None = None
+    ) -> Connection:
         path = self._connection_path(company_id, connection_id)
-        return parse_model(Connection, self._transport.request("GET", path), f"GET {path}")
+        body = self._transport.request("GET", path, deadline=deadline)
+        return parse_model(Connection, body, f"GET {path}")
 
     def create(
         self, company_id: str, platform_key: str, *, idempotency_key: str | None = None
@@ -169,15 +178,17 @@ class ConnectionsAPI:
         key) or no answer comes, the connection is read back: if it is Unlinked, it worked.
         """
         path = self._connection_path(company_id, connection_id)
+        deadline = self._transport.call_deadline()  # one for the unlink and its read-back
         try:
             body = self._transport.request(
                 "PATCH",
                 path,
                 json_body={"status": "Unlinked"},
                 idempotency_key=check_idempotency_key(idempotency_key),
+                deadline=deadline,
             )
         except (ServerError, CodatTransportError):
-            current = self.get(company_id, connection_id)
+            current = self.get(company_id, connection_id, deadline=deadline)
             if current.status != "Unlinked":
                 raise
             return current
@@ -191,8 +202,9 @@ class ConnectionsAPI:
         exist (which raises NotFoundError here, before anything is deleted).
         """
         path = self._connection_path(company_id, connection_id)
-        self._transport.request("GET", path)
-        self._transport.request("DELETE", path)
+        deadline = self._transport.call_deadline()  # one for the read and the delete
+        self._transport.request("GET", path, deadline=deadline)
+        self._transport.request("DELETE", path, deadline=deadline)
 
     def list_all(
         self,

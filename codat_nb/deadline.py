@@ -86,7 +86,8 @@ _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 class DeadlineAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections honour ``deadline_scope`` (proxied ones too)."""
+    """An HTTPAdapter whose connections honour ``deadline_scope`` (behind an HTTP proxy too;
+    behind a SOCKS proxy only the per-read timeout applies)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -94,5 +95,6 @@ class DeadlineAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = dict(_POOLS)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have connections of their own
+            manager.pool_classes_by_scheme = dict(_POOLS)
         return manager

@@ -48,20 +48,30 @@ def error_class_for_status(status_code: int) -> type[CodatError]:
     return CodatError
 
 
+#: A Retry-After longer than this is read as this (the quota resets daily): a value in the
+#: billions of seconds must not overflow a date computed from it.
+MAX_RETRY_AFTER_S = 2 * 86_400
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date, a date without a zone
+    read as UTC), between 0 and ``MAX_RETRY_AFTER_S``; None if absent or not understood."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(text)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            seconds = (when - datetime.now(timezone.utc)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 def _snippet(body: bytes) -> str:
@@ -107,7 +117,7 @@ def error_from_response(
                 ]
                 if details:
                     message += " [" + "; ".join(details) + "]"
-    except (ValueError, ValidationError):
+    except (ValueError, ValidationError, RecursionError):
         message = None
     if message is None:
         message = _snippet(body)

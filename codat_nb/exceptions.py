@@ -44,6 +44,8 @@ class CodatError(Exception):
         self.validation = validation
         self.method = method
         self.url = url
+        #: a write's Idempotency-Key: pass it again (``idempotency_key=``) to retry it safely
+        self.idempotency_key: str | None = None
 
     def __str__(self) -> str:
         parts = []

@@ -92,7 +92,8 @@ def frame(
     schema: s.Schema, derived: Derived, rows: Iterable[Row], what: str = "a listing"
 ) -> pd.DataFrame:
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
-    by the same gate as every other reading (``wire.rows``)."""
+    by the same gate as every other reading (``wire.rows``; rows it already passed pass again
+    unchanged)."""
     rows = rows if isinstance(rows, list) else list(rows)
     values = check_rows(schema, rows, what, parse_dates=False)
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}

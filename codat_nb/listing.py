@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
+
+import pandas as pd
 
 from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
 from codat_nb.query import compile_query
+from codat_nb.wire.models import parse_model
 
 T = TypeVar("T")
 Page = dict[str, Any]
@@ -28,6 +32,7 @@ class PageCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pages: dict[tuple, Page] = {}
+        self._generations: dict[str, int] = {}
         self.reused = 0
 
     def get(self, key: tuple) -> Page | None:
@@ -41,14 +46,22 @@ class PageCache:
         with self._lock:
             return key in self._pages
 
-    def put(self, key: tuple, page: Page) -> None:
+    def generation(self, what: str) -> int:
         with self._lock:
-            self._pages[key] = page
+            return self._generations.get(what, 0)
+
+    def put(self, key: tuple, page: Page, generation: int) -> None:
+        """Keep a page, unless its endpoint's pages were forgotten since it was asked for (a
+        worker finishing late must not bring back a page of the state just thrown away)."""
+        with self._lock:
+            if self._generations.get(key[0], 0) == generation:
+                self._pages[key] = page
 
     def forget(self, what: str) -> None:
         """Drop one endpoint's pages (they were found inconsistent: walk afresh)."""
         with self._lock:
             self._pages = {k: v for k, v in self._pages.items() if k[0] != what}
+            self._generations[what] = self._generations.get(what, 0) + 1
 
     def __len__(self) -> int:
         with self._lock:
@@ -87,8 +100,9 @@ class Source:
         """A page, from the cache when this call already has it."""
         page = self.cache.get(self._key(params))
         if page is None:
+            generation = self.cache.generation(self.what)
             page = self.fresh(params)
-            self.cache.put(self._key(params), page)
+            self.cache.put(self._key(params), page, generation)
         return page
 
     def fresh(self, params: dict[str, Any]) -> Page:
@@ -97,23 +111,60 @@ class Source:
 
 
 def keep_matching(
-    rows: list[dict[str, Any]], query: str | None, schema: Any, what: str, arrays: bool = False
-) -> list[dict[str, Any]]:
-    """The rows that satisfy ``query`` (the shared engine's reading of it); any other row is
-    dropped with a CodatWarning saying the server did not apply the filter (Codat's querying
-    guide says the language may not work on some listings)."""
+    rows: list[dict[str, Any]],
+    query: str | None,
+    schema: Any,
+    what: str,
+    arrays: bool = False,
+    limit: int | None = None,
+) -> list[bool]:
+    """Which rows satisfy ``query`` (the shared engine's reading of it). Rows that do not are
+    to be dropped, with a CodatWarning saying the server did not apply the filter (Codat's
+    querying guide says the language may not work on some listings). Call it on rows that
+    passed the gate (``wire.rows``): the filter must not hide a malformed row."""
     if query is None:
-        return rows
+        return [True] * len(rows)
     matches = compile_query(query, schema, arrays=arrays)
-    kept = [row for row in rows if matches(row)]
-    if len(kept) < len(rows):
+    kept = [bool(matches(row)) for row in rows]
+    dropped = kept.count(False)
+    if dropped:
+        short = (
+            f"; limit={limit} counted the rows the server sent, so fewer than {limit} are left"
+            if limit is not None
+            else ""
+        )
         warnings.warn(
-            f"{len(rows) - len(kept)} row(s) of {what} do not satisfy the query {query!r}: "
-            "the server did not apply the filter, so they were dropped here",
+            f"{dropped} row(s) of {what} do not satisfy the query {query!r}: the server did "
+            f"not apply the filter, so they were dropped here{short}",
             CodatWarning,
             stacklevel=4,
         )
     return kept
+
+
+def matching_models(
+    model: type[Any], rows: Iterator[dict[str, Any]], args: Any, what: str
+) -> Iterator[Any]:
+    """Models of the rows that satisfy ``args.query``: each row through the gate first (the
+    model's parsing), so a malformed row is refused rather than filtered away."""
+    schema = model.__codat_schema__
+    for row in rows:
+        parsed = parse_model(model, row, what)
+        arrays = schema.name == "Company"  # companies may be queried by their connections
+        if keep_matching([row], args.query, schema, what, arrays=arrays)[0]:
+            yield parsed
+
+
+def reset_time(header: str | None) -> datetime | None:
+    """X-Rate-Limit-Reset as an aware UTC datetime (None when absent or not a date)."""
+    try:
+        stamp = pd.Timestamp(header)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(stamp):
+        return None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
 
 
 def cost(tally: Tally, cache: PageCache, server_time: Any) -> dict[str, Any]:
@@ -163,6 +214,7 @@ class Listings:
 
     def run_call(self, call: Unfinished[T]) -> T:
         tally = Tally()
+        call.cache.reused = 0  # counted per run: what this run did not fetch again
         try:
             result = call.call(call.cache, tally)
         except BaseException as exc:

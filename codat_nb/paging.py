@@ -23,19 +23,26 @@ import logging
 import math
 import os
 import sys
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from codat_nb.arguments import ListingArgs
-from codat_nb.exceptions import CodatWarning, IncompleteListingError, QuotaExceededError
-from codat_nb.listing import Page, Source
-from codat_nb.wire.protocol import MAX_PAGE_SIZE
+from codat_nb.cancel import cancel_scope
+from codat_nb.exceptions import (
+    BadRequestError,
+    CodatWarning,
+    IncompleteListingError,
+    QuotaExceededError,
+)
+from codat_nb.listing import Page, Source, reset_time
+from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +88,45 @@ def _done(value: Any) -> Future:
     return future
 
 
-def _probes(boundary: int, largest: int) -> list[tuple[int, int, int]]:
-    """Pages that show rows ``boundary - 1`` and ``boundary``: (page size, page number, index
-    of row ``boundary - 1`` in it; -1 when it is on the page before). One small page holding
-    both when a size up to ``largest`` (what the server serves) allows, else one row each."""
+Boundary = tuple[int, Any, Any]  # (position of a page's first row, id before it, id from it)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """Pages to read (size, number) that show rows from ``start`` on, covering ``boundaries``."""
+
+    pages: tuple[tuple[int, int], ...]
+    start: int
+    boundaries: tuple[Boundary, ...]
+
+
+def _small_probe(boundary: Boundary, largest: int) -> _Probe:
+    """The smallest read that shows rows ``position - 1`` and ``position`` together: one page of
+    a size up to ``largest`` (what the server serves) that keeps them together, else a row each."""
+    position = boundary[0]
     for size in range(2, largest + 1):
-        if boundary % size:
-            return [(size, boundary // size + 1, (boundary - 1) % size)]
-    return [(1, boundary, 0), (1, boundary + 1, -1)]
+        if position % size:
+            number = position // size + 1
+            return _Probe(((size, number),), (number - 1) * size, (boundary,))
+    return _Probe(((1, position), (1, position + 1)), position - 1, (boundary,))
+
+
+def probe_plan(boundaries: list[Boundary], largest: int) -> list[_Probe]:
+    """Few reads that show every boundary: one page of ``largest`` rows checks all the
+    boundaries inside it (small pages: many per read), a boundary on its edge gets its own."""
+    inside: dict[int, list[Boundary]] = {}
+    for boundary in boundaries:
+        position = boundary[0]
+        if (position - 1) // largest == position // largest:
+            inside.setdefault(position // largest + 1, []).append(boundary)
+    plan = [
+        _Probe(((largest, number),), (number - 1) * largest, tuple(group))
+        for number, group in inside.items()
+        if len(group) > 1
+    ]
+    shared = {b for probe in plan for b in probe.boundaries}
+    plan += [_small_probe(b, largest) for b in boundaries if b not in shared]
+    return plan
 
 
 class Walk:
@@ -102,9 +140,9 @@ class Walk:
         self.duplicates = 0
         self.empty_page: int | None = None  # a page that came back empty before the end
         self.ragged = False  # a page other than the last held fewer rows than the page size
+        self.stop = threading.Event()  # set when the walk ends: its workers retry no more
         self.probe_limit = MAX_PAGE_SIZE
-        #: (position of the first row of a page, last id before it, first id from it)
-        self.boundaries: list[tuple[int, Any, Any]] = []
+        self.boundaries: list[Boundary] = []
 
     @property
     def expected(self) -> int:
@@ -140,16 +178,18 @@ class Walk:
         if not args.check_quota or limit is None or limit.remaining is None:
             return
         pages = [n for n in range(2, last + 1) if not self.source.cached(args.params(n))]
-        needed = len(pages) + (last - 1)  # the pages, and one boundary probe between each two
+        edges = [(n * args.page_size, None, None) for n in range(1, last)]
+        checks = sum(len(probe.pages) for probe in probe_plan(edges, self.probe_limit))
+        needed = len(pages) + checks
         if needed <= limit.remaining:
             return
         raise QuotaExceededError(
             f"listing {self.source.what} needs {needed} more requests ({len(pages)} pages and "
-            f"{last - 1} boundary checks) but Codat's X-Rate-Limit-Remaining says "
+            f"{checks} boundary checks) but Codat's X-Rate-Limit-Remaining says "
             f"{limit.remaining} are left (resets {limit.reset}); nothing more was spent. "
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
-            reset_at=limit.reset,
+            reset_at=reset_time(limit.reset),
             status_code=429,
             retry_after=None,
         )
@@ -157,14 +197,17 @@ class Walk:
     def pages(self) -> Iterator[Page]:
         """Every page in order; pages past the planned end are fetched while totals grow."""
         args, source = self.args, self.source
-        first = source.page(args.params(1))
+        resumed = source.cached(args.params(1))  # its quota headers are yesterday's, perhaps
+        with cancel_scope(self.stop):
+            first, args = self._first_page(args)
+        requested = args.page_size
         args = replace(args, page_size=_served_page_size(first, args.page_size))
         # Probes may be as big as the server allows: its cap if it has shown one.
-        capped = args.page_size < self.args.page_size
-        self.probe_limit = args.page_size if capped else MAX_PAGE_SIZE
+        self.probe_limit = args.page_size if args.page_size < requested else MAX_PAGE_SIZE
         self.largest_total = first["totalResults"]
         last = self._page_count(self.largest_total, args.page_size)
-        self._check_quota(args, last)
+        if not resumed:
+            self._check_quota(args, last)
         workers = min(args.concurrency, last - 1)
         bar = progress_bar(last, args.progress, source.what, "page") if last > 1 else None
         executor = (
@@ -173,9 +216,13 @@ class Walk:
             else None
         )
 
+        def fetch(params: dict[str, Any]) -> Page:
+            with cancel_scope(self.stop):
+                return source.page(params)
+
         def submit(number: int) -> Future:
             params = args.params(number)
-            return executor.submit(source.page, params) if executor else _done(source.page(params))
+            return executor.submit(fetch, params) if executor else _done(fetch(params))
 
         pending: deque[tuple[int, Future]] = deque()
         following, number, page = 2, 1, first
@@ -204,12 +251,31 @@ class Walk:
                 number, future = pending.popleft()
                 page = future.result()
         finally:
-            # On KeyboardInterrupt or an error: drop queued pages, let running ones finish (and
-            # be kept for resume()) alone.
+            # On KeyboardInterrupt or an error: drop queued pages; requests in flight finish
+            # (and are kept for resume()) but retry no more.
+            self.stop.set()
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
             if bar is not None:
                 bar.close()
+
+    def _first_page(self, args: ListingArgs) -> tuple[Page, ListingArgs]:
+        """Page 1, and the arguments the rest is walked with. A server that refuses pages over
+        the 2,000 rows of the ``PagingInfo`` schema (the paging guide says 5,000) is asked
+        again with 2,000, once, saying so."""
+        try:
+            return self.source.page(args.params(1)), args
+        except BadRequestError as exc:
+            if args.page_size <= SCHEMA_MAX_PAGE_SIZE or "pagesize" not in str(exc).lower():
+                raise
+        warnings.warn(
+            f"Codat refused pages of {args.page_size:,} rows; listing {self.source.what} in "
+            f"pages of {SCHEMA_MAX_PAGE_SIZE:,}",
+            CodatWarning,
+            stacklevel=5,
+        )
+        args = replace(args, page_size=SCHEMA_MAX_PAGE_SIZE)
+        return self.source.page(args.params(1)), args
 
     def _note_boundary(self, previous: Page | None, number: int, page: Page, size: int) -> None:
         if previous is None or not page["results"]:
@@ -253,22 +319,42 @@ class Walk:
         if not self.boundaries:
             return True
 
-        def holds(boundary: tuple[int, Any, Any]) -> bool:
-            position, before, after = boundary
+        def holds(probe: _Probe) -> bool:
             seen: list[Any] = []
-            for size, number, _ in _probes(position, self.probe_limit):
+            for size, number in probe.pages:
                 params = replace(self.args, page_size=size, limit=None).params(number)
                 rows = self.source.fresh(params)["results"]
                 seen += [row.get("id") if isinstance(row, dict) else None for row in rows]
-            at = _probes(position, self.probe_limit)[0][2]
-            return seen[at : at + 2] == [before, after]
+            for boundary in probe.boundaries:
+                position, before, after = boundary
+                at = position - 1 - probe.start
+                if at + 2 > len(seen) and len(probe.boundaries) > 1:
+                    # A shorter read than asked for (a cap page 1 did not show): look closer.
+                    if not holds(_small_probe(boundary, max(2, len(seen)))):
+                        return False
+                elif seen[at : at + 2] != [before, after]:
+                    return False
+            return True
 
-        workers = min(self.args.concurrency, len(self.boundaries))
-        log.debug("probing %d page boundaries of %s", len(self.boundaries), self.source.what)
+        def checked(probe: _Probe) -> bool:
+            with cancel_scope(stop):
+                return holds(probe)
+
+        plan = probe_plan(self.boundaries, self.probe_limit)
+        workers = min(self.args.concurrency, len(plan))
+        log.debug("checking %d page boundaries of %s", len(self.boundaries), self.source.what)
+        stop = threading.Event()
         if workers <= 1:
-            return all(holds(b) for b in self.boundaries)
-        with ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe") as pool:
-            return all(pool.map(holds, self.boundaries))
+            try:
+                return all(checked(probe) for probe in plan)
+            finally:
+                stop.set()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe")
+        try:
+            return all(pool.map(checked, plan))
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _consistent(walk: Walk) -> str | None:

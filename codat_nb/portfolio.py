@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +22,12 @@ import pandas as pd
 
 from codat_nb import paging
 from codat_nb.arguments import ListingArgs
+from codat_nb.cancel import cancel_scope
 from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
 from codat_nb.frames import portfolio_frame
-from codat_nb.listing import Listings, PageCache, Tally, cost
+from codat_nb.listing import Listings, PageCache, Tally, cost, reset_time
 from codat_nb.query import compile_order, compile_query, order_rows
+from codat_nb.wire.rows import check_rows
 from codat_nb.wire.schema import CONNECTION
 
 if TYPE_CHECKING:
@@ -77,20 +79,18 @@ def _per_company(
     strict: bool,
 ) -> tuple[list[tuple[str, Any, list[Row]]], list[tuple[Row, CodatError]]]:
     """Each company's connections in turn (companies concurrently)."""
-    stop = threading.Event()  # set on interrupt/error: workers quit at their next page
+    stop = threading.Event()  # set when the walk ends: workers stop at their next request
     one = replace(args, concurrency=1, progress=False)
 
     def company_rows(company: Row) -> list[Row]:
+        with cancel_scope(stop):  # once the listing ends, this company's retries stop too
+            return _company_rows(company)
+
+    def _company_rows(company: Row) -> list[Row]:
         source = connections.source(company["id"], cache, tally)
-        fetch = source.fetch
-
-        def guarded(params: dict[str, Any]) -> Any:
-            if stop.is_set():
-                raise CancelledError(f"listing {source.what} was abandoned")
-            return fetch(params)
-
-        source.fetch = guarded
-        return _local(paging.collect(source, one), args)  # local: the server may ignore query
+        rows = paging.collect(source, one)
+        check_rows(CONNECTION, rows, source.what)  # the gate first, then the local filter
+        return _local(rows, args)  # local: the server may ignore the query
 
     executor = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="codat_nb-co")
     bar = paging.progress_bar(len(companies), args.progress, "companies", "company")
@@ -124,7 +124,7 @@ def _check_quota(transport: Transport, needed: int, args: ListingArgs) -> None:
             f"Codat's X-Rate-Limit-Remaining says {limit.remaining} are left (resets "
             f"{limit.reset}); nothing more was spent. The embedded strategy needs one request "
             "per 5,000 companies; or pass check_quota=False",
-            reset_at=limit.reset,
+            reset_at=reset_time(limit.reset),
             status_code=429,
         )
 

@@ -9,7 +9,9 @@ Decisions (Codat's public docs leave these open):
   (``Z``, offsets and 7-digit fractions all understood; an unqualified time is taken as UTC);
 - a missing or null value never matches, not even ``!=``;
 - arrays cannot be queried, unless the caller allows ``array.property`` (true when any element
-  matches), as Codat documents for ``dataConnections.status`` on companies;
+  matches; for ``!=``, when no element equals), as Codat documents for
+  ``dataConnections.status`` on companies (its "companies with no connections" example joins
+  four ``!=`` with ``&&``);
 - a value runs to the next ``&&``, ``||``, ``}`` or the end and is trimmed; wrap it in double
   quotes to keep those characters (``name="A && B"``); ``&&`` binds tighter than ``||``.
 """
@@ -43,6 +45,8 @@ _QUERY_KINDS = {
     s.LIST: ARRAY,
 }
 
+#: Braces nested deeper than this are refused (each level costs stack; nothing real needs it).
+MAX_NESTING = 32
 _ORDERING_OPS = (">", "<", ">=", "<=")
 _OPS = ("!=", ">=", "<=", "=", "~", ">", "<")
 _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
@@ -159,15 +163,16 @@ def _compare(ordered: Any, value: Any, op: str) -> bool:
 def _comparison(path: _Path | _ArrayPath, op: str, raw: str) -> Predicate:
     """Build the test for one ``property op value``; type errors are raised here, not per row."""
     if isinstance(path, _ArrayPath):
-        inner, array = _comparison(path.inner, op, raw), path.array
+        negated = op == "!="
+        inner, array = _comparison(path.inner, "=" if negated else op, raw), path.array
 
-        def any_element(row: Mapping[str, Any]) -> bool:
+        def test(row: Mapping[str, Any]) -> bool:
             items = array.get(row)
-            return isinstance(items, list) and any(
-                isinstance(item, Mapping) and inner(item) for item in items
-            )
+            if not isinstance(items, list):  # missing or null: never matches, not even !=
+                return False
+            return negated != any(isinstance(item, Mapping) and inner(item) for item in items)
 
-        return any_element
+        return test
     if path.kind == STRING:
         if op in _ORDERING_OPS:
             raise QueryError(
@@ -228,6 +233,7 @@ class _Parser:
     def __init__(self, text: str, schema: s.Schema | None, resource: str, arrays: bool = False):
         self.text, self.schema, self.resource, self.arrays = text, schema, resource, arrays
         self.pos = 0
+        self.depth = 0
         self.conditions: list[Condition] = []
 
     def fail(self, what: str) -> QueryError:
@@ -266,9 +272,13 @@ class _Parser:
 
     def factor(self) -> Predicate:
         if self.take("{"):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.fail(f"braces nested more than {MAX_NESTING} deep")
             inner = self.expression()
             if not self.take("}"):
                 raise self.fail("expected }")
+            self.depth -= 1
             return inner
         self.skip_space()
         match = _PROPERTY.match(self.text, self.pos)

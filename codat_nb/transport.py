@@ -18,11 +18,13 @@ Everything above this module works with parsed JSON and CodatErrors; nothing abo
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import logging
 import time
 import uuid
 import warnings
+from concurrent.futures import CancelledError
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -33,6 +35,7 @@ import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
 from codat_nb._version import __version__
+from codat_nb.cancel import cancel_event
 from codat_nb.deadline import DeadlineAdapter, deadline_scope
 from codat_nb.error_mapping import error_from_response, parse_retry_after
 from codat_nb.exceptions import (
@@ -114,7 +117,12 @@ def check_timeout(timeout: Any) -> tuple[float, float]:
 
 
 def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: only "localhost" is known to stay on this machine
+        return False
 
 
 def check_base_url(base_url: Any) -> str:
@@ -259,25 +267,67 @@ class Transport:
         json_body: Any = None,
         idempotency_key: str | None = None,
         tally: Tally | None = None,
+        deadline: float | None = None,
     ) -> Any:
-        """Send one API call (retrying per the rules above); its parsed JSON body or None."""
+        """Send one API call (retrying per the rules above); its parsed JSON body or None.
+
+        ``deadline`` (``time.monotonic()`` based) lets several requests of one operation share
+        one deadline (``call_deadline()``); by default the call has the policy's own.
+        """
+        url = self.base_url + path
+        headers = dict(self._headers)
+        key = None
+        if method in WRITES:
+            key = headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        try:
+            return self._request(method, url, params, json_body, headers, tally, deadline)
+        except CodatError as exc:
+            if key is not None:  # to retry the write safely: create(..., idempotency_key=...)
+                exc.idempotency_key = key
+            raise
+
+    def call_deadline(self) -> float:
+        """A deadline for an operation that makes several requests (``request(deadline=)``)."""
+        return time.monotonic() + self.retries.deadline
+
+    def _check_open(self, method: str, url: str) -> None:
+        stop = cancel_event()
+        if stop is not None and stop.is_set():
+            raise CancelledError(f"{method} {url}: the listing it was for has ended")
         if self.closed:
             raise ClientClosedError(
                 "this CodatClient is closed; create a new one (codat_nb.connect())",
                 method=method,
-                url=self.base_url + path,
+                url=url,
             )
-        url = self.base_url + path
-        headers = dict(self._headers)
-        if method in WRITES:
-            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+
+    def _sleep(self, seconds: float, method: str, url: str) -> None:
+        """Wait before a retry; a listing that ends meanwhile stops the wait at once."""
+        stop = cancel_event()
+        if stop is None:
+            time.sleep(seconds)
+        else:
+            stop.wait(seconds)
+        self._check_open(method, url)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        tally: Tally | None,
+        deadline: float | None,
+    ) -> Any:
         policy = self.retries
         started = time.monotonic()
-        deadline = started + policy.deadline
+        deadline = started + policy.deadline if deadline is None else deadline
         attempt = 0
         maybe_applied = False
         error: CodatError | None = None
         while True:
+            self._check_open(method, url)
             self._wait_for_pause(deadline, method, url, attempt, error)
             attempt += 1
             if tally is not None:
@@ -324,7 +374,7 @@ class Transport:
                 )
                 raise error
             else:
-                time.sleep(wait)
+                self._sleep(wait, method, url)
             log.info(
                 "retrying %s %s after %s (retry %d of %d)",
                 method,
@@ -340,7 +390,8 @@ class Transport:
         """Wait out the client's 429 pause, or end the call if it outlasts the deadline."""
         wait, left = self.pause.remaining(), deadline - time.monotonic()
         if wait < left:
-            time.sleep(wait)
+            if wait > 0:
+                self._sleep(wait, method, url)
             return
         if wait <= 0:  # no pause, but the deadline has passed
             if error is None:
@@ -393,6 +444,11 @@ class Transport:
         """One HTTP exchange, classified: a parsed body, or an error and whether to retry."""
         is_write = method in WRITES
         left = deadline - time.monotonic()
+        if left <= 0.001:
+            error = CodatTimeoutError(
+                f"the call's {self.retries.deadline:g} s deadline passed", method=method, url=url
+            )
+            return _Outcome(error=error)
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         t0 = time.perf_counter()
         try:
@@ -406,6 +462,7 @@ class Transport:
                     auth=self._auth,
                     timeout=timeout,
                     stream=True,
+                    allow_redirects=False,  # Codat does not redirect; a redirect's body is unread
                 )
                 try:
                     content = self._read(response)
@@ -429,15 +486,29 @@ class Transport:
             )
             log.debug("%s %s -> connection error after %.1f ms", method, url, _ms(t0))
             return _Outcome(error=error, retryable=True, maybe_applied=sent, refused=_refused(exc))
+        except BaseException as exc:
+            # Ctrl-C mid-request: the frames below hold the request's headers, the key among
+            # them; the interrupt travels on without them (nothing in them is the user's).
+            exc.__context__ = None
+            raise exc.with_traceback(None) from None
         status = response.status_code
         self._last_headers = response.headers
         log.debug("%s %s -> %d in %.1f ms", method, url, status, _ms(t0))
+        if 300 <= status < 400:
+            error = CodatError(
+                f"Codat answered {status} (a redirect to {response.headers.get('Location')!r}), "
+                "which codat_nb does not follow: check base_url",
+                status_code=status,
+                method=method,
+                url=url,
+            )
+            return _Outcome(error=error)
         if status < 400:
             if not content:
                 return _Outcome()
             try:
                 return _Outcome(body=json.loads(content))
-            except ValueError:
+            except (ValueError, RecursionError):
                 bad = error_from_response(status, content, method=method, url=url)
                 bad.message = f"Codat answered {status} but the body is not valid JSON; " + (
                     bad.message

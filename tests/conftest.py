@@ -31,6 +31,13 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def unlimited_sandbox() -> Iterator[Sandbox]:
+    """An empty sandbox without Codat's rate limits, for tests that hammer it on purpose."""
+    with Sandbox(seed=None, rate_limits=False, daily_quota=10**9) as sb:
+        yield sb
+
+
+@pytest.fixture
 def demo_sandbox() -> Iterator[Sandbox]:
     """The demo portfolio (>= 240 companies, >= 1,000 connections), fresh for each test."""
     with Sandbox(seed="demo") as sb:

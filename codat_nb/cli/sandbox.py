@@ -45,7 +45,9 @@ def register(commands: Any) -> None:
         f" {DEFAULT_API_KEY}); prefer ${API_KEY_ENV}: it keeps the key out of the process list",
     )
     faults = parser.add_argument_group(
-        "faults", "Injected trouble; in Python, the Sandbox options of the same names."
+        "knobs",
+        "Injected trouble and Codat's rough edges (docs/fidelity.md); in Python, the Sandbox"
+        " options of the same names.",
     )
     add_knob_flags(faults, Faults)
     faults.add_argument(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import html
 import json
 import logging
 import random
@@ -31,8 +30,12 @@ from codat_nb.query import QueryError
 from codat_nb.sandbox import errors
 from codat_nb.sandbox.errors import SERVICE_CLIENTS, SERVICE_PUBLIC, ApiError
 from codat_nb.sandbox.faults import DROP, RATE_LIMITED, Faults
+from codat_nb.sandbox.framing import BODY_KEY, FramingError
 from codat_nb.sandbox.idempotency import IN_PROGRESS, MISMATCH, REPLAY, IdempotencyKeys
+from codat_nb.sandbox.limits import PER_COMPANY_IN_FLIGHT, PER_MINUTE, Quota, RateLimits
+from codat_nb.sandbox.link_pages import LinkPages
 from codat_nb.sandbox.store import (
+    CompanyLimitReached,
     CompanyNotFound,
     ConnectionNotFound,
     PageResult,
@@ -48,6 +51,8 @@ from codat_nb.wire.protocol import (
 )
 
 log = logging.getLogger("codat_nb.sandbox")
+#: Tracebacks kept in ``unexpected_errors`` and logged; later ones are only counted.
+MAX_KEPT_ERRORS = 20
 
 
 _URLS = Map(
@@ -79,16 +84,15 @@ _URLS = Map(
             endpoint="create_partner_expense_connection",
         ),
         Rule(
-            "/link/companies/<company_id>/connections/<connection_id>/start",
+            "/companies/<company_id>/connections/<connection_id>/start",
             methods=["GET"],
             endpoint="link_page",
         ),
-        Rule("/link/companies/<company_id>", methods=["GET"], endpoint="company_link_page"),
+        Rule("/company/<company_id>", methods=["GET"], endpoint="company_link_page"),
     ],
     strict_slashes=False,
     merge_slashes=False,
 )
-_PUBLIC_ENDPOINTS = {"link_page", "company_link_page"}
 
 
 class SandboxApp:
@@ -101,7 +105,10 @@ class SandboxApp:
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
         self.idempotency = IdempotencyKeys()
+        self.link_pages = LinkPages(store, store.links)
+        self.limits = RateLimits(store.clock, store.active_connected_companies)
         self.unexpected_errors: list[str] = []
+        self.unexpected_error_count = 0
 
     # ----- WSGI entry --------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -118,8 +125,10 @@ class SandboxApp:
         except NotFound:
             endpoint, params = None, {}
             route_error = errors.no_route(request.method, request.path)
-        if endpoint in _PUBLIC_ENDPOINTS:
-            return self._html(endpoint, params, request.method)(environ, start_response)
+        if endpoint == "link_page":
+            return self.link_pages.connection(request, **params)(environ, start_response)
+        if endpoint == "company_link_page":
+            return self.link_pages.company(request, **params)(environ, start_response)
         return self._api(request, environ, endpoint, params, route_error)(environ, start_response)
 
     def _api(
@@ -134,9 +143,17 @@ class SandboxApp:
         if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._auth):
             # First: an unauthenticated request is not charged to a quota nor handed a fault.
             return self._error_response(errors.unauthorized())
-        quota = self.faults.use_quota()
-        with self.faults.admitted() as over_cap:
-            response, drop = self._answer(request, endpoint, params, route_error, over_cap, quota)
+        if self.store.account_expired:  # every request, before any limit or fault
+            return self._error_response(errors.payment_required())
+        quota = self.limits.charge(self.faults.daily_quota)
+        company = params.get("company_id", "").lower() if self.faults.rate_limits else ""
+        with (
+            self.faults.admitted() as over_cap,
+            self.limits.company_slot(company or None) as company_full,
+        ):
+            response, drop = self._answer(
+                request, endpoint, params, route_error, (over_cap, company_full), quota
+            )
         if drop:
             self._drop(environ)
             return Response(b"", 200)
@@ -151,24 +168,18 @@ class SandboxApp:
         endpoint: str | None,
         params: dict[str, str],
         route_error: ApiError | None,
-        over_cap: bool,
-        quota: Any,
+        full: tuple[bool, bool],
+        quota: Quota,
     ) -> tuple[Response, bool]:
         """The response to an authenticated request, and whether a fault drops it on the way
         back (after it was handled: the lost answer an Idempotency-Key protects against)."""
         key = None
         try:
-            if over_cap:
-                raise errors.too_many_requests(
-                    self.faults.retry_after,
-                    "Too many concurrent requests; at most "
-                    f"{self.faults.max_concurrency} may be in flight. Please retry later.",
-                )
-            if quota.remaining < 0:
-                wait = int((quota.reset - self.store.clock.now()).total_seconds()) + 1
-                raise errors.too_many_requests(wait, "The daily request quota is used up.")
+            self._check_limits(request, *full, quota)
             if route_error is not None:
                 raise route_error
+            if self.store.is_restricted(params.get("company_id", "").lower()):
+                raise errors.forbidden()
             key = self._idempotency_key(request)
             if key is not None:
                 kept = self._idempotent_start(request, key)
@@ -184,8 +195,7 @@ class SandboxApp:
         except ApiError as exc:
             response, outcome = self._error_response(exc), None
         except Exception:  # the catch-all: never a bare traceback on the wire
-            self.unexpected_errors.append(traceback.format_exc())
-            log.exception("sandbox: unexpected error on %s %s", request.method, request.path)
+            self._unexpected(request)
             response, outcome = self._error_response(errors.server_error(500)), None
         if key is not None:
             if response.status_code == 429:
@@ -193,6 +203,47 @@ class SandboxApp:
             else:
                 self.idempotency.finish(key, _Kept.of(response))
         return response, outcome == DROP
+
+    def _check_limits(
+        self, request: Request, over_cap: bool, company_full: bool, quota: Quota
+    ) -> None:
+        """429 when a request is over a limit: the concurrency cap knob, Codat's per-minute
+        and per-company limits, the daily quota."""
+        if over_cap:
+            raise errors.too_many_requests(
+                self.faults.retry_after,
+                "Too many concurrent requests; at most "
+                f"{self.faults.max_concurrency} may be in flight. Please retry later.",
+            )
+        if self.faults.rate_limits:
+            wait = self.limits.per_minute_wait(request.remote_addr or "")
+            if wait is not None:
+                raise errors.too_many_requests(
+                    wait, f"Too many requests: at most {PER_MINUTE:,} a minute are allowed."
+                )
+        if company_full:
+            raise errors.too_many_requests(
+                1,
+                f"Too many concurrent requests for this company; at most {PER_COMPANY_IN_FLIGHT}"
+                " may be in flight. Please retry later.",
+            )
+        if quota.remaining < 0:
+            raise errors.too_many_requests(
+                quota.retry_after(self.store.clock.now()), "The daily request quota is used up."
+            )
+
+    def _unexpected(self, request: Request) -> None:
+        """Keep and log the first few tracebacks; count the rest (memory and stderr stay
+        bounded however often a bug fires)."""
+        self.unexpected_error_count += 1
+        if len(self.unexpected_errors) < MAX_KEPT_ERRORS:
+            self.unexpected_errors.append(traceback.format_exc())
+            log.exception("sandbox: unexpected error on %s %s", request.method, request.path[:200])
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """An ErrorMessage body for an error the HTTP server answers itself (bad framing, a
+        header too large, a timeout)."""
+        return self._encode(self._error_body(errors.protocol_error(status, message)))
 
     def _idempotency_key(self, request: Request) -> str | None:
         """The request's Idempotency-Key (POST and PATCH only); it must be a GUID."""
@@ -212,7 +263,7 @@ class SandboxApp:
     def _idempotent_start(self, request: Request, key: str) -> Response | None:
         """The kept response for a repeated key, an error for a misused one, or None to go on."""
         fingerprint = hashlib.sha256(
-            b"\0".join([request.method.encode(), request.path.encode(), request.get_data()])
+            b"\0".join([request.method.encode(), request.path.encode(), self._raw_body(request)])
         ).hexdigest()
         decision, kept = self.idempotency.begin(key, fingerprint, self.store.clock.now())
         if decision == REPLAY:
@@ -224,7 +275,7 @@ class SandboxApp:
         return None
 
     def _error_response(self, exc: ApiError) -> Response:
-        response = self._json(exc.body(self._correlation_id()), exc.status)
+        response = self._json(self._error_body(exc), exc.status)
         response.headers.update(exc.headers)
         return response
 
@@ -236,15 +287,18 @@ class SandboxApp:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _correlation_id(self) -> str:
+    def _error_body(self, exc: ApiError) -> dict[str, Any]:
         with self._correlation_lock:
-            return f"{self._correlation_rng.getrandbits(128):032x}"
+            correlation = self._correlation_rng.getrandbits(128)
+        return exc.body(correlation, self.faults.error_validation)
 
     # ----- rendering ---------------------------------------------------------------------
     @staticmethod
-    def _json(body: Any, status: int = 200) -> Response:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return Response(data, status, content_type="application/json")
+    def _encode(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _json(self, body: Any, status: int = 200) -> Response:
+        return Response(self._encode(body), status, content_type="application/json")
 
     @staticmethod
     def _empty(status: int) -> Response:
@@ -311,8 +365,20 @@ class SandboxApp:
         return page, size
 
     @staticmethod
-    def _body(request: Request, required: bool) -> dict[str, Any] | None:
-        raw = request.get_data()
+    def _raw_body(request: Request) -> bytes:
+        """The request body, read now (after authentication) within the server's cap."""
+        body = request.environ.get(BODY_KEY)
+        if body is None:  # served by another WSGI server
+            return request.get_data()
+        try:
+            return body.read()
+        except FramingError as exc:
+            raise errors.protocol_error(exc.status, exc.message) from None
+        except TimeoutError:
+            raise errors.protocol_error(408, "the request body took too long to arrive") from None
+
+    def _body(self, request: Request, required: bool) -> dict[str, Any] | None:
+        raw = self._raw_body(request)
         if not raw.strip():
             if required:
                 raise errors.invalid("body", "a JSON object body is required", "Required")
@@ -331,20 +397,33 @@ class SandboxApp:
         page, size = self._paging(request)
         query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
         tags = self._str_arg(request, "tags")
+        served = self.faults.max_page_size
         try:
-            result = self.store.page_companies(page, size, query, order_by, tags)
+            result = self.store.page_companies(page, size, query, order_by, tags, served)
         except QueryError as exc:
             raise errors.malformed_query(exc.item_id, str(exc), SERVICE_CLIENTS) from None
+        if query is not None and "pageSize" not in request.args:
+            raise errors.invalid(
+                "pageSize",
+                "is required when querying companies (Codat's querying guide)",
+                "Required",
+                SERVICE_CLIENTS,
+            )
         return self._paged(request, result, page, size)
 
     def create_company(self, request: Request) -> Response:
         body = self._body(request, required=True) or {}
         try:
             company = self.store.create_company(
-                body.get("name"), body.get("description"), body.get("tags")
+                body.get("name"),
+                body.get("description"),
+                body.get("tags"),
+                limit=self.faults.company_limit,
             )
         except RuleViolation as exc:
             raise errors.invalid(exc.item_id, exc.message, exc.validator, SERVICE_CLIENTS) from None
+        except CompanyLimitReached:
+            raise errors.company_limit_exceeded() from None
         return self._json(company)
 
     def get_company(self, request: Request, company_id: str) -> Response:
@@ -363,9 +442,13 @@ class SandboxApp:
         company_id = self._uuid("companyId", company_id, SERVICE_CLIENTS)
         page, size = self._paging(request)
         query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
+        filtered = None if self.faults.ignore_query else query
+        served = self.faults.max_page_size
         with _store_errors():
             try:
-                result = self.store.page_connections(company_id, page, size, query, order_by)
+                result = self.store.page_connections(
+                    company_id, page, size, filtered, order_by, served
+                )
             except QueryError as exc:
                 raise errors.malformed_query(exc.item_id, str(exc), SERVICE_PUBLIC) from None
         return self._paged(request, result, page, size)
@@ -413,37 +496,6 @@ class SandboxApp:
             self._uuid("companyId", company_id, SERVICE_CLIENTS),
             self._uuid("connectionId", connection_id, SERVICE_PUBLIC),
         )
-
-    # ----- the end customer's side: link pages (no auth, HTML) ---------------------------
-    def _html(self, endpoint: str, params: dict[str, str], method: str) -> Response:
-        try:
-            if endpoint == "link_page":
-                company_id, connection_id = params["company_id"], params["connection_id"]
-                # Only a real visit links: a HEAD (link checkers, previews) must change nothing.
-                act = self.store.link if method == "GET" else self.store.get_connection_wire
-                row = act(company_id.lower(), connection_id.lower())
-                title = "Connection linked" if row["status"] == "Linked" else "Connection"
-                text = (
-                    f"Your {html.escape(row['platformName'])} connection is now "
-                    f"<strong>{row['status']}</strong>. You can close this window."
-                )
-            else:
-                company = self.store.get_company_wire(params["company_id"].lower())
-                title = f"Connect {html.escape(company['name'])}"
-                items = "".join(
-                    f'<li><a href="{html.escape(c["linkUrl"])}">'
-                    f"{html.escape(c['platformName'])}</a> ({c['status']})</li>"
-                    for c in company["dataConnections"]
-                )
-                text = f"<ul>{items}</ul>" if items else "No connections yet."
-            status = 200
-        except (CompanyNotFound, ConnectionNotFound) as exc:
-            title, text, status = "Link not found", html.escape(str(exc)), 404
-        page = (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{text}</p><p>Codat sandbox</p></body></html>"
-        )
-        return Response(page.encode(), status, content_type="text/html; charset=utf-8")
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,20 @@
-"""Errors the sandbox answers with, worded as Codat words them (see the OpenAPI's responses).
+"""Errors the sandbox answers with, worded and shaped as Codat's documentation shows them.
 
 Handlers raise ``ApiError``; the HTTP layer renders it as an ErrorMessage body with a fresh
-correlationId. ``validation`` is always sent (empty lists when nothing failed validation): Codat's
-official SDK 0.5.0 defaults a missing ``validation`` to a sentinel string and then fails to parse
-the whole error, so omitting it would turn every 401/404/429 into an SDK crash.
-Keeping the wording here means every route says the same thing the same way.
+correlation id. Two documented shapes exist. The OpenAPI document's examples (every status
+but 402) carry ``canBeRetried: "Unknown"``, ``detailedErrorCode: 0`` and a 32-hex-digit
+``correlationId``, and no ``validation``. The errors guide's 402 examples carry ``validation``
+(the "Payment Required" item without ``itemId``), a UUID ``correlationId`` and neither of the
+other two. ``validation`` is sent on every error by default (``with_validation``): Codat's
+official SDK 0.5.0 defaults a missing ``validation`` to a sentinel string and then fails to
+parse the whole error, so omitting it turns every 401/404/429 into an SDK crash; the
+``error_validation`` knob turns the documented shape on. Keeping the wording here means every
+route says the same thing the same way.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,29 +24,39 @@ SERVICE_PUBLIC = "PublicApi"
 TOO_MANY_REQUESTS = "You have made too many requests in a given amount of time; please retry later."
 SERVER_ERROR = "There is a problem with our server. Please try again later."
 UNAVAILABLE = "The Codat API is temporarily offline for maintenance. Please try again later."
+FORBIDDEN = "You are using an outdated API key or a key not associated with that resource."
+ERRORS_GUIDE = "https://docs.codat.io/using-the-api/errors"
+
+#: The OpenAPI examples' shape, and the errors guide's (its 402 examples).
+CONTRACT, GUIDE = "contract", "guide"
 
 
 @dataclass
 class ApiError(Exception):
-    """One non-2xx answer: status, Codat's service name, the message and optional validation."""
+    """One non-2xx answer: status, Codat's service name, the message, optional validation
+    items, extra headers and which documented ``shape`` the body takes."""
 
     status: int
     service: str
     error: str
     validation: list[dict[str, str]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    shape: str = CONTRACT
 
-    def body(self, correlation_id: str) -> dict[str, Any]:
+    def body(self, correlation: int, with_validation: bool = True) -> dict[str, Any]:
+        """The ErrorMessage; ``correlation`` is 128 random bits for its correlationId."""
+        guide = self.shape == GUIDE
         body: dict[str, Any] = {
             "statusCode": self.status,
             "service": self.service,
             "error": self.error,
-            "correlationId": correlation_id,
+            "correlationId": str(uuid.UUID(int=correlation)) if guide else f"{correlation:032x}",
         }
-        # Always present: the official SDK (0.5.0) cannot parse an ErrorMessage without it.
-        body["validation"] = {"errors": self.validation or [], "warnings": []}
-        body["canBeRetried"] = "Unknown"  # what every ErrorMessage example in the contract says
-        body["detailedErrorCode"] = 0
+        if with_validation or self.validation:
+            body["validation"] = {"errors": self.validation or [], "warnings": []}
+        if not guide:
+            body["canBeRetried"] = "Unknown"  # what every example in the contract says
+            body["detailedErrorCode"] = 0
         return body
 
 
@@ -111,6 +127,39 @@ def idempotency_mismatch(key: str) -> ApiError:
         422,
         SERVICE_PUBLIC,
         f"Idempotency-Key {key} was already used for a different request; use a new key.",
+    )
+
+
+def protocol_error(status: int, message: str) -> ApiError:
+    """An HTTP-level refusal (bad framing, too large, too slow); the connection then closes."""
+    return ApiError(status, SERVICE_PUBLIC, message, headers={"Connection": "close"})
+
+
+def forbidden() -> ApiError:
+    """403: the key may not touch this company (the document's example, word for word)."""
+    return ApiError(403, SERVICE_PUBLIC, FORBIDDEN)
+
+
+def payment_required() -> ApiError:
+    """402 on every request once the account has expired (the errors guide's example)."""
+    message = f"Account expired. Learn more at {ERRORS_GUIDE}"
+    return ApiError(402, SERVICE_PUBLIC, "Payment Required", [{"message": message}], shape=GUIDE)
+
+
+def company_limit_exceeded() -> ApiError:
+    """402 on create company once the account holds its limit (the errors guide's example)."""
+    return ApiError(
+        402,
+        SERVICE_PUBLIC,
+        "CompanyValidationException: Company limit exceeded",
+        [
+            {
+                "itemId": "Company",
+                "message": f"Company limit exceeded. Learn more at {ERRORS_GUIDE}",
+                "validatorName": "CreateCompany",
+            }
+        ],
+        shape=GUIDE,
     )
 
 

@@ -1,8 +1,11 @@
-"""Injected trouble: latency, 429 with Retry-After, 5xx, a concurrency cap, dropped connections.
+"""The sandbox's knobs: injected trouble, and switches for Codat's documented rough edges.
 
-Also the daily quota behind the ``X-Rate-Limit-*`` headers. Every knob can be changed while the
-server runs (a client's retry logic is tested by turning faults on mid-walk). Draws come from a
-seeded generator so a single-threaded request sequence meets the same faults every run.
+Trouble: latency, 429 with Retry-After, 5xx, a concurrency cap, dropped connections. Rough
+edges (on by default where Codat behaves so; see docs/fidelity.md): the daily quota and the
+other rate limits, one-time link URLs, a company limit, the page-size cap, ignoring ``query``
+on connections, error bodies without ``validation``. Every knob can be changed while the
+server runs (a client's retry logic is tested by turning faults on mid-walk). Draws come from
+a seeded generator so a single-threaded request sequence meets the same faults every run.
 """
 
 from __future__ import annotations
@@ -11,29 +14,17 @@ import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from typing import Any
 
-from codat_nb.sandbox.clock import Clock
-from codat_nb.sandbox.knobs import FRACTION, Knob, configure, count, number, optional
-
-DEFAULT_DAILY_QUOTA = 100_000
+from codat_nb.sandbox.knobs import FLAG, FRACTION, Knob, configure, count, number, optional
 
 DROP, RATE_LIMITED = "drop", "rate_limited"
 
 
-@dataclass(frozen=True)
-class Quota:
-    limit: int
-    remaining: int
-    reset: datetime
-
-
 class Faults:
-    """Fault settings (the knobs) plus the counters they need (requests in flight, quota use).
+    """The knobs, plus what injecting trouble needs (requests in flight, a seeded draw).
 
-    ``Faults(clock, seed, **options)`` takes any knob by name; each can be changed at any time.
+    ``Faults(seed, **options)`` takes any knob by name; each can be changed at any time.
     """
 
     latency_ms = Knob(
@@ -51,16 +42,48 @@ class Faults:
         None,
         "requests in flight before the next is answered 429; none: no cap",
     )
-    daily_quota = Knob(count(1), DEFAULT_DAILY_QUOTA, "requests per UTC day (X-Rate-Limit-*)")
+    daily_quota = Knob(
+        optional(count(1)),
+        None,
+        "requests per UTC day (X-Rate-Limit-*); none: Codat's 1,000 x (1 + active connected"
+        " companies)",
+    )
+    rate_limits = Knob(
+        FLAG,
+        True,
+        "Codat's 1,000 requests a minute per client and 10 in flight per company (429 beyond)",
+    )
+    company_limit = Knob(
+        optional(count(0)),
+        None,
+        "companies the account may hold; creating one more is a 402 (a free trial's is 50)",
+    )
+    one_time_links = Knob(
+        optional(FLAG),
+        None,
+        "link URLs with ?otp= (usable once, for a day); none: on with a seeded portfolio",
+    )
+    max_page_size = Knob(
+        optional(count(1)),
+        None,
+        "rows served per page at most, the pageSize asked for still echoed (Codat's PagingInfo"
+        " says 2000)",
+    )
+    ignore_query = Knob(
+        FLAG, False, "list connections ignoring query (Codat's querying guide says it may)"
+    )
+    error_validation = Knob(
+        FLAG,
+        True,
+        "a validation object in every error body; off: as Codat's examples, which the official"
+        " SDK 0.5.0 cannot parse",
+    )
 
-    def __init__(self, clock: Clock, seed: str, **options: Any):
-        self._clock = clock
+    def __init__(self, seed: str, **options: Any):
         self._lock = threading.Lock()
         self._rng = random.Random(f"faults:{seed}")
         self._wake = threading.Event()
         self._in_flight = 0
-        self._quota_day = clock.now().date()
-        self._quota_used = 0
         configure(self, options)
 
     def _wake_sleepers(self) -> None:
@@ -91,18 +114,6 @@ class Faults:
         """Sleep the configured latency; returns early if latency_ms is changed meanwhile."""
         if self.latency_ms > 0:
             self._wake.wait(self.latency_ms / 1000)
-
-    def use_quota(self) -> Quota:
-        """Charge one request to today's quota (the sandbox clock's UTC day)."""
-        now = self._clock.now()
-        with self._lock:
-            if now.date() != self._quota_day:
-                self._quota_day, self._quota_used = now.date(), 0
-            self._quota_used += 1
-            limit = self.daily_quota
-            remaining = limit - self._quota_used
-        reset = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
-        return Quota(limit, max(remaining, -1), reset)
 
     def draw(self) -> str | int | None:
         """The injected outcome for one request: DROP, RATE_LIMITED, 500, 503 or None."""

@@ -93,9 +93,10 @@ def count(minimum: int) -> Kind:
 
 
 def optional(kind: Kind) -> Kind:
-    """``kind`` or None (``none`` on the command line)."""
-    assert kind.parse is not None, "optional() takes a kind with a value, not FLAG"
+    """``kind`` or None (``none`` on the command line; an on/off flag given neither way)."""
     parse = kind.parse
+    if parse is None:
+        return Kind(lambda value: None if value is None else kind.check(value), None)
     return Kind(
         lambda value: None if value is None else kind.check(value),
         lambda text: None if text.lower() == "none" else parse(text),

@@ -1,22 +1,25 @@
 """``Sandbox``: the parts of a local Codat put together and served.
 
-A clock, the fault knobs, the store with its portfolio, the app, and the HTTP server that serves
-it; the one place that knows how they fit, so each part stays ignorant of the others.
+A clock, the knobs, the one-time links, the store with its portfolio, the app, and the HTTP
+server that serves it; the one place that knows how they fit, so each part stays ignorant of
+the others.
 """
 
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from codat_nb.sandbox.app import SandboxApp
 from codat_nb.sandbox.clock import DEFAULT_START, Clock
+from codat_nb.sandbox.evolution import Changes, advance
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs, refuse_unknown
+from codat_nb.sandbox.links import OneTimeLinks
 from codat_nb.sandbox.seed import demo_portfolio, scale_company
-from codat_nb.sandbox.server import ThreadedServer
+from codat_nb.sandbox.server import DEFAULT_READ_TIMEOUT, ThreadedServer
 from codat_nb.sandbox.store import Store
 from codat_nb.wire.protocol import basic_auth_header
 
@@ -27,8 +30,10 @@ class Sandbox:
     """A running sandbox. ``seed=None`` starts empty, ``"demo"`` loads the demo portfolio.
 
     It binds ``host`` (a free port by default), loads the portfolio and serves before the
-    constructor returns, so ``sb.url`` is usable at once. ``options`` are the fault knobs by name
-    (``latency_ms``, ``error_rate``, ...: see ``help(Faults)``), also settable while it runs as
+    constructor returns, so ``sb.url`` is usable at once. ``read_timeout`` is the seconds a client
+    may take to send a whole request (an idle keep-alive connection closes after it).
+    ``options`` are the knobs by name (``latency_ms``, ``rate_limits``, ``one_time_links``, ...:
+    see ``help(Faults)`` and docs/fidelity.md), also settable while it runs as
     ``sb.faults.<name>``.
     """
 
@@ -40,6 +45,7 @@ class Sandbox:
         port: int = 0,
         host: str = "127.0.0.1",
         start: datetime = DEFAULT_START,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         **options: Any,
     ):
         own = [name for name in inspect.signature(Sandbox).parameters if name != "options"]
@@ -48,16 +54,29 @@ class Sandbox:
             raise TypeError(f"seed must be a string or None, got {seed!r}")
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise ValueError("api_key must be a non-empty string")
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise TypeError(f"read_timeout must be a number of seconds, got {read_timeout!r}")
+        if not 0 < read_timeout < float("inf"):
+            raise ValueError(f"read_timeout must be positive and finite, got {read_timeout!r}")
         self.seed = seed
         self.api_key = api_key or DEFAULT_API_KEY
         self.auth_header = basic_auth_header(self.api_key)
         self.clock = Clock(start)
         id_seed = seed if seed is not None else ""
-        self.faults = Faults(self.clock, id_seed, **options)
-        self._server = ThreadedServer(host, port, now=self.clock.now)
+        if options.get("one_time_links") is None:  # a realistic account has them on
+            options["one_time_links"] = seed is not None
+        self.faults = Faults(id_seed, **options)
+        self._server = ThreadedServer(
+            host,
+            port,
+            now=self.clock.now,
+            error_body=lambda status, message: self._app.error_body(status, message),
+            read_timeout=lambda: float(read_timeout),
+        )
         self.url, self.port = self._server.url, self._server.port
         try:
-            self.store = Store(self.url, self.clock, id_seed)
+            links = OneTimeLinks(id_seed, self.clock, lambda: bool(self.faults.one_time_links))
+            self.store = Store(self.url, self.clock, id_seed, links)
             if seed is not None:
                 demo_portfolio(self.store, seed)
             self._app = SandboxApp(self.store, self.faults, self.api_key, id_seed)
@@ -68,8 +87,24 @@ class Sandbox:
 
     @property
     def unexpected_errors(self) -> list[str]:
-        """Tracebacks of requests that hit the catch-all 500 (should always be empty)."""
+        """Tracebacks of requests that hit the catch-all 500 (should always be empty); the
+        first 20 only, however many there were."""
         return self._app.unexpected_errors
+
+    def advance(self, *, days: float = 0, hours: float = 0) -> Changes:
+        """Move the sandbox clock on and let the portfolio change as a real one would meanwhile
+        (syncs, lost access, customers linking, sign-ups and deletions: ``evolution``). The
+        same seed and the same calls give the same result."""
+        for name, value in (("days", days), ("hours", hours)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {value!r}")
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be zero or more, got {value!r}")
+        return advance(self.store, self.seed or "", timedelta(days=days, hours=hours))
+
+    def expire_account(self) -> None:
+        """Expire the account: every API request answers Codat's 402 "Payment Required"."""
+        self.store.expire_account()
 
     def load_scale(self, connections: int = 100_000, company_name: str = "Scale Test Ltd") -> str:
         """Add one company with ``connections`` connections (for paging benchmarks); its id."""

@@ -4,6 +4,12 @@ Everything comes from ``random.Random(seed)``, so the same seed gives the same b
 portfolio looks like a Sync for Expenses customer base: most companies have one accounting and
 one partner expense connection, beside companies with none, several, or duplicates left behind by
 re-linking; statuses, last-sync ages and error messages follow what such a book shows.
+
+Its wire shapes are those Codat sends (a second generator draws them, so the book itself stays
+the same whatever shapes are added): ``null`` where the OpenAPI document allows it as well as
+missing fields, dates with 7-digit fractions, with offsets and as unqualified local times,
+older connections without ``integrationKey``, ``description: ""`` as in Codat's examples,
+``createdByUserName``, ``ownerUserIds`` and multi-entity groups (``referenceParentCompany``).
 """
 
 from __future__ import annotations
@@ -24,19 +30,20 @@ from codat_nb.sandbox.store import (
     new_uuid,
     stamp,
 )
+from codat_nb.wire.dates import as_instant
 
 MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
 
-_ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
+ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
 # Rough market shares so the portfolio looks like a real book (Xero and QBO dominate).
 _ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "pqsw": 6, "akxx": 7, "knfz": 5, "trji": 5,
                        "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5, "ndsk": 2,
                        "mqjo": 1}  # fmt: skip
-_WEIGHTS = [_ACCOUNTING_WEIGHTS[p.key] for p in _ACCOUNTING]
-_OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
+ACCOUNTING_SHARES = [_ACCOUNTING_WEIGHTS[p.key] for p in ACCOUNTING]
+OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
 _EXPENSE = PLATFORMS[PARTNER_EXPENSE_KEY]
 
-_NAME_HEADS = (
+NAME_HEADS = (
     "Acme", "Northwind", "Harbour", "Bluebell", "Copperfield", "Juniper", "Kestrel", "Larkspur",
     "Meridian", "Oakridge", "Pembroke", "Quayside", "Redwood", "Saltmarsh", "Thornbury", "Upland",
     "Vantage", "Wexford", "Yarrow", "Zephyr", "Ashgrove", "Brightwater", "Cobalt", "Driftwood",
@@ -44,14 +51,14 @@ _NAME_HEADS = (
     "Marlow", "Nettlefield", "O'Connell", "Penrose", "Riverside", "Stonegate", "Tamarind",
     "Whitcombe", "Foxglove",
 )  # fmt: skip
-_NAME_TRADES = (
+NAME_TRADES = (
     "Logistics", "Dental", "Architects", "Bakery", "Consulting", "Engineering", "Florists",
     "Freight", "Interiors", "Joinery", "Legal", "Media", "Motors", "Opticians", "Outfitters",
     "Plumbing", "Print & Design", "Properties", "Recruitment", "Robotics", "Software", "Studios",
     "Surveyors", "Travel", "Veterinary", "Wine Merchants", "Analytics", "Catering", "Clinics",
     "Electrical",
 )  # fmt: skip
-_NAME_SUFFIXES = ("Ltd", "Ltd", "Limited", "LLP", "Group", "& Co", "Inc.", "Pty Ltd", "GmbH", "")
+NAME_SUFFIXES = ("Ltd", "Ltd", "Limited", "LLP", "Group", "& Co", "Inc.", "Pty Ltd", "GmbH", "")
 _DESCRIPTIONS = (
     "Onboarded through the partner programme.",
     "Finance contact prefers email; month-end close on the 5th working day.",
@@ -59,7 +66,7 @@ _DESCRIPTIONS = (
     "Card programme pilot customer.",
     "Migrated from spreadsheets in the last quarter.",
 )
-_ERRORS = (
+ERRORS = (
     ("401", "Unauthorized", "The refresh token has expired; the customer must re-link."),
     ("403", "Forbidden", "The authorizing user no longer has adviser access to the organisation."),
     ("400", "invalid_grant", "Token refresh failed: invalid_grant."),
@@ -70,19 +77,22 @@ _ERRORS = (
         "The organisation's subscription has lapsed; the platform refused access.",
     ),
 )
+_USERS = ("Priya Shah", "Tom Okafor", "Ana Ruiz", "Mei Lin", "Jonas Berg")
+#: Connections created before this many days ago predate ``integrationKey`` and lack it.
+_LEGACY_DAYS = 900
 _INSTITUTIONS = ("Barclays", "HSBC UK", "Lloyds Bank", "Monzo Business", "NatWest", "Starling")
 _REGIONS = ("uk", "ie", "us", "au", "de")
 
 
 def demo_portfolio(store: Store, seed: str) -> None:
     """Load the demo book (>= 240 companies, >= 1,000 connections) into an empty store."""
-    _Builder(store, random.Random(f"seed:{seed}")).build()
+    _Builder(store, random.Random(f"seed:{seed}"), _Shapes(random.Random(f"shapes:{seed}"))).build()
 
 
 class _Builder:
-    def __init__(self, store: Store, rng: random.Random):
-        self.store, self.rng, self.now = store, rng, store.clock.now()
-        self.names = [f"{h} {t}" for h in _NAME_HEADS for t in _NAME_TRADES]  # all distinct
+    def __init__(self, store: Store, rng: random.Random, shapes: _Shapes):
+        self.store, self.rng, self.shapes, self.now = store, rng, shapes, store.clock.now()
+        self.names = [f"{h} {t}" for h in NAME_HEADS for t in NAME_TRADES]  # all distinct
         rng.shuffle(self.names)
 
     def build(self) -> None:
@@ -92,6 +102,7 @@ class _Builder:
             company = self.company(self.names[len(companies)])
             companies.append(company)
             total += len(company[1])
+        self.shapes.groups([details for details, _ in companies])
         self.store.ingest(companies)
 
     def ago(self, low: timedelta, high: timedelta) -> datetime:
@@ -102,7 +113,7 @@ class _Builder:
         rng = self.rng
         company_id = new_uuid(rng)
         created = self.ago(timedelta(days=30), timedelta(days=1100))
-        name = f"{name} {rng.choice(_NAME_SUFFIXES)}".strip()
+        name = f"{name} {rng.choice(NAME_SUFFIXES)}".strip()
         details: dict[str, Any] = {"id": company_id, "name": name}
         if rng.random() < 0.5:
             details["description"] = rng.choice(_DESCRIPTIONS)
@@ -113,7 +124,7 @@ class _Builder:
             details["tags"] = {"region": rng.choice(_REGIONS), "tier": rng.choice(("gold", "std"))}
         details["referenceSubsidiaryCompanies"] = []
         shape = rng.random()
-        accounting = rng.choices(_ACCOUNTING, weights=_WEIGHTS)[0]
+        accounting = rng.choices(ACCOUNTING, weights=ACCOUNTING_SHARES)[0]
         if shape < 0.07:  # signed up, never connected anything
             plan: list[tuple[Platform, str | None]] = []
         elif shape < 0.45:  # the typical Sync for Expenses shape
@@ -126,9 +137,13 @@ class _Builder:
             ]
             plan = [*stale, (accounting, LINKED), (_EXPENSE, None)]
         else:  # several: banking and commerce beside the usual pair
-            extras = [(rng.choice(_OTHERS), None) for _ in range(rng.randint(2, 9))]
+            extras = [(rng.choice(OTHERS), None) for _ in range(rng.randint(2, 9))]
             plan = [(accounting, None), (_EXPENSE, None), *extras]
         rows = [self.connection(company_id, created, p, status) for p, status in plan]
+        legacy = self.now - timedelta(days=_LEGACY_DAYS)
+        self.shapes.company(details, created)
+        for row in rows:
+            self.shapes.connection(row, legacy)
         return details, rows
 
     def status(self, platform: Platform) -> str:
@@ -150,7 +165,7 @@ class _Builder:
         last_sync = self.last_sync(status, created)
         errors = None
         if status == DEAUTHORIZED and rng.random() < 0.75:
-            code, text, message = rng.choice(_ERRORS)
+            code, text, message = rng.choice(ERRORS)
             errored = last_sync or created + timedelta(days=1)
             errors = [{"statusCode": code, "statusText": text, "errorMessage": message,
                        "erroredOnUtc": stamp(errored), "status": "Active"}]  # fmt: skip
@@ -198,6 +213,81 @@ class _Builder:
 
 def _offset(hours: int) -> timezone:
     return timezone(timedelta(hours=hours))
+
+
+class _Shapes:
+    """Reshapes built records into what Codat's wire also carries, from its own generator."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.owners = [new_uuid(rng) for _ in range(4)]  # a few users own most companies
+
+    def date(self, value: datetime) -> str:
+        """Mostly ``Z``; some 7-digit fractions, some offsets, some unqualified local times."""
+        roll = self.rng.random()
+        if roll < 0.15:
+            return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{self.rng.randrange(10**7):07d}Z"
+        if roll < 0.25:
+            return value.astimezone(_offset(self.rng.choice((-5, 1, 10)))).isoformat()
+        if roll < 0.40:
+            return self.local(value)
+        return stamp(value)
+
+    def local(self, value: datetime) -> str:
+        """An unqualified local time: the business's wall clock, its zone not given."""
+        zone = _offset(self.rng.choice((-8, -5, 0, 1, 2, 10)))
+        return value.astimezone(zone).replace(tzinfo=None).isoformat()
+
+    def company(self, details: dict[str, Any], created: datetime) -> None:
+        rng = self.rng
+        details["created"] = self.date(created)
+        if "description" not in details:
+            roll = rng.random()
+            if roll < 0.4:
+                details["description"] = None
+            elif roll < 0.6:
+                details["description"] = ""  # as Codat's own examples of a company show
+        if rng.random() < 0.3:
+            details["lastSync"] = None  # replaced by the latest sync where there is one
+        details["createdByUserName"] = rng.choice(_USERS) if rng.random() < 0.8 else None
+        details["ownerUserIds"] = sorted(rng.sample(self.owners, rng.choice((0, 0, 1, 1, 1, 2))))
+        if rng.random() < 0.5:
+            details["referenceParentCompany"] = None  # "Null if the company has no parent"
+
+    def connection(self, row: dict[str, Any], legacy: datetime) -> None:
+        rng = self.rng
+        created = as_instant(row["created"])
+        assert created is not None
+        if created < legacy:
+            del row["integrationKey"]  # older connections predate it
+        row["created"] = self.date(created)
+        last_sync = row.get("lastSync")
+        if last_sync is None:
+            if rng.random() < 0.5:
+                row["lastSync"] = None
+        elif last_sync.endswith("Z") and "." not in last_sync and rng.random() < 0.2:
+            row["lastSync"] = self.local(as_instant(last_sync))  # type: ignore[arg-type]
+        if "dataConnectionErrors" not in row and rng.random() < 0.3:
+            row["dataConnectionErrors"] = None
+        if "connectionInfo" not in row and rng.random() < 0.25:
+            row["connectionInfo"] = None
+
+    def groups(self, companies: list[dict[str, Any]]) -> None:
+        """A few multi-entity groups: a parent and the next one to three companies."""
+        rng, n = self.rng, 0
+        while n < len(companies):
+            if rng.random() < 0.04:
+                parent, size = companies[n], rng.randint(1, 3)
+                subsidiaries = companies[n + 1 : n + 1 + size]
+                parent["referenceSubsidiaryCompanies"] = [_reference(c) for c in subsidiaries]
+                for company in subsidiaries:
+                    company["referenceParentCompany"] = _reference(parent)
+                n += size
+            n += 1
+
+
+def _reference(company: dict[str, Any]) -> dict[str, Any]:
+    return {"id": company["id"], "name": company["name"]}
 
 
 def scale_company(store: Store, connections: int, company_name: str) -> str:

@@ -23,10 +23,18 @@ from typing import Any
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, is_platform_key
 from codat_nb.query import compile_order, compile_query, compile_tags_filter, order_rows
 from codat_nb.sandbox.clock import Clock
+from codat_nb.sandbox.links import OneTimeLinks, company_path, connection_path
 from codat_nb.wire.dates import as_instant, format_codat_datetime
 from codat_nb.wire.schema import COMPANY, CONNECTION, Schema
 
-COMPANY_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?! ")
+#: Codat's ``name`` pattern ``^[A-Za-z0-9\s\-',&@.,?!\s]+$``: ASCII letters and digits, these
+#: symbols and .NET's ``\s``, which is Python's ``str.isspace`` without U+001C..U+001F.
+COMPANY_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-',&@.?!"
+)
+_NOT_DOTNET_SPACE = frozenset("\x1c\x1d\x1e\x1f")
+#: The sandbox's own bounds (Codat documents none): longer is refused rather than stored.
+MAX_NAME_LENGTH, MAX_DESCRIPTION_LENGTH = 255, 2_000
 UNLINKED, LINKED, PENDING, DEAUTHORIZED = "Unlinked", "Linked", "PendingAuth", "Deauthorized"
 _QUERY_CACHE_SIZE = 32
 
@@ -49,6 +57,10 @@ class ConnectionNotFound(KeyError):
         return f"Data connection {self.connection_id} not found"
 
 
+class CompanyLimitReached(Exception):
+    """Creating a company would take the account over its company limit."""
+
+
 class RuleViolation(ValueError):
     """A request the rules refuse; names the field, the reason and the validator."""
 
@@ -59,7 +71,7 @@ class RuleViolation(ValueError):
 
 @dataclass
 class _Company:
-    details: dict[str, Any]  # the company wire dict without lastSync and dataConnections
+    details: dict[str, Any]  # the wire dict without dataConnections (lastSync: derived if synced)
     connections: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     wire_cache: dict[str, Any] | None = None
 
@@ -81,15 +93,19 @@ def stamp(value: datetime) -> str:
 class Store:
     """Thread-safe state of one sandbox. Python-side helpers return copies of wire dicts."""
 
-    def __init__(self, base_url: str, clock: Clock, id_seed: str):
+    def __init__(self, base_url: str, clock: Clock, id_seed: str, links: OneTimeLinks):
         self.base_url = base_url.rstrip("/")
         self.clock = clock
+        self.links = links
         self._rng = random.Random(f"ids:{id_seed}")
         self._lock = threading.RLock()
         self._companies: OrderedDict[str, _Company] = OrderedDict()
         self._version = 0
         self._page_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._requests = 0
+        self._active = (-1, 0)  # (state version, active connected companies)
+        self._restricted: set[str] = set()
+        self.account_expired = False
 
     # ----- bookkeeping -------------------------------------------------------------------
     @property
@@ -102,11 +118,46 @@ class Store:
         with self._lock:
             self._requests += 1
 
+    # ----- the account: what this key may do ---------------------------------------------
+    def expire_account(self) -> None:
+        """The account expires: every API request answers 402 Payment Required from now on."""
+        self.account_expired = True
+
+    def restrict(self, company_id: str) -> None:
+        """This key loses access to one company: every request for it answers 403."""
+        with self._lock:
+            self._company(company_id)
+            self._restricted.add(company_id)
+
+    def is_restricted(self, company_id: str) -> bool:
+        with self._lock:
+            return company_id in self._restricted
+
+    def active_connected_companies(self) -> int:
+        """Companies with a Linked connection: what Codat's daily quota formula counts."""
+        with self._lock:
+            if self._active[0] != self._version:
+                active = sum(
+                    any(row["status"] == LINKED for row in company.connections.values())
+                    for company in self._companies.values()
+                )
+                self._active = (self._version, active)
+            return self._active[1]
+
+    def locked(self) -> threading.RLock:
+        """The store's lock, to make several operations one atomic change (``with``)."""
+        return self._lock
+
     def snapshot(self) -> tuple:
         """Everything a request could change, in comparable form (for "changed nothing" tests)."""
         with self._lock:
             state = [(c.details, list(c.connections.values())) for c in self._companies.values()]
-            return (self.clock.now(), self._rng.getstate(), json.dumps(state, sort_keys=True))
+            return (
+                self.clock.now(),
+                self._rng.getstate(),
+                json.dumps(state, sort_keys=True),
+                self.links.redeemed(),
+            )
 
     def _changed(self, company: _Company | None = None) -> None:
         self._version += 1
@@ -127,10 +178,42 @@ class Store:
         return company, row
 
     def link_url(self, company_id: str, connection_id: str) -> str:
-        return f"{self.base_url}/link/companies/{company_id}/connections/{connection_id}/start"
+        """A connection's stored link URL: Codat's shape, on the sandbox's host."""
+        return self.base_url + connection_path(company_id, connection_id)
 
     def company_redirect(self, company_id: str) -> str:
-        return f"{self.base_url}/link/companies/{company_id}"
+        """A company's stored ``redirect``: Codat's company link shape, on the sandbox's host."""
+        return self.base_url + company_path(company_id)
+
+    def _show(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A connection as the API shows it now, as a copy the caller may change."""
+        return copy.deepcopy(self._linked(row))
+
+    def _show_company(self, wire: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self._linked_company(wire))
+
+    def _linked(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with a fresh one-time link when those are on (else ``row`` itself); rows are
+        never changed in place, so sharing the rest is safe for rendering."""
+        if not self.links.enabled():
+            return row
+        return {**row, "linkUrl": self.links.connection_url(row["linkUrl"])}
+
+    def _linked_page(
+        self, result: PageResult, linked: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> PageResult:
+        if not self.links.enabled():
+            return result  # cached rows as they are: the cheap path for large pages
+        return PageResult([linked(row) for row in result.results], result.total)
+
+    def _linked_company(self, wire: dict[str, Any]) -> dict[str, Any]:
+        if not self.links.enabled():
+            return wire
+        return {
+            **wire,
+            "redirect": self.links.company_url(wire["redirect"]),
+            "dataConnections": [self._linked(row) for row in wire["dataConnections"]],
+        }
 
     # ----- companies ---------------------------------------------------------------------
     def company_ids(self) -> list[str]:
@@ -140,7 +223,7 @@ class Store:
     def _company_wire(self, company: _Company) -> dict[str, Any]:
         if company.wire_cache is None:
             wire = dict(company.details)
-            syncs = [c["lastSync"] for c in company.connections.values() if "lastSync" in c]
+            syncs = [c["lastSync"] for c in company.connections.values() if c.get("lastSync")]
             if syncs:
                 wire["lastSync"] = max(syncs, key=as_instant)
             wire["dataConnections"] = list(company.connections.values())
@@ -149,17 +232,28 @@ class Store:
 
     def list_companies_wire(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(self._company_wire(c)) for c in self._companies.values()]
+            return [self._show_company(self._company_wire(c)) for c in self._companies.values()]
 
     def get_company_wire(self, company_id: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._company_wire(self._company(company_id)))
+            return self._show_company(self._company_wire(self._company(company_id)))
 
     def create_company(
-        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
-        _check_company(name, description, tags)
+        """A new company; CompanyLimitReached if the account already holds ``limit``.
+
+        As Codat documents, characters the ``name`` pattern forbids are removed, not refused.
+        """
+        name = company_name(name)
+        _check_company(description, tags)
         with self._lock:
+            if limit is not None and len(self._companies) >= limit:
+                raise CompanyLimitReached()
             company_id = new_uuid(self._rng)
             details: dict[str, Any] = {"id": company_id, "name": name}
             if description is not None:
@@ -169,11 +263,12 @@ class Store:
             details["products"] = ["expenses"]
             if tags:
                 details["tags"] = dict(tags)
+            details["ownerUserIds"] = []  # owners are set in Codat's portal, never by the API
             details["referenceSubsidiaryCompanies"] = []
             company = _Company(details)
             self._companies[company_id] = company
             self._changed(company)
-            return copy.deepcopy(self._company_wire(company))
+            return self._show_company(self._company_wire(company))
 
     def delete_company(self, company_id: str) -> None:
         with self._lock:
@@ -182,8 +277,15 @@ class Store:
             self._changed()
 
     def page_companies(
-        self, page: int, page_size: int, query: str | None, order_by: str | None, tags: str | None
+        self,
+        page: int,
+        page_size: int,
+        query: str | None,
+        order_by: str | None,
+        tags: str | None,
+        served: int | None = None,
     ) -> PageResult:
+        """One page of companies; ``served`` caps the rows of the page (see ``_page``)."""
         with self._lock:
             key = ("companies", self._version, query, order_by, tags)
             rows = self._cached(
@@ -193,22 +295,30 @@ class Store:
                 order_by,
                 COMPANY,
                 compile_tags_filter(tags) if tags is not None else None,
+                arrays=True,  # dataConnections.status=PendingAuth, as Codat's guide shows
             )
-            return _page(rows, page, page_size)
+            return self._linked_page(_page(rows, page, page_size, served), self._linked_company)
 
     # ----- connections -------------------------------------------------------------------
     def connections_wire(self, company_id: str) -> list[dict[str, Any]]:
         """All of a company's connections in server order; KeyError if there is no such company."""
         with self._lock:
-            return [copy.deepcopy(row) for row in self._company(company_id).connections.values()]
+            return [self._show(row) for row in self._company(company_id).connections.values()]
 
     def get_connection_wire(self, company_id: str, connection_id: str) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(self._connection(company_id, connection_id)[1])
+            return self._show(self._connection(company_id, connection_id)[1])
 
     def page_connections(
-        self, company_id: str, page: int, page_size: int, query: str | None, order_by: str | None
+        self,
+        company_id: str,
+        page: int,
+        page_size: int,
+        query: str | None,
+        order_by: str | None,
+        served: int | None = None,
     ) -> PageResult:
+        """One page of a company's connections; ``served`` caps its rows (see ``_page``)."""
         with self._lock:
             company = self._company(company_id)
             key = ("connections", company_id, self._version, query, order_by)
@@ -219,7 +329,7 @@ class Store:
                 order_by,
                 CONNECTION,
             )
-            return _page(rows, page, page_size)
+            return self._linked_page(_page(rows, page, page_size, served), self._linked)
 
     def _cached(
         self,
@@ -229,13 +339,14 @@ class Store:
         order_by: str | None,
         schema: Schema,
         extra: Callable[[Mapping[str, Any]], bool] | None = None,
+        arrays: bool = False,
     ) -> list[dict[str, Any]]:
         """Filtered, ordered rows, memoised per state version so walking pages costs a slice."""
         rows = self._page_cache.get(key)
         if rows is not None:
             self._page_cache.move_to_end(key)
             return rows
-        predicate = compile_query(query, schema) if query is not None else None
+        predicate = compile_query(query, schema, arrays=arrays) if query is not None else None
         ordering = compile_order(order_by, schema) if order_by is not None else None
         rows = source()
         if extra is not None:
@@ -295,7 +406,7 @@ class Store:
         )
         company.connections[connection_id] = row
         self._changed(company)
-        return copy.deepcopy(row)
+        return self._show(row)
 
     def _replace(self, company: _Company, row: dict[str, Any], **changes: Any) -> dict[str, Any]:
         new = {**row, **changes}
@@ -308,7 +419,7 @@ class Store:
         with self._lock:
             company, row = self._connection(company_id, connection_id)
             if row["status"] == UNLINKED:
-                return copy.deepcopy(row)
+                return self._show(row)
             if row["status"] != LINKED:
                 raise RuleViolation(
                     "status",
@@ -316,14 +427,14 @@ class Store:
                     "ConnectionStatus",
                 )
             self.clock.tick()
-            return copy.deepcopy(self._replace(company, row, status=UNLINKED))
+            return self._show(self._replace(company, row, status=UNLINKED))
 
     def link(self, company_id: str, connection_id: str) -> dict[str, Any]:
         """What the customer finishing the flow at linkUrl does: Linked, lastSync now."""
         with self._lock:
             company, row = self._connection(company_id, connection_id)
             if row["status"] == LINKED:
-                return copy.deepcopy(row)
+                return self._show(row)
             now = stamp(self.clock.tick())
             changes: dict[str, Any] = {"status": LINKED, "lastSync": now}
             if row.get("dataConnectionErrors"):
@@ -333,13 +444,27 @@ class Store:
                     else e
                     for e in row["dataConnectionErrors"]
                 ]
-            return copy.deepcopy(self._replace(company, row, **changes))
+            return self._show(self._replace(company, row, **changes))
+
+    def sync(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        """A Linked connection syncs: its lastSync becomes now (RuleViolation otherwise)."""
+        with self._lock:
+            company, row = self._connection(company_id, connection_id)
+            if row["status"] != LINKED:
+                raise RuleViolation(
+                    "status",
+                    f"only a Linked connection syncs; this one is {row['status']}",
+                    "ConnectionStatus",
+                )
+            return self._show(self._replace(company, row, lastSync=stamp(self.clock.tick())))
 
     def deauthorize(
         self,
         company_id: str,
         connection_id: str,
         message: str = "The platform revoked access: the refresh token has expired.",
+        status_code: str = "401",
+        status_text: str = "Unauthorized",
     ) -> dict[str, Any]:
         """Simulate the platform revoking access: Deauthorized plus an Active error entry.
 
@@ -355,14 +480,14 @@ class Store:
                     "ConnectionStatus",
                 )
             error = {
-                "statusCode": "401",
-                "statusText": "Unauthorized",
+                "statusCode": status_code,
+                "statusText": status_text,
                 "errorMessage": message,
                 "erroredOnUtc": stamp(self.clock.tick()),
                 "status": "Active",
             }
-            errors = [*row.get("dataConnectionErrors", []), error]
-            return copy.deepcopy(
+            errors = [*(row.get("dataConnectionErrors") or []), error]
+            return self._show(
                 self._replace(company, row, status=DEAUTHORIZED, dataConnectionErrors=errors)
             )
 
@@ -385,7 +510,9 @@ class Store:
 
 
 def _in_wire_order(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in CONNECTION.wire_names if k in row and row[k] is not None}
+    """The row's fields in the schema's order; an explicit ``null`` is kept (Codat sends both
+    a null and a missing optional field)."""
+    return {k: row[k] for k in CONNECTION.wire_names if k in row}
 
 
 @cache
@@ -406,7 +533,7 @@ def connection_wire(
     last_sync: str | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A Connection exactly as the API sends it: optional fields left out rather than null."""
+    """A Connection as the API sends it for a new row: optional fields left out, not null."""
     row: dict[str, Any] = {
         "id": connection_id,
         "integrationId": integration_id,
@@ -420,21 +547,42 @@ def connection_wire(
         "sourceType": platform.source_type,
         "dataConnectionErrors": errors or None,
     }
-    return _in_wire_order(row)
+    return _in_wire_order({k: v for k, v in row.items() if v is not None})
 
 
-def _check_company(name: object, description: object, tags: object) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise RuleViolation("name", "a non-empty company name is required", "Required")
-    bad = sorted({ch for ch in name if ch not in COMPANY_NAME_CHARS and not ch.isspace()})
-    if bad:
+def allowed_in_name(ch: str) -> bool:
+    return ch in COMPANY_NAME_CHARS or (ch.isspace() and ch not in _NOT_DOTNET_SPACE)
+
+
+def company_name(name: object) -> str:
+    """The name Codat creates: forbidden characters removed (its example: ``Company
+    (Codat[1])`` becomes ``Company Codat1``); RuleViolation when it is not a string, too long,
+    or nothing but blanks is left."""
+    if not isinstance(name, str):
+        raise RuleViolation("name", "a company name (a string) is required", "Required")
+    if len(name) > MAX_NAME_LENGTH:
+        raise RuleViolation(
+            "name", f"at most {MAX_NAME_LENGTH} characters, got {len(name)}", "MaxLength"
+        )
+    kept = "".join(ch for ch in name if allowed_in_name(ch))
+    if not kept.strip():
         raise RuleViolation(
             "name",
-            f"may contain letters, digits, spaces and - ' , & @ . ? ! only; found {''.join(bad)!r}",
+            "needs a letter, digit or one of - ' , & @ . ? ! (other characters are removed)",
             "Pattern",
         )
+    return kept
+
+
+def _check_company(description: object, tags: object) -> None:
     if description is not None and not isinstance(description, str):
         raise RuleViolation("description", "must be a string", "Type")
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise RuleViolation(
+            "description",
+            f"at most {MAX_DESCRIPTION_LENGTH} characters, got {len(description)}",
+            "MaxLength",
+        )
     if tags is None:
         return
     if not isinstance(tags, dict):
@@ -448,6 +596,12 @@ def _check_company(name: object, description: object, tags: object) -> None:
             raise RuleViolation(f"tags.{key}", "tag values are strings of at most 100", "Length")
 
 
-def _page(rows: list[dict[str, Any]], page: int, page_size: int) -> PageResult:
+def _page(
+    rows: list[dict[str, Any]], page: int, page_size: int, served: int | None = None
+) -> PageResult:
+    """Page ``page`` of ``page_size`` rows. ``served`` (the ``max_page_size`` knob) serves at
+    most that many of them, as Codat's PagingInfo maximum of 2,000 would: the page starts where
+    ``page_size`` says and the rest of it is never sent."""
     start = (page - 1) * page_size
-    return PageResult(rows[start : start + page_size], len(rows))
+    count = page_size if served is None else min(page_size, served)
+    return PageResult(rows[start : start + count], len(rows))

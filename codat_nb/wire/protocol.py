@@ -9,6 +9,8 @@ import re
 #: The ``pageSize`` parameter's range (Codat's paging guide; ``PagingInfo`` says 2,000: see
 #: docs/fidelity.md).
 MAX_PAGE_SIZE = 5000
+#: What the ``PagingInfo`` schema says instead; a client must survive a server that holds to it.
+SCHEMA_MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 100
 #: ``page`` is an int32 in the document.
 MAX_PAGE = 2**31 - 1

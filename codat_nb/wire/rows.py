@@ -3,7 +3,8 @@
 ``check_rows`` accepts or refuses a wire shape the same way for one row or ten thousand: required
 fields present and not null, each value of its declared JSON type, dates that parse (with the
 same parser the DataFrames use), nested objects checked the same way. An empty string where a
-date belongs is read as null (Codat has sent both). A refusal is a CodatError naming the row
+date belongs is read as null (Codat has sent both), a null array the document does not allow
+as empty. A refusal is a CodatError naming the row
 and the field, never a half-built result. Column-wise, so a big listing pays little for it.
 """
 
@@ -53,7 +54,8 @@ def dates(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> pd.
 def check_rows(
     schema: s.Schema, rows: Sequence[Any], what: str, *, parse_dates: bool = True
 ) -> dict[str, list[Any]]:
-    """Refuse (CodatError) any row that is not a valid ``schema``; normalises '' dates to null.
+    """Refuse (CodatError) any row that is not a valid ``schema``; normalises '' dates to null
+    and a null array the document does not allow to an empty one.
 
     Returns the rows' values by wire name, so a caller building columns reads each row once.
     ``parse_dates=False`` leaves date parsing to the caller, who must use ``dates()`` (the
@@ -65,11 +67,16 @@ def check_rows(
             _refuse(schema, what, rows, index, f"expected an object, got {type(row).__name__}")
     for field in schema.fields:
         values = [row.get(field.wire) for row in rows]
-        if field.kind == s.DATETIME and "" in values:
+        if field.kind == s.DATETIME and "" in values:  # '' where a date belongs: null
             for row in rows:
                 if row.get(field.wire) == "":
                     row[field.wire] = None
-            values = [None if v == "" else v for v in values]
+            values = [row.get(field.wire) for row in rows]
+        elif field.kind == s.LIST and not field.nullable and None in values:
+            for row in rows:  # a null array the document does not allow: empty
+                if field.wire in row and row[field.wire] is None:
+                    row[field.wire] = []
+            values = [row.get(field.wire) for row in rows]
         allowed = set(_JSON_TYPES[field.kind]) | (set() if field.required else {type(None)})
         if not set(map(type, values)) <= allowed:  # C speed; the loop only finds the culprit
             for index, value in enumerate(values):
@@ -79,6 +86,19 @@ def check_rows(
                     expected = _TYPE_NAMES.get(field.kind, _JSON_TYPES[field.kind][0].__name__)
                     problem = f"{field.wire} should be {expected}, got {type(value).__name__}"
                     _refuse(schema, what, rows, index, problem)
+        if field.item == s.TEXT:  # an array of strings, or an object of string values
+            items = [
+                item
+                for v in values
+                if v is not None
+                for item in (v.values() if isinstance(v, dict) else v)
+            ]
+            if not set(map(type, items)) <= {str}:
+                bad = next(item for item in items if not isinstance(item, str))
+                raise CodatError(
+                    f"Codat sent an invalid {schema.name} ({what}): {field.wire} should hold "
+                    f"strings, got {type(bad).__name__}"
+                )
         if field.kind == s.DATETIME and parse_dates:
             dates(schema, field, values, what)
         elif isinstance(field.item, s.Schema):

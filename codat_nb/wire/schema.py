@@ -51,6 +51,8 @@ class Field:
     column: str = ""  # frame column name when not the Python name
     categories: tuple[str, ...] = ()  # CATEGORY: known categories first (default: ``values``)
     python: str = ""  # Python name when not the snake_case of ``wire``
+    #: False: Codat sends it, but the OpenAPI document does not declare it (docs/fidelity.md).
+    contract: bool = True
 
     @property
     def name(self) -> str:
@@ -193,6 +195,8 @@ COMPANY = Schema(
         Field("createdByUserName", TEXT, nullable=True),
         Field("products", LIST, item=TEXT),
         Field("tags", OBJECT, item=TEXT),
+        # In every company response, says the managing-companies guide; later documents have it.
+        Field("ownerUserIds", LIST, item=TEXT, contract=False),
         Field("referenceParentCompany", MODEL, nullable=True, item=COMPANY_REFERENCE),
         Field("referenceSubsidiaryCompanies", LIST, item=COMPANY_REFERENCE),
         Field("dataConnections", LIST, item=CONNECTION),

@@ -51,13 +51,33 @@ def test_one_page_listing_is_one_request_and_needs_no_check():
     assert len(server.requests) == 1
 
 
-def test_a_multi_page_walk_checks_each_boundary_with_one_small_probe():
+def test_small_pages_are_checked_by_one_large_read():
     server = OffsetServer(ids(*"abcdefghij"))
     assert [r["id"] for r in walk(server, page_size=4, concurrency=2)] == list("abcdefghij")
     pages = [r for r in server.requests if r["pageSize"] == 4]
-    probes = [r for r in server.requests if r["pageSize"] != 4]
-    assert len(pages) == 3 and len(probes) == 2  # boundaries at rows 4 and 8
-    assert all(r["pageSize"] <= 5 for r in probes)
+    checks = [r for r in server.requests if r["pageSize"] != 4]
+    assert len(pages) == 3  # boundaries at rows 4 and 8, both inside one page of 5,000
+    assert checks == [{"page": 1, "pageSize": 5000}]
+
+
+def test_a_boundary_on_the_edge_of_the_largest_page_gets_a_small_read():
+    server = OffsetServer(ids(*range(12)), cap=6)  # 6 per page at most: boundary 6 is an edge
+    assert len(walk(server, page_size=6)) == 12
+    checks = [r for r in server.requests if r["pageSize"] != 6]
+    assert len(checks) == 1 and checks[0]["pageSize"] < 6  # rows 5 and 6 in one small page
+
+
+def test_probe_plan_groups_boundaries_and_covers_each_once():
+    edges = [(n * 100, f"b{n}", f"a{n}") for n in range(1, 100)]  # 10,000 rows, pages of 100
+    plan = paging.probe_plan(edges, 5000)
+    assert sum(len(p.pages) for p in plan) == 3  # two pages of 5,000 and boundary 5,000 alone
+    covered = [b for probe in plan for b in probe.boundaries]
+    assert sorted(covered) == sorted(edges)
+    for probe in plan:
+        for position, _, _ in probe.boundaries:
+            first = probe.start
+            last = first + sum(size for size, _ in probe.pages)
+            assert first <= position - 1 and position < last  # both rows are in the read
 
 
 def test_a_row_deleted_and_another_added_mid_walk_is_not_a_silent_swap():

@@ -94,11 +94,13 @@ SCHEMAS = {
 @pytest.mark.parametrize("name", sorted(COMPONENTS))
 def test_schema_matches_the_openapi_component(spec, name):
     declared = SCHEMAS[name]
+    documented = [f for f in declared.fields if f.contract]
     props, required, extra = properties(spec, pointer(spec, COMPONENTS[name]))
-    assert declared.wire_names == tuple(props), "properties and their order"
+    assert tuple(f.wire for f in documented) == tuple(props), "properties and their order"
     assert set(declared.required) == required
     assert declared.extra_allowed == extra.get("additionalProperties", True)
-    for field in declared.fields:
+    assert declared.extra_allowed or len(documented) == len(declared.fields), "no room for extras"
+    for field in documented:
         node, nullable = resolve(spec, props[field.wire])
         where = f"{name}.{field.wire}"
         assert field.nullable == nullable, f"{where}: nullable"
@@ -123,3 +125,16 @@ def test_frame_order_names_only_real_columns():
         columns = {f.column_name for f in schema.columns} | set(derived)
         assert set(schema.frame_order) <= columns, schema.name
         assert len(schema.frame_columns(tuple(derived))) == len(columns)
+
+
+def test_fields_outside_the_document_say_where_codat_documents_them():
+    """A field the OpenAPI document lacks is one Codat sends all the same: docs/fidelity.md
+    names its source, and it is optional (the client must not depend on it)."""
+    from tests.support import ROOT
+
+    fidelity = (ROOT / "docs" / "fidelity.md").read_text()
+    extras = [(x.name, f) for x in SCHEMAS.values() for f in x.fields if not f.contract]
+    assert extras, "none left: drop the contract attribute"
+    for schema_name, field in extras:
+        assert f"`{field.wire}`" in fidelity, f"{schema_name}.{field.wire} is not in fidelity.md"
+        assert not field.required

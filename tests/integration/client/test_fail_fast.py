@@ -78,3 +78,11 @@ def test_timeouts_and_backoffs_must_be_finite_and_positive():
             codat_nb.RetryPolicy(backoff=bad)
         with pytest.raises(ValueError, match="RetryPolicy.deadline"):
             codat_nb.RetryPolicy(deadline=bad)
+
+
+def test_a_call_whose_deadline_has_passed_is_a_timeout_not_a_crash():
+    with hostile(lambda asked: Answer(body=page([]))) as server:
+        client = codat_nb.CodatClient("k", base_url=server.url)
+        with pytest.raises(codat_nb.CodatTimeoutError, match="deadline"):
+            client._transport.request("GET", "/companies", deadline=time.monotonic() - 1)
+        assert server.asked == []

@@ -55,7 +55,7 @@ def leftovers(
 def test_sandbox_answers_sustained_concurrent_load_correctly_and_leaks_nothing():
     gc.collect()
     threads_before, sockets_before = set(threading.enumerate()), open_sockets()
-    sb = Sandbox(seed=None)
+    sb = Sandbox(seed=None, rate_limits=False, daily_quota=10**9)  # hammered on purpose
     try:
         shared_company = make_company(sb, 250, name="Shared Ltd")
         truth = [row["id"] for row in sb.store.connections_wire(shared_company)]

@@ -96,3 +96,56 @@ def test_what_is_accepted_reads_the_same_everywhere():
     assert got == walked
     assert got.last_sync is None and frame["last_sync"].isna().all()
     assert got.status == "Zombie" and frame["status"][0] == "Zombie"
+
+
+def company_row(**changes):
+    row = {"id": COMPANY, "name": "Acme Ltd", "redirect": "https://link.codat.io/company/x"}
+    row.update(changes)
+    return {k: v for k, v in row.items() if v is not MISSING}
+
+
+COMPANY_SHAPES = {
+    "valid": ({}, True),
+    "tags with a number": ({"tags": {"a": 1}}, False),
+    "products with a number": ({"products": [1]}, False),
+    "products null": ({"products": None}, True),  # a null array reads as empty
+    "dataConnections null": ({"dataConnections": None}, True),
+    "parent's tags with a number": ({"referenceParentCompany": {"tags": {"a": 1}}}, False),
+    "an embedded connection without id": ({"dataConnections": [connection(id=MISSING)]}, False),
+    "name missing": ({"name": MISSING}, False),
+}
+
+
+@pytest.mark.parametrize("name", COMPANY_SHAPES)
+def test_companies_read_alike_whichever_way(name):
+    changes, accepted = COMPANY_SHAPES[name]
+    row = company_row(**changes)
+
+    def answer(asked):
+        return Answer(body=page([row]) if asked.path == "/companies" else row)
+
+    with hostile(answer) as server, codat_nb.CodatClient("k", base_url=server.url) as client:
+        results = {
+            "get": outcome(lambda: client.companies.get(COMPANY)),
+            "iter": outcome(lambda: list(client.companies.iter())),
+            "list": outcome(lambda: client.companies.list()),
+            "list_all": outcome(lambda: client.connections.list_all()),
+        }
+    assert len(set(results.values())) == 1, results
+    assert (results["get"] == "ok") == accepted, results
+
+
+def test_a_malformed_row_is_refused_even_where_a_filter_would_drop_it():
+    rows = [connection(1), connection(2, status=5)]
+    company = company_row(dataConnections=[connection(1, id=MISSING)])
+
+    def answer(asked):
+        return Answer(body=page([company]) if asked.path == "/companies" else page(rows))
+
+    with hostile(answer) as server, codat_nb.CodatClient("k", base_url=server.url) as client:
+        with pytest.raises(codat_nb.CodatError, match="status should be str"):
+            client.connections.list(COMPANY, query="status=Linked")
+        with pytest.raises(codat_nb.CodatError, match="status should be str"):
+            list(client.connections.iter(COMPANY, query="status=Linked"))
+        with pytest.raises(codat_nb.CodatError, match="id is missing"):
+            client.connections.list_all(order_by="created")

@@ -48,3 +48,19 @@ def test_a_filter_the_server_did_not_apply_is_applied_here_with_a_warning():
         with pytest.warns(codat_nb.CodatWarning, match="did not apply the filter"):
             walked = list(client.connections.iter(COMPANY, query="status=Linked"))
         assert [c.status for c in walked] == ["Linked"]
+
+
+def test_a_limit_counted_before_the_local_filter_says_the_result_is_short():
+    rows = [connection(n, status="Linked" if n % 5 == 0 else "Unlinked") for n in range(1, 251)]
+
+    def answer(asked):  # ignores ``query``, honours paging
+        size, number = int(asked.params["pageSize"]), int(asked.params["page"])
+        return Answer(body=page(rows[(number - 1) * size : number * size], total=250, size=size))
+
+    with (
+        hostile(answer) as server,
+        codat_nb.CodatClient("k", base_url=server.url) as client,
+        pytest.warns(codat_nb.CodatWarning, match="limit=10 counted the rows the server sent"),
+    ):
+        frame = client.connections.list(COMPANY, query="status=Linked", limit=10)
+    assert list(frame["status"]) == ["Linked", "Linked"]

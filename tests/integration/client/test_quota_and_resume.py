@@ -4,7 +4,7 @@ QuotaExceededError (reset time, requests made), and resumes without fetching aga
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -28,8 +28,8 @@ def test_a_listing_that_would_overrun_the_quota_stops_before_spending(metered):
     company = make_company(metered, 30)
     client = client_for(metered)
     before = metered.store.request_count
-    with pytest.raises(codat_nb.QuotaExceededError, match="needs 10 more requests") as info:
-        client.connections.list(company, page_size=5)  # 6 pages and 5 boundary checks
+    with pytest.raises(codat_nb.QuotaExceededError, match="needs 6 more requests") as info:
+        client.connections.list(company, page_size=5)  # 5 more pages, 1 read to check them
     assert metered.store.request_count - before == 1  # page 1 told the count; nothing more
     assert info.value.requests_made == 1
     assert client.rate_limit.remaining == 3
@@ -37,23 +37,22 @@ def test_a_listing_that_would_overrun_the_quota_stops_before_spending(metered):
     assert client.unfinished is not None
 
 
-def test_quota_used_up_mid_listing_then_resumed_the_next_day():
-    with Sandbox(seed=None, daily_quota=8) as sb:
-        company = make_company(sb, 30)
-        client = client_for(sb)
-        with pytest.raises(codat_nb.QuotaExceededError) as info:  # 6 pages, 5 checks: 11 > 8
-            client.connections.list(company, page_size=5, concurrency=1, check_quota=False)
-        error = info.value
-        assert error.status_code == 429 and isinstance(error, codat_nb.RateLimitError)
-        assert error.requests_made == 9  # 8 answered, the ninth told to wait until midnight
-        assert error.reset_at is not None and error.correlation_id
-        sb.clock.set(sb.clock.now() + timedelta(days=1))  # the quota resets at 00:00 UTC
-        before = sb.store.request_count
-        frame = client.unfinished.resume()
-        assert list(frame["id"]) == truth(sb, company)
-        assert frame.attrs["pages_reused"] == 6  # the six pages it had are not fetched again
-        assert sb.store.request_count - before == frame.attrs["requests"] == 5  # the checks
-        assert client.unfinished is None
+def test_quota_used_up_mid_listing_then_resumed_the_next_day(metered):
+    company = make_company(metered, 30)
+    client = client_for(metered)
+    with pytest.raises(codat_nb.QuotaExceededError) as info:  # 6 pages and a check: 7 > 4
+        client.connections.list(company, page_size=5, concurrency=1, check_quota=False)
+    error = info.value
+    assert error.status_code == 429 and isinstance(error, codat_nb.RateLimitError)
+    assert error.requests_made == 5  # 4 answered, the fifth told to wait until midnight
+    assert error.reset_at is not None and error.correlation_id
+    metered.clock.set(metered.clock.now() + timedelta(days=1))  # the quota resets at 00:00 UTC
+    before = metered.store.request_count
+    frame = client.unfinished.resume()
+    assert list(frame["id"]) == truth(metered, company)
+    assert frame.attrs["pages_reused"] == 4  # the four pages it had are not fetched again
+    assert metered.store.request_count - before == frame.attrs["requests"] == 3  # 2 + a check
+    assert client.unfinished is None
 
 
 def test_a_listing_interrupted_by_ctrl_c_resumes_where_it_stopped(sandbox, sigint_after):
@@ -76,3 +75,19 @@ def test_listings_report_what_they_cost(demo_sandbox):
     assert frame.attrs["requests"] == demo_sandbox.store.request_count - before == 1
     assert frame.attrs["server_time"] == client.server_time()
     assert isinstance(frame.attrs["failures"], pd.DataFrame) and frame.attrs["failures"].empty
+
+
+def test_a_listing_stopped_by_the_quota_check_resumes_the_next_day():
+    """Its page 1 is kept, so yesterday's X-Rate-Limit-Remaining must not refuse it again."""
+    with Sandbox(seed=None, daily_quota=8) as sb:
+        company = make_company(sb, 300)
+        client = client_for(sb)
+        for _ in range(4):
+            client.companies.get(company)
+        with pytest.raises(codat_nb.QuotaExceededError, match="needs 6 more requests") as info:
+            client.connections.list(company, page_size=50)
+        assert isinstance(info.value.reset_at, datetime)  # a time, to compare and to show
+        sb.clock.set(sb.clock.now() + timedelta(days=1))
+        frame = client.unfinished.resume()
+        assert list(frame["id"]) == truth(sb, company)
+        assert frame.attrs["pages_reused"] == 1

@@ -43,12 +43,14 @@ def test_stale_matches_a_row_by_row_check_of_the_wire(demo):
     sb, frame, wire = demo
     now = sb.clock.now()
 
-    def synced(c):
-        when = parse_codat_datetime(c["lastSync"])
+    def instant(text):  # an unqualified local time is read as UTC, as the frames do
+        when = parse_codat_datetime(text)
         return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
-    def last_news(c):  # the last sync, or for a never-synced connection its creation
-        return synced(c) if "lastSync" in c else parse_codat_datetime(c["created"])
+    def last_news(
+        c,
+    ):  # the last sync, or for a never-synced connection (missing or null) its creation
+        return instant(c["lastSync"] if c.get("lastSync") else c["created"])
 
     expected = {c["id"] for c in wire if now - last_news(c) > timedelta(days=30)}
     result = stale(frame, "30D", now=now)

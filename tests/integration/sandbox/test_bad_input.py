@@ -44,8 +44,9 @@ PARAMS = [
 ]
 
 
-def test_no_bad_input_reaches_the_catch_all_or_changes_state(sandbox, session):
+def test_no_bad_input_reaches_the_catch_all_or_changes_state(unlimited_sandbox, auth_session):
     """Every refused request (4xx) leaves the state exactly as it was, clock included."""
+    sandbox, session = unlimited_sandbox, auth_session(unlimited_sandbox)
     cid = sandbox.store.create_company("Fuzz Ltd")["id"]
     conn = sandbox.store.create_connection(cid, "gbol")["id"]
     statuses = set()

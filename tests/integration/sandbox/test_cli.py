@@ -153,7 +153,8 @@ def test_every_fault_knob_is_a_flag_named_like_the_python_option():
     args = build_parser().parse_args(
         ["sandbox", "--latency-ms", "5", "--rate-limit-rate", "0.25", "--error-rate", "0.5"]
         + ["--drop-rate", "0.125", "--retry-after", "3", "--max-concurrency", "4"]
-        + ["--daily-quota", "10"]
+        + ["--daily-quota", "10", "--no-rate-limits", "--company-limit", "0"]
+        + ["--one-time-links", "--max-page-size", "2000", "--ignore-query", "--no-error-validation"]
     )
     given = {name: getattr(args, name) for name in knobs(Faults)}
     assert given == {
@@ -164,6 +165,12 @@ def test_every_fault_knob_is_a_flag_named_like_the_python_option():
         "retry_after": 3,
         "max_concurrency": 4,
         "daily_quota": 10,
+        "rate_limits": False,
+        "company_limit": 0,
+        "one_time_links": True,
+        "max_page_size": 2000,
+        "ignore_query": True,
+        "error_validation": False,
     }
     defaults = build_parser().parse_args(["sandbox"])
     assert {name: getattr(defaults, name) for name in knobs(Faults)} == {

@@ -12,10 +12,11 @@ def test_create_get_and_list_a_company(sandbox, session):
     company = response.json()
     assert list(company) == [
         "id", "name", "description", "redirect", "created", "products", "tags",
-        "referenceSubsidiaryCompanies", "dataConnections",
+        "ownerUserIds", "referenceSubsidiaryCompanies", "dataConnections",
     ]  # fmt: skip
+    assert company["ownerUserIds"] == []  # "every company response includes" it
     assert company["created"] == "2026-11-01T09:00:00Z"
-    assert company["redirect"] == f"{sandbox.url}/link/companies/{company['id']}"
+    assert company["redirect"] == f"{sandbox.url}/company/{company['id']}"
     assert company["dataConnections"] == [] and company["referenceSubsidiaryCompanies"] == []
     assert session.get(f"{sandbox.url}/companies/{company['id']}").json() == company
     page = session.get(f"{sandbox.url}/companies").json()
@@ -62,7 +63,10 @@ def test_invalid_company_bodies_are_400_and_change_nothing(sandbox, session, exp
         ({}, "name"),
         ({"name": ""}, "name"),
         ({"name": 42}, "name"),
-        ({"name": "Bad <script>"}, "name"),
+        ({"name": "<()>"}, "name"),  # nothing left once forbidden characters are removed
+        ({"name": "\x1c\x1d"}, "name"),  # not .NET's \s, though Python's isspace says so
+        ({"name": "a" * 256}, "name"),
+        ({"name": "Ok", "description": "d" * 2001}, "description"),
         ({"name": "Ok", "description": 5}, "description"),
         ({"name": "Ok", "tags": ["a"]}, "tags"),
         ({"name": "Ok", "tags": {f"k{i}": "v" for i in range(11)}}, "tags"),
@@ -90,8 +94,71 @@ def test_tags_filter_on_list_companies(sandbox, session, expect_error):
 
 def test_demo_companies_query_and_order(demo_sandbox, demo_session):
     url = f"{demo_sandbox.url}/companies"
-    page = demo_session.get(url, params={"query": "name~dental", "orderBy": "name"}).json()
+    params = {"query": "name~dental", "orderBy": "name", "pageSize": 100}
+    page = demo_session.get(url, params=params).json()
     names = [c["name"] for c in page["results"]]
     assert names and names == sorted(names) and all("Dental" in n for n in names)
     expected = [c for c in demo_sandbox.store.list_companies_wire() if "Dental" in c["name"]]
     assert page["totalResults"] == len(expected)
+
+
+def test_forbidden_characters_are_removed_and_the_company_created(sandbox, session):
+    """Codat's example: ``Company (Codat[1])`` is created as ``Company Codat1``. Its pattern's
+    ``\\s`` is .NET's: tabs and newlines stay, U+001C..U+001F (Python's isspace) go."""
+    cases = {
+        "Company (Codat[1])": "Company Codat1",
+        "Bad <script>": "Bad script",
+        "Caf\u00e9 & Co.": "Caf & Co.",
+        "Tab\tNew\nline\u00a0nbsp": "Tab\tNew\nline\u00a0nbsp",
+        "Sep\x1c\x1d\x1e\x1farators\x00\x7f": "Separators",
+        "O'Connell, Smith-Jones @ Co? Yes!": "O'Connell, Smith-Jones @ Co? Yes!",
+    }
+    for sent, created in cases.items():
+        response = session.post(f"{sandbox.url}/companies", json={"name": sent})
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == created
+    assert [c["name"] for c in sandbox.store.list_companies_wire()] == list(cases.values())
+
+
+def test_the_name_pattern_space_is_dotnets(sandbox):
+    """.NET's \\s is [\\f\\n\\r\\t\\v\\x85\\p{Z}]: the sandbox keeps exactly those."""
+    import sys
+    import unicodedata
+
+    from codat_nb.sandbox.store import allowed_in_name
+
+    dotnet = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "Z"}
+    dotnet |= set("\f\n\r\t\v\x85")
+    spaces = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert {ch for ch in spaces if allowed_in_name(ch)} == dotnet
+
+
+def test_companies_query_on_their_connections_status(demo_sandbox, demo_session, expect_error):
+    """Codat's querying guide: ``dataConnections.status=PendingAuth`` finds the companies with
+    a PendingAuth connection; its "no connections" example joins four ``!=`` (none equals);
+    a page size is obligatory for querying companies."""
+    url = f"{demo_sandbox.url}/companies"
+    companies = demo_sandbox.store.list_companies_wire()
+    statuses = {c["id"]: {x["status"] for x in c["dataConnections"]} for c in companies}
+
+    def ids(query: str) -> list[str]:
+        body = demo_session.get(url, params={"query": query, "pageSize": 5000}).json()
+        assert body["totalResults"] == len(body["results"])
+        return [c["id"] for c in body["results"]]
+
+    pending = ids("dataConnections.status=PendingAuth")
+    assert pending == [c for c, s in statuses.items() if "PendingAuth" in s] and pending
+    none = " && ".join(
+        f"dataConnections.status!={s}"
+        for s in ("PendingAuth", "Linked", "Deauthorized", "Unlinked")
+    )
+    assert ids(none) == [c for c, s in statuses.items() if not s] and ids(none)
+    assert ids("dataConnections.status!=Linked") == [
+        c for c, s in statuses.items() if "Linked" not in s
+    ]
+    expect_error(
+        demo_session.get(url, params={"query": "dataConnections.status=PendingAuth"}),
+        400,
+        item_id="pageSize",
+        service="ClientsApi",
+    )

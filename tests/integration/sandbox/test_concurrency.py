@@ -6,7 +6,8 @@ import random
 import threading
 
 
-def test_eight_threads_mixed_requests_lose_and_double_nothing(sandbox, auth_session):
+def test_eight_threads_mixed_requests_lose_and_double_nothing(unlimited_sandbox, auth_session):
+    sandbox = unlimited_sandbox
     company_ids = [sandbox.store.create_company(f"Company {n}")["id"] for n in range(4)]
     created: list[list[tuple[str, str]]] = [[] for _ in range(8)]
     deleted: list[list[tuple[str, str]]] = [[] for _ in range(8)]

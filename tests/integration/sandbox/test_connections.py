@@ -31,7 +31,7 @@ def test_create_connection_is_pending_with_a_link_url_on_the_sandbox(sandbox, se
     assert conn["status"] == "PendingAuth"
     assert conn["platformName"] == "Xero" and conn["integrationKey"] == "gbol"
     assert conn["sourceType"] == "Accounting"
-    assert conn["linkUrl"] == f"{sandbox.url}/link/companies/{cid}/connections/{conn['id']}/start"
+    assert conn["linkUrl"] == f"{sandbox.url}/companies/{cid}/connections/{conn['id']}/start"
     assert conn["created"] == "2026-11-01T09:00:01Z"  # company took 09:00:00
     assert "lastSync" not in conn and "dataConnectionErrors" not in conn
     assert None not in conn.values()
@@ -64,7 +64,7 @@ def test_a_head_request_to_the_link_url_links_nothing(sandbox, session):
 
 def test_link_url_of_unknown_connection_is_a_404_page(sandbox, session):
     cid = make_company(sandbox, session)
-    page = requests.get(f"{sandbox.url}/link/companies/{cid}/connections/{MISSING}/start")
+    page = requests.get(f"{sandbox.url}/companies/{cid}/connections/{MISSING}/start")
     assert page.status_code == 404
     assert MISSING in page.text
 
@@ -286,9 +286,9 @@ def test_every_authenticated_response_has_rate_limit_headers(sandbox, session):
     ]
     charged = [responses[i] for i in (0, 1, 3)]
     remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in charged]
-    assert remaining == [99_999, 99_998, 99_997]
+    assert remaining == [999, 998, 997]  # no active connected company: 1,000 x (1 + 0)
     for r in charged:
-        assert r.headers["X-Rate-Limit-Limit"] == "100000"
+        assert r.headers["X-Rate-Limit-Limit"] == "1000"
         assert r.headers["X-Rate-Limit-Reset"] == "2026-11-02T00:00:00Z"
     assert responses[2].status_code == 401
     assert "X-Rate-Limit-Remaining" not in responses[2].headers

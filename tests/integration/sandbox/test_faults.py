@@ -84,7 +84,7 @@ def test_daily_quota_runs_out_and_resets_with_the_clock(sandbox, session, expect
     assert session.get(f"{sandbox.url}/companies").headers["X-Rate-Limit-Remaining"] == "0"
     over = session.get(f"{sandbox.url}/companies")
     expect_error(over, 429, contains="quota")
-    assert int(over.headers["Retry-After"]) == 15 * 3600 + 1  # 09:00 -> midnight
+    assert int(over.headers["Retry-After"]) == 15 * 3600  # 09:00 -> midnight
     sandbox.clock.set(sandbox.clock.now().replace(day=2))
     assert session.get(f"{sandbox.url}/companies").status_code == 200
 
@@ -107,6 +107,12 @@ def test_faults_can_be_set_at_start():
         ("retry_after", 1.5),
         ("max_concurrency", 0),
         ("daily_quota", 0),
+        ("rate_limits", 1),
+        ("company_limit", -1),
+        ("one_time_links", "yes"),
+        ("max_page_size", 0),
+        ("ignore_query", None),
+        ("error_validation", 0),
     ],
 )
 def test_bad_fault_settings_are_refused(sandbox, name, value):

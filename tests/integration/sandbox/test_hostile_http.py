@@ -115,7 +115,19 @@ CASES = {
     ),
     "company name wrong type": (400, "POST", "/companies", {"json": {"name": 42}}),
     "company name blank": (400, "POST", "/companies", {"json": {"name": "   "}}),
-    "company name markup": (400, "POST", "/companies", {"json": {"name": "<script>x</script>"}}),
+    "company name only forbidden characters": (
+        400,
+        "POST",
+        "/companies",
+        {"json": {"name": "<>()[]{}\x00\x1c"}},
+    ),
+    "company name too long": (400, "POST", "/companies", {"json": {"name": "a" * 256}}),
+    "company description too long": (
+        400,
+        "POST",
+        "/companies",
+        {"json": {"name": "A", "description": "d" * 2001}},
+    ),
     "company tags not object": (400, "POST", "/companies", {"json": {"name": "A", "tags": [1]}}),
 }
 

@@ -88,6 +88,12 @@ def test_every_fault_knob_is_a_sandbox_option():
         "retry_after": 4,
         "max_concurrency": 5,
         "daily_quota": 6,
+        "rate_limits": False,
+        "company_limit": 7,
+        "one_time_links": True,
+        "max_page_size": 8,
+        "ignore_query": True,
+        "error_validation": False,
     }
     assert set(options) == set(knobs(Faults))
     with Sandbox(seed=None, **options) as sb:

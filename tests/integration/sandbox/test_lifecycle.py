@@ -89,3 +89,7 @@ def test_constructor_refuses_bad_arguments():
         Sandbox(seed=42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="error_rate"):
         Sandbox(seed=None, error_rate=3)
+    with pytest.raises(ValueError, match="read_timeout"):
+        Sandbox(seed=None, read_timeout=0)
+    with pytest.raises(TypeError, match="read_timeout"):
+        Sandbox(seed=None, read_timeout="30")

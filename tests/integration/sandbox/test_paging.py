@@ -159,3 +159,20 @@ def test_scale_company_pages_with_ordering_never_overlap(sandbox, session):
     assert len(rows) == 5_000 == len({c["id"] for c in rows})
     keys = [(c["status"], c["id"]) for c in rows]
     assert keys == sorted(keys)
+
+
+def test_max_page_size_serves_fewer_rows_while_echoing_the_page_size(sandbox, session, company):
+    """As Codat's PagingInfo maximum (2,000) would, below the 5,000 its paging guide allows: a
+    page of 3 asked for comes back with 2 rows and ``pageSize: 3``, and the next page starts at
+    row 3, so a client that trusts the echo loses the row between."""
+    ids = fill(sandbox, company, 7)
+    sandbox.faults.max_page_size = 2
+    url = f"{sandbox.url}/companies/{company}/connections"
+    pages = walk(session, sandbox, url, pageSize=3)
+    assert [p["pageSize"] for p in pages] == [3, 3, 3]
+    assert [p["totalResults"] for p in pages] == [7, 7, 7]
+    assert [[c["id"] for c in p["results"]] for p in pages] == [ids[0:2], ids[3:5], ids[6:7]]
+    companies = session.get(f"{sandbox.url}/companies", params={"pageSize": 3}).json()
+    assert companies["pageSize"] == 3 and len(companies["results"]) == 1  # one company
+    sandbox.faults.max_page_size = None
+    assert len(session.get(url, params={"pageSize": 3}).json()["results"]) == 3

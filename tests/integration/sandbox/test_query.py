@@ -144,3 +144,42 @@ def test_malformed_query_over_http_is_400_and_changes_nothing(
         service="ClientsApi",
     )
     assert demo_sandbox.store.snapshot() == before
+
+
+def test_ignore_query_lists_every_connection(sandbox, session):
+    """Codat's querying guide says queries do not work on data connections: with
+    ``ignore_query`` the sandbox answers as if none was sent (even a malformed one), while the
+    links still carry it."""
+    company = sandbox.store.create_company("Unfiltered Ltd")["id"]
+    linked = sandbox.store.create_connection(company, "gbol")["id"]
+    sandbox.store.link(company, linked)
+    sandbox.store.create_connection(company, "qhyg")
+    sandbox.faults.ignore_query = True
+    url = f"{sandbox.url}/companies/{company}/connections"
+    for query in ("status=Linked", "status=="):
+        body = session.get(url, params={"query": query}).json()
+        assert body["totalResults"] == 2 and len(body["results"]) == 2
+        assert "query=" in body["_links"]["current"]["href"]
+    sandbox.faults.ignore_query = False
+    assert session.get(url, params={"query": "status=Linked"}).json()["totalResults"] == 1
+
+
+def test_array_conditions_any_element_and_none_equal():
+    from codat_nb.wire.schema import COMPANY
+
+    companies = [
+        {"id": "none", "dataConnections": []},
+        {"id": "pending", "dataConnections": [{"status": "PendingAuth"}]},
+        {"id": "mixed", "dataConnections": [{"status": "Linked"}, {"status": "PendingAuth"}]},
+        {"id": "missing"},
+    ]
+
+    def ids(query: str) -> list[str]:
+        predicate = compile_query(query, COMPANY, arrays=True)
+        return [c["id"] for c in companies if predicate(c)]
+
+    assert ids("dataConnections.status=PendingAuth") == ["pending", "mixed"]
+    assert ids("dataConnections.status!=Linked") == ["none", "pending"]
+    assert ids("dataConnections.status~pend") == ["pending", "mixed"]
+    with pytest.raises(QueryError, match="array"):
+        compile_query("dataConnections.status=Linked", COMPANY)  # arrays not allowed
