@@ -5,11 +5,12 @@ pick with the arrow keys and Space) to select, several at once; the actions work
 selection: unlink or delete them (after one confirmation that lists them), re-link the
 Deauthorized or Unlinked ones (their link URLs), export their link URLs as CSV or text.
 
-Every handler runs with the action buttons disabled once, from its first request to its last
+A button's handler runs with the buttons disabled once, from its first request to its last
 redraw: a button that flickered enabled between two calls of one handler would take a click
-the browser then drops. API and argument errors land in the status line with Codat's
-correlationId, never as a traceback, and the widget stays usable. Child widgets have stable
-attribute names and CSS classes (``codat-nb-...``) so tests and browsers can drive it.
+the browser then drops. A click on a row only reads a card and disables nothing. API and
+argument errors land in the status line with Codat's correlationId, never as a traceback, and
+the widget stays usable. Child widgets have stable attribute names and CSS classes
+(``codat-nb-...``) so tests and browsers can drive it.
 """
 
 from __future__ import annotations
