@@ -11,7 +11,11 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("sandbox", "nbval-config")  # modules of codat_nb.cli, in the order --help lists them
+SUBCOMMANDS = (
+    "sandbox",
+    "console",
+    "nbval-config",
+)  # modules of codat_nb.cli, in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
