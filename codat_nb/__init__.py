@@ -46,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "PortfolioView",
     "QuotaExceededError",
     "RateLimit",
     "RateLimitError",
@@ -61,7 +62,7 @@ register_html_cards()
 
 
 def __getattr__(name: str):
-    """Sandbox and ConnectionManager load on first use: werkzeug and ipywidgets stay optional."""
+    """Sandbox and the widgets load on first use: werkzeug and ipywidgets stay optional."""
     if name == "Sandbox":
         from codat_nb.sandbox import Sandbox
 
@@ -70,4 +71,8 @@ def __getattr__(name: str):
         from codat_nb.notebook.widgets import ConnectionManager
 
         return ConnectionManager
+    if name == "PortfolioView":
+        from codat_nb.notebook.portfolio_view import PortfolioView
+
+        return PortfolioView
     raise AttributeError(f"module 'codat_nb' has no attribute {name!r}")

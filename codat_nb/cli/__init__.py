@@ -11,7 +11,12 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("sandbox", "nbval-config", "snapshot")  # in the order --help lists them
+SUBCOMMANDS = (
+    "sandbox",
+    "console",
+    "nbval-config",
+    "snapshot",
+)  # modules of codat_nb.cli, in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Small HTML renderings for notebooks: connection and error cards, and a connections table.
+"""Small HTML renderings for notebooks: connection and error cards, and table cells.
 
 Plain functions returning HTML strings, so the cards IPython shows for a ``Connection`` or a
 ``CodatError`` and the widgets share one look, and tests can assert on the markup without a
@@ -37,7 +37,6 @@ _CARD = (
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0;line-height:1.4"
 _CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:top"
 _KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
-_ROW_CELL = _CELL + ";white-space:nowrap"  # one line per connection: ids and times never wrap
 
 
 def status_badge(status: object) -> str:
@@ -218,7 +217,7 @@ def error_html(err: Exception) -> str:
     )
 
 
-#: Columns of the connections table, as (frame column, header).
+#: Columns of a company's connections table, as (frame column, header).
 TABLE_COLUMNS = (
     ("status", "Status"),
     ("platform_name", "Platform"),
@@ -229,64 +228,47 @@ TABLE_COLUMNS = (
     ("error_count", "Errors"),
     ("id", "Id"),
 )
+#: Columns of the portfolio table (``list_all()`` frames): the company first, no platform key
+#: (the platform's name says it, and the table must fit a notebook's width).
+PORTFOLIO_COLUMNS = (
+    ("company_name", "Company"),
+    *(column for column in TABLE_COLUMNS if column[0] != "integration_key"),
+)
 
 
-def connections_table_html(
+def _cell(column: str, value: object, now: object) -> str:
+    if column == "status":
+        return status_badge(value)
+    if column in ("id", "integration_key", "company_id"):
+        return f"<code>{escape('' if pd.isna(value) else str(value))}</code>"
+    if column == "created":  # the day; the time in the tooltip and the card
+        full = format_timestamp(value)
+        return f'<span title="{escape(full, quote=True)}">{escape(full[:10])}</span>'
+    if column == "last_sync":
+        text = format_age(value, now) if now is not None else format_timestamp(value)
+        return escape(text or "never")
+    return escape("" if value is None or pd.isna(value) else str(value))
+
+
+def table_cells(
     df: pd.DataFrame,
+    columns: tuple[tuple[str, str], ...] = TABLE_COLUMNS,
     now: datetime | pd.Timestamp | str | None = None,
-    *,
-    selected: str | None = None,
-    max_rows: int = 200,
-) -> str:
-    """A connections frame as a readable HTML table: coloured statuses, last sync as an age.
+) -> list[list[str]]:
+    """Each row of a connections frame as escaped HTML cells: coloured statuses, ids as code,
+    last sync as an age.
 
-    ``now`` is the reference for ages (pass ``client.server_time()`` so output is reproducible);
-    without it the table shows the last sync time itself. Only ``max_rows`` rows are drawn, and
-    the footer says so, so a big company never truncates silently.
+    ``now`` is the reference for ages (pass the server's time so output is reproducible);
+    without it the cells show the last sync time itself.
     """
-    missing = [col for col, _ in TABLE_COLUMNS if col not in df.columns]
+    missing = [col for col, _ in columns if col not in df.columns]
     if missing:
         raise ValueError(f"df is not a connections frame: missing columns {missing}")
-    head = "".join(f'<th style="{_KEY_CELL}">{label}</th>' for _, label in TABLE_COLUMNS)
-    body = []
-    for row in df.head(max_rows).itertuples(index=False):
-        row_id = str(row.id)
-        style = ' style="background:#e3f2fd"' if row_id == selected else ""
-        last_sync = (
-            format_age(row.last_sync, now) if now is not None else format_timestamp(row.last_sync)
-        )
-        if not last_sync:
-            last_sync = "never"
-        key = "" if pd.isna(row.integration_key) else str(row.integration_key)
-        cells = (
-            status_badge(row.status),
-            escape(str(row.platform_name)),
-            f"<code>{escape(key)}</code>",
-            escape(str(row.source_type)),
-            escape(format_timestamp(row.created)),
-            escape(last_sync),
-            escape(str(row.error_count)),
-            f"<code>{escape(row_id)}</code>",
-        )
-        body.append(
-            f'<tr class="codat-nb-row" data-connection-id="{escape(row_id, quote=True)}"{style}>'
-            + "".join(f'<td style="{_ROW_CELL}">{c}</td>' for c in cells)
-            + "</tr>"
-        )
-    if not body:
-        body.append(
-            f'<tr><td colspan="{len(TABLE_COLUMNS)}" style="{_CELL}"><em>no connections'
-            "</em></td></tr>"
-        )
-    shown = min(len(df), max_rows)
-    footer = f"{len(df)} connection{'s' if len(df) != 1 else ''}"
-    if shown < len(df):
-        footer = f"showing the first {shown} of {len(df)} connections; narrow with the filters"
-    return (
-        f'<table class="codat-nb-connections-table" style="{_TABLE}">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        f'<div class="codat-nb-table-footer" style="font-size:11px;color:#555">{footer}</div>'
-    )
+    names = [col for col, _ in columns]
+    return [
+        [_cell(col, value, now) for col, value in zip(names, row, strict=True)]
+        for row in df[names].itertuples(index=False, name=None)
+    ]
 
 
 def register_html_cards() -> None:

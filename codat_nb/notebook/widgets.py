@@ -1,16 +1,23 @@
-"""ConnectionManager: see, create, unlink and delete a company's connections inside a notebook.
+"""ConnectionManager: see, create, unlink, delete and re-link a company's connections in a notebook.
 
-A thin ipywidgets layer over the client: every handler is a plain method that makes one client
-call with the action buttons disabled, then redraws from the client's answer. API and argument
-errors land in the status line with Codat's correlationId, never as a traceback in the output
-area, and the widget stays usable. Child widgets have stable attribute names and CSS classes
+A thin ipywidgets layer over the client. The connections are one table whose rows you click (or
+pick with the arrow keys and Space) to select, several at once; the actions work on the
+selection: unlink or delete them (after one confirmation that lists them), re-link the
+Deauthorized or Unlinked ones (their link URLs), export their link URLs as CSV or text.
+
+A button's handler runs with the buttons disabled once, from its first request to its last
+redraw: a button that flickered enabled between two calls of one handler would take a click
+the browser then drops. A click on a row only reads a card and disables nothing. API and
+argument errors land in the status line with Codat's correlationId, never as a traceback, and
+the widget stays usable. Child widgets have stable attribute names and CSS classes
 (``codat-nb-...``) so tests and browsers can drive it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from html import escape
 from typing import Any
@@ -20,9 +27,16 @@ import pandas as pd
 
 from codat_nb.exceptions import CodatError
 from codat_nb.frames import companies_frame, connections_frame
-from codat_nb.notebook.display import connection_html, connections_table_html
+from codat_nb.notebook.display import TABLE_COLUMNS, connection_html, table_cells
+from codat_nb.notebook.links import (
+    RELINKABLE,
+    download_html,
+    links_csv,
+    links_text,
+    relink_html,
+)
+from codat_nb.notebook.table import DataTable
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS
-from codat_nb.wire.models import Connection
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 ALL = "All"
@@ -32,6 +46,8 @@ _FAILED = object()  # what _call returns when the call raised (a call may legiti
 #: the browser sends both clicks before the disabled state reaches it, and the kernel runs the
 #: queued second click after the first has finished and enabled the buttons again.
 DOUBLE_CLICK_S = 0.5
+#: What the manager tells its listeners after each (re)load: company id and its connections.
+Listener = Callable[[str, pd.DataFrame], None]
 
 
 def _with_class(widget: widgets.Widget, name: str) -> Any:
@@ -39,39 +55,62 @@ def _with_class(widget: widgets.Widget, name: str) -> Any:
     return widget
 
 
+def _button(description: str, css: str, **options: Any) -> widgets.Button:
+    button = _with_class(widgets.Button(description=description, **options), css)
+    button.layout.width = "auto"
+    return button
+
+
+def handler(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a UI handler with the action buttons disabled from its start to its end."""
+
+    @functools.wraps(method)
+    def run(self: ConnectionManager, *args: Any, **kwargs: Any) -> Any:
+        with self._buttons_disabled():
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class ConnectionManager(widgets.VBox):
-    """Pick a company, browse and filter its connections, inspect one, and act on it.
+    """Pick a company, select its connections in a table, and act on the selection.
 
     ``client`` is a ``codat_nb.CodatClient``; ``company_id`` preselects a company. Shown by
-    ``display(mgr)`` or as the last expression of a cell. ``max_rows`` caps the rows drawn (the
-    table says when it shows only part); ``last_error`` holds the latest API error for a closer
+    ``display(mgr)`` or as the last expression of a cell. ``page_size`` rows show at a time
+    (the table pages through the rest); ``last_error`` holds the latest API error for a closer
     look (``display(mgr.last_error)``).
     """
 
-    def __init__(self, client: Any, company_id: str | None = None, *, max_rows: int = 200) -> None:
+    def __init__(self, client: Any, company_id: str | None = None, *, page_size: int = 25) -> None:
         if not hasattr(client, "connections") or not hasattr(client, "companies"):
             raise TypeError(f"client must be a codat_nb.CodatClient, not {type(client).__name__}")
         if company_id is not None and not isinstance(company_id, str):
             raise TypeError(f"company_id must be a str or None, not {type(company_id).__name__}")
-        if not isinstance(max_rows, int) or isinstance(max_rows, bool) or max_rows < 1:
-            raise ValueError(f"max_rows must be a positive int, got {max_rows!r}")
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise ValueError(f"page_size must be a positive int, got {page_size!r}")
         super().__init__()
         self.client = client
-        self.max_rows = max_rows
         self.company_id: str | None = None
         self.companies = companies_frame([])
         self.connections = connections_frame([])
         self.server_time: pd.Timestamp | None = None
         self.last_error: Exception | None = None
-        self._pending: tuple[str, str, str] | None = None  # (action, company id, connection id)
+        self._pending: tuple[str, str, tuple[str, ...]] | None = None  # (action, company, ids)
         self._syncing = False  # True while options are rewritten: observers ignore the echoes
-        self._busy = False
+        self._busy = 0  # how deep in handlers we are: buttons come back only at 0
         self._last_create: tuple[widgets.Button, float] | None = None  # (button, when it ended)
-        self._build()
+        self._listeners: list[Listener] = []
+        self._details_for: str | None = ""  # the connection the card shows ("": none yet)
+        self._build(page_size)
+        self._start(company_id)
+
+    @handler
+    def _start(self, company_id: str | None) -> None:
         self._refresh_companies(preselect=company_id)
+        self._show_details()
 
     # ----------------------------------------------------------------------------- layout
-    def _build(self) -> None:
+    def _build(self, page_size: int) -> None:
         self.company_search = _with_class(
             widgets.Text(placeholder="Search companies by name or id", description="Company"),
             "company-search",
@@ -82,11 +121,8 @@ class ConnectionManager(widgets.VBox):
             ),
             "company-select",
         )
-        self.refresh_button = _with_class(
-            widgets.Button(
-                description="Refresh", icon="refresh", tooltip="Reload companies and connections"
-            ),
-            "refresh",
+        self.refresh_button = _button(
+            "Refresh", "refresh", icon="refresh", tooltip="Reload companies and connections"
         )
         self.status_filter = _with_class(
             widgets.Dropdown(options=[ALL, *CONNECTION_STATUSES], value=ALL, description="Status"),
@@ -96,18 +132,32 @@ class ConnectionManager(widgets.VBox):
             widgets.Dropdown(options=[ALL, *SOURCE_TYPES], value=ALL, description="Source type"),
             "source-filter",
         )
-        self.table = _with_class(widgets.HTML(layout={"overflow": "auto"}), "table")
-        self.connection_select = _with_class(
-            widgets.Select(
-                options=[],
-                value=None,
-                rows=6,
-                description="Connection",
-                layout={"width": "640px"},
+        self.table = _with_class(
+            DataTable(
+                [label for _, label in TABLE_COLUMNS],
+                page_size=page_size,
+                multiple=True,
+                empty_text="no connections",
             ),
-            "connection-select",
+            "table",
         )
-        self.details = _with_class(widgets.HTML(), "details")
+        self.selection_info = _with_class(widgets.HTML(), "selection-info")
+        self.relink_button = _button(
+            "Re-link", "relink", icon="link", tooltip="Show the link URLs of the selection"
+        )
+        self.unlink_button = _button(
+            "Unlink",
+            "unlink",
+            icon="unlink",
+            button_style="warning",
+            tooltip="Unlink the selection",
+        )
+        self.delete_button = _button(
+            "Delete", "delete", icon="trash", button_style="danger", tooltip="Delete the selection"
+        )
+        self.export_csv_button = _button("Export CSV", "export-csv", icon="download")
+        self.export_text_button = _button("Copy as text", "export-text", icon="copy")
+        self.clear_button = _button("Clear selection", "clear-selection")
         self.platform_picker = _with_class(
             widgets.Dropdown(
                 options=[
@@ -123,44 +173,48 @@ class ConnectionManager(widgets.VBox):
             widgets.Text(placeholder="or any 4-letter key", layout={"width": "160px"}),
             "platform-key",
         )
-        self.create_button = _with_class(
-            widgets.Button(description="Create connection", icon="plus"), "create"
-        )
-        self.partner_button = _with_class(
-            widgets.Button(description="Create partner expense", icon="plus"), "partner"
-        )
-        self.unlink_button = _with_class(
-            widgets.Button(description="Unlink", icon="unlink", button_style="warning"), "unlink"
-        )
-        self.delete_button = _with_class(
-            widgets.Button(description="Delete", icon="trash", button_style="danger"), "delete"
-        )
+        self.create_button = _button("Create connection", "create", icon="plus")
+        self.partner_button = _button("Create partner expense", "partner", icon="plus")
         self.confirm_message = _with_class(widgets.HTML(), "confirm-message")
-        self.confirm_button = _with_class(
-            widgets.Button(description="Confirm", button_style="danger"), "confirm"
-        )
-        self.cancel_button = _with_class(widgets.Button(description="Cancel"), "cancel")
+        self.confirm_button = _button("Confirm", "confirm", button_style="danger")
+        self.cancel_button = _button("Cancel", "cancel")
         self.confirm_box = _with_class(
-            widgets.HBox(
-                [self.confirm_message, self.confirm_button, self.cancel_button],
+            widgets.VBox(
+                [self.confirm_message, widgets.HBox([self.confirm_button, self.cancel_button])],
                 layout={"display": "none"},
             ),
             "confirm-box",
         )
+        self.links = _with_class(widgets.HTML(), "links")
+        self.export_text = _with_class(
+            widgets.Textarea(layout={"width": "900px", "height": "120px", "display": "none"}),
+            "export-text-area",
+        )
         self.status_line = _with_class(widgets.HTML(), "status-line")
+        self.details = _with_class(widgets.HTML(), "details")
 
-        for button in self.action_buttons:
-            button.layout.width = "auto"
         self.children = [
             widgets.HBox([self.company_search, self.refresh_button]),
             self.company_select,
             widgets.HBox([self.status_filter, self.source_filter]),
             self.table,
-            self.connection_select,
-            widgets.HBox([self.unlink_button, self.delete_button, self.partner_button]),
-            widgets.HBox([self.platform_picker, self.platform_key_text, self.create_button]),
+            widgets.HBox(
+                [
+                    self.selection_info,
+                    self.relink_button,
+                    self.unlink_button,
+                    self.delete_button,
+                    self.export_csv_button,
+                    self.export_text_button,
+                    self.clear_button,
+                ]
+            ),
             self.confirm_box,
             self.status_line,
+            self.links,
+            self.export_text,
+            widgets.HBox([self.platform_picker, self.platform_key_text, self.create_button]),
+            widgets.HBox([self.partner_button]),
             self.details,
         ]
         self.add_class("codat-nb-connection-manager")
@@ -169,28 +223,41 @@ class ConnectionManager(widgets.VBox):
         self.company_select.observe(self._on_company_selected, names="value")
         self.status_filter.observe(self._on_filter, names="value")
         self.source_filter.observe(self._on_filter, names="value")
-        self.connection_select.observe(self._on_connection_selected, names="value")
+        self.table.observe(self._on_selection, names="selected")
         self.refresh_button.on_click(self._on_refresh)
         self.create_button.on_click(self._on_create)
         self.partner_button.on_click(self._on_partner)
+        self.relink_button.on_click(self._on_relink)
         self.unlink_button.on_click(self._on_unlink)
         self.delete_button.on_click(self._on_delete)
+        self.export_csv_button.on_click(self._on_export_csv)
+        self.export_text_button.on_click(self._on_export_text)
+        self.clear_button.on_click(self._on_clear)
         self.confirm_button.on_click(self._on_confirm)
         self.cancel_button.on_click(self._on_cancel)
         self._update_buttons()
 
     @property
     def action_buttons(self) -> tuple[widgets.Button, ...]:
-        """Every button that sends a request (all disabled while one runs)."""
+        """Every button (all disabled while a handler runs)."""
         return (
             self.refresh_button,
             self.create_button,
             self.partner_button,
+            self.relink_button,
             self.unlink_button,
             self.delete_button,
+            self.export_csv_button,
+            self.export_text_button,
+            self.clear_button,
             self.confirm_button,
             self.cancel_button,
         )
+
+    @property
+    def selected(self) -> list[str]:
+        """Ids of the selected connections, in the order they were selected."""
+        return list(self.table.selected)
 
     def __repr__(self) -> str:
         """Deterministic text (no model ids, no wall clock) so nbval can compare it."""
@@ -198,7 +265,7 @@ class ConnectionManager(widgets.VBox):
         return (
             f"ConnectionManager(company_id={self.company_id!r}, "
             f"connections={visible} shown of {len(self.connections)}, "
-            f"selected={self.connection_select.value!r})"
+            f"selected={self.selected!r})"
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
@@ -207,40 +274,66 @@ class ConnectionManager(widgets.VBox):
         bundle["text/plain"] = repr(self)
         return bundle
 
+    def on_connections_changed(self, listener: Listener) -> None:
+        """Call ``listener(company_id, connections)`` after each load of a company's
+        connections (a portfolio view keeps its rows in step this way)."""
+        self._listeners.append(listener)
+
     # ---------------------------------------------------------------------- calling the API
     @contextmanager
-    def _buttons_disabled(self):
-        self._busy = True
-        for button in self.action_buttons:
-            button.disabled = True
+    def _buttons_disabled(self) -> Iterator[None]:
+        self._busy += 1
+        if self._busy == 1:
+            for button in self.action_buttons:
+                button.disabled = True
         try:
             yield
         finally:
-            self._busy = False
+            self._busy -= 1
             self._update_buttons()
 
     def _call(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
-        """One client call with the buttons disabled; errors go to the status line, not up."""
-        with self._buttons_disabled():
-            try:
-                return function(*args)
-            except (CodatError, ValueError, TypeError) as err:
-                self._show_error(what, err)
-                return _FAILED
+        """One client call; errors go to the status line, not up."""
+        try:
+            return function(*args)
+        except (CodatError, ValueError, TypeError) as err:
+            self._show_error(what, err)
+            return _FAILED
+
+    def _selected_rows(self, statuses: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """The selected connections as last listed (in selection order), optionally only those
+        with one of ``statuses``."""
+        rows = self.connections.set_index("id", drop=False)
+        chosen = [i for i in self.selected if i in rows.index]
+        frame = rows.loc[chosen].reset_index(drop=True)
+        if statuses is not None:
+            frame = frame[frame["status"].astype("string").isin(statuses).fillna(False)]
+        return frame
 
     def _update_buttons(self) -> None:
         if self._busy:
             return
         has_company = self.company_id is not None
-        has_connection = self.connection_select.value is not None
-        linked = has_connection and self.selected_status() == "Linked"
+        selected = self._selected_rows()
+        statuses = set(selected["status"].astype(str))
         self.refresh_button.disabled = False
         self.create_button.disabled = not has_company
         self.partner_button.disabled = not has_company
-        self.unlink_button.disabled = not linked  # Codat unlinks only Linked connections
-        self.delete_button.disabled = not has_connection
+        self.relink_button.disabled = not statuses & set(RELINKABLE)
+        self.unlink_button.disabled = "Linked" not in statuses  # Codat unlinks only Linked ones
+        for button in (
+            self.delete_button,
+            self.export_csv_button,
+            self.export_text_button,
+            self.clear_button,
+        ):
+            button.disabled = selected.empty
         self.confirm_button.disabled = self._pending is None
         self.cancel_button.disabled = self._pending is None
+        count = len(selected)
+        self.selection_info.value = (
+            f'<span style="font-size:13px;padding-right:8px">{count} selected</span>'
+        )
 
     def _say(self, html: str, kind: str = "ok") -> None:
         colour = {"ok": "#1b5e20", "error": "#b71c1c", "info": "#333"}[kind]
@@ -251,10 +344,7 @@ class ConnectionManager(widgets.VBox):
 
     def _show_error(self, what: str, err: Exception) -> None:
         self.last_error = err
-        self._say(
-            f"Could not {escape(what)}: {type(err).__name__}: {escape(str(err), quote=False)}",
-            "error",
-        )
+        self._say(f"Could not {escape(what)}: {_describe(err)}", "error")
 
     # ------------------------------------------------------------------------- companies
     def _refresh_companies(self, preselect: str | None = None) -> bool:
@@ -274,7 +364,7 @@ class ConnectionManager(widgets.VBox):
         ):
             self.company_id = None
             self.connections = connections_frame([])
-            self._redraw(select=None)
+            self._redraw()
             return False
         if preselect is not None:
             self._choose_company(preselect)
@@ -306,21 +396,34 @@ class ConnectionManager(widgets.VBox):
     def _on_search(self, _change: dict) -> None:
         self._update_company_options()
 
+    @handler
     def _on_company_selected(self, change: dict) -> None:
         if self._syncing or change["new"] is None or change["new"] == self.company_id:
             return
         self._choose_company(change["new"])
 
-    def _choose_company(self, company_id: str) -> None:
+    @handler
+    def show_company(self, company_id: str, select: list[str] | None = None) -> None:
+        """Show ``company_id``'s connections, with ``select`` (connection ids) selected."""
+        if company_id != self.company_id or not len(self.connections):
+            self._choose_company(company_id, select=select)
+        else:
+            self.table.select(select or [])
+
+    def _choose_company(self, company_id: str, select: list[str] | None = None) -> None:
         self.company_id = company_id
         self._cancel_pending()
+        self._clear_outputs()
         self._syncing = True
         try:
             if company_id in {value for _, value in self.company_select.options}:
                 self.company_select.value = company_id
         finally:
             self._syncing = False
-        if self._refresh_connections(select=None):
+        self.table.selected = []
+        if self._refresh_connections():
+            self.table.select(select or [])
+            self._show_details(force=True)
             self._say(
                 f"{len(self.connections)} connections of {escape(self._company_name())}.", "info"
             )
@@ -339,13 +442,8 @@ class ConnectionManager(widgets.VBox):
             frame = frame[frame["source_type"].astype("string") == self.source_filter.value]
         return frame
 
-    def selected_status(self) -> str | None:
-        """Status of the selected connection as last listed (None when nothing is selected)."""
-        rows = self.connections[self.connections["id"] == self.connection_select.value]
-        return str(rows["status"].iloc[0]) if len(rows) else None
-
-    def _refresh_connections(self, select: str | None) -> bool:
-        """Reload the chosen company's connections; keep ``select`` selected if it still exists."""
+    def _refresh_connections(self) -> bool:
+        """Reload the chosen company's connections; the selection keeps the rows still there."""
         if self.company_id is None:
             return True
 
@@ -361,11 +459,13 @@ class ConnectionManager(widgets.VBox):
         )
         if loaded is _FAILED:  # show no rows rather than rows that may be out of date
             self.connections = connections_frame([])
-            self._redraw(select=None)
+            self._redraw()
             return False
         self.connections, self.server_time = loaded
         self._update_filter_options()
-        self._redraw(select=select)
+        self._redraw()
+        for listener in self._listeners:
+            listener(self.company_id, self.connections)
         return True
 
     def _update_filter_options(self) -> None:
@@ -387,54 +487,44 @@ class ConnectionManager(widgets.VBox):
 
     def _on_filter(self, _change: dict) -> None:
         if not self._syncing:
-            self._redraw(select=self.connection_select.value, reload_details=False)
+            self._redraw()
+            self._update_buttons()
 
-    def _redraw(self, select: str | None, reload_details: bool = True) -> None:
-        """Redraw table and picker from memory; re-read the details if asked or selection moved."""
+    def _redraw(self) -> None:
+        """Redraw the table from memory; the selection keeps the rows the filters still show."""
         visible = self.visible_connections()
-        header = ""
+        caption = ""
         if self.company_id is not None:
-            header = (
+            caption = (
                 f"<div style='font-weight:600'>{escape(self._company_name())} "
                 f"<code>{escape(self.company_id)}</code>: {len(visible)} of "
                 f"{len(self.connections)} connections match the filters</div>"
             )
-        self.table.value = header + connections_table_html(
-            visible, self.server_time, selected=select, max_rows=self.max_rows
-        )
-        shown = visible.head(self.max_rows)
-        options = [
-            (f"{platform} · {status} · {cid}", cid)
-            for cid, platform, status in zip(
-                shown["id"], shown["platform_name"], shown["status"], strict=True
-            )
-        ]
-        previous = self.connection_select.value
-        self._syncing = True
-        try:
-            self.connection_select.options = options
-            self.connection_select.value = select if select in {v for _, v in options} else None
-        finally:
-            self._syncing = False
-        moved = self.connection_select.value != previous
-        if moved:
+        now = self.server_time
+
+        def render(start: int, stop: int) -> list[list[str]]:
+            return table_cells(visible.iloc[start:stop], TABLE_COLUMNS, now)
+
+        self.table.caption = caption
+        self.table.set_rows(list(visible["id"]), render)
+
+    def _on_selection(self, change: dict) -> None:
+        """A click on a row: the table sends ``selected`` and ``active`` together, so
+        ``active`` is already set here. Only a card is read, so the buttons stay enabled: a
+        click on one right after a row's lands, and runs after this in the kernel's order."""
+        if set(change["new"]) != set(change["old"]):
             self._cancel_pending()
-        if reload_details or moved:
-            self._show_details()
-        else:
-            self._update_buttons()
-
-    def _on_connection_selected(self, change: dict) -> None:
-        if self._syncing:
-            return
-        self._cancel_pending()
-        self._redraw(select=change["new"], reload_details=True)
-
-    def _show_details(self) -> None:
-        connection_id = self.connection_select.value
+        self._show_details()
         self._update_buttons()
-        if connection_id is None:
-            self.details.value = "<em>Select a connection to see its details.</em>"
+
+    def _show_details(self, force: bool = False) -> None:
+        """The card of the active row (read afresh), unless it is already shown."""
+        connection_id = self.table.active
+        if connection_id == self._details_for and not force:
+            return
+        self._details_for = connection_id
+        if connection_id is None or self.company_id is None:
+            self.details.value = "<em>Click a row to select it and see its details.</em>"
             return
         conn = self._call(
             f"read connection {connection_id}",
@@ -445,17 +535,19 @@ class ConnectionManager(widgets.VBox):
         self.details.value = "" if conn is _FAILED else connection_html(conn)
 
     # --------------------------------------------------------------------------- actions
+    @handler
     def _on_refresh(self, _button: widgets.Button) -> None:
-        selected = self.connection_select.value
         if not self._refresh_companies():
             return
-        if self.company_id is not None and self._refresh_connections(select=selected):
+        if self.company_id is not None and self._refresh_connections():
+            self._show_details(force=True)
             self._say(
                 f"Refreshed: {len(self.connections)} connections of "
                 f"{escape(self._company_name())}.",
                 "info",
             )
 
+    @handler
     def _on_create(self, button: widgets.Button) -> None:
         key = self.platform_key_text.value.strip() or self.platform_picker.value
         if self._create(
@@ -463,6 +555,7 @@ class ConnectionManager(widgets.VBox):
         ):
             self.platform_key_text.value = ""
 
+    @handler
     def _on_partner(self, button: widgets.Button) -> None:
         self._create(
             button,
@@ -481,13 +574,8 @@ class ConnectionManager(widgets.VBox):
         conn = self._call(what, function, self.company_id, *args)
         if conn is _FAILED:
             return False
-        self._after_action(conn, "Created")
-        self._last_create = (button, time.monotonic())
-        return True
-
-    def _after_action(self, conn: Connection, verb: str) -> None:
         message = (
-            f"{verb} {escape(conn.platform_name)} connection <code>{escape(conn.id)}</code> "
+            f"Created {escape(conn.platform_name)} connection <code>{escape(conn.id)}</code> "
             f"({escape(conn.status)})."
         )
         if conn.status == "PendingAuth":
@@ -497,37 +585,130 @@ class ConnectionManager(widgets.VBox):
                 'rel="noopener noreferrer" style="color:#1565c0;text-decoration:underline">'
                 "link URL</a>."
             )
-        if self._refresh_connections(select=conn.id):
+        self._after_change(message, select=[conn.id])
+        self._last_create = (button, time.monotonic())
+        return True
+
+    def _after_change(self, message: str, select: list[str] | None = None) -> None:
+        """Reload the table after a write, then say what was done (and if the reload failed)."""
+        if self._refresh_connections():
+            if select is not None:
+                self.table.select(select)
+            self._show_details(force=True)
             self._say(message)
         else:
             self._say(
                 f"{message} Reloading the table failed: {escape(str(self.last_error))}", "error"
             )
 
-    def _on_unlink(self, _button: widgets.Button) -> None:
-        self._ask(
-            "unlink",
-            "Unlink connection {id}? Codat keeps its data and the customer can "
-            "re-authorize it later.",
+    @handler
+    def _on_relink(self, _button: widgets.Button) -> None:
+        """Show each selected Deauthorized or Unlinked connection's link URL, read afresh: a
+        one-time link may have changed since the table was listed."""
+        rows = self._selected_rows(RELINKABLE)
+        fresh = []
+        for connection_id in rows["id"]:
+            conn = self._call(
+                f"read connection {connection_id}",
+                self.client.connections.get,
+                self.company_id,
+                connection_id,
+            )
+            if conn is _FAILED:
+                return
+            fresh.append(conn)
+        self._clear_outputs()
+        frame = pd.DataFrame(
+            {
+                "id": [c.id for c in fresh],
+                "platform_name": [c.platform_name for c in fresh],
+                "status": [c.status for c in fresh],
+                "link_url": [c.link_url for c in fresh],
+            }
+        )
+        self.links.value = relink_html(frame)
+        self._say(
+            f"Re-link: {len(fresh)} connection{'s' if len(fresh) != 1 else ''}; send each "
+            "customer its link URL below.",
+            "info",
         )
 
+    def _export_frame(self) -> pd.DataFrame:
+        return self._selected_rows().assign(
+            company_id=self.company_id, company_name=self._company_name()
+        )
+
+    @handler
+    def _on_export_csv(self, _button: widgets.Button) -> None:
+        frame = self._export_frame()
+        text = links_csv(frame)
+        self._show_export(text)
+        self.links.value = download_html(text, "link_urls.csv")
+        self._say(f"Exported the link URLs of {len(frame)} connections as CSV.", "info")
+
+    @handler
+    def _on_export_text(self, _button: widgets.Button) -> None:
+        frame = self._export_frame()
+        self._show_export(links_text(frame))
+        self.links.value = ""
+        self._say(f"The link URLs of {len(frame)} connections, ready to copy.", "info")
+
+    def _show_export(self, text: str) -> None:
+        self.export_text.value = text
+        self.export_text.layout.display = "flex"
+
+    def _clear_outputs(self) -> None:
+        self.links.value = ""
+        self.export_text.value = ""
+        self.export_text.layout.display = "none"
+
+    @handler
+    def _on_clear(self, _button: widgets.Button) -> None:
+        self.table.selected = []
+
+    @handler
+    def _on_unlink(self, _button: widgets.Button) -> None:
+        targets = self._selected_rows(("Linked",))
+        skipped = len(self.selected) - len(targets)
+        note = (
+            f" {skipped} selected connection{'s are' if skipped != 1 else ' is'} not Linked "
+            "and will be left alone."
+            if skipped
+            else ""
+        )
+        self._ask(
+            "unlink",
+            targets,
+            "Unlink {n}? Codat keeps their data and the customer can re-authorize them later."
+            + note,
+        )
+
+    @handler
     def _on_delete(self, _button: widgets.Button) -> None:
         self._ask(
             "delete",
-            "Delete connection {id}? This is <b>irreversible</b>: the connection and its "
-            "link are gone for good.",
+            self._selected_rows(),
+            "Delete {n}? This is <b>irreversible</b>: the connections and their links are "
+            "gone for good.",
         )
 
-    def _ask(self, action: str, question: str) -> None:
-        connection_id = self.connection_select.value
-        if connection_id is None or self.company_id is None:
+    def _ask(self, action: str, targets: pd.DataFrame, question: str) -> None:
+        if targets.empty or self.company_id is None:
             self._say("Select a connection first.", "error")
             return
-        self._pending = (action, self.company_id, connection_id)
-        self.confirm_message.value = question.format(id=f"<code>{escape(connection_id)}</code>")
+        ids = tuple(targets["id"])
+        self._pending = (action, self.company_id, ids)
+        count = f"{len(ids)} connection{'s' if len(ids) != 1 else ''}"
+        items = "".join(
+            f"<li>{escape(str(platform))} <code>{escape(cid)}</code></li>"
+            for cid, platform in zip(targets["id"], targets["platform_name"], strict=True)
+        )
+        self.confirm_message.value = (
+            f'<div style="font-size:13px">{question.format(n=count)}'
+            f'<ul class="codat-nb-confirm-list" style="margin:2px 0">{items}</ul></div>'
+        )
         self.confirm_box.layout.display = "flex"
-        self._say(f"Confirm or cancel: {action} {escape(connection_id)}.", "info")
-        self._update_buttons()
+        self._say(f"Confirm or cancel: {action} {count}.", "info")
 
     def _cancel_pending(self) -> None:
         self._pending = None
@@ -535,44 +716,61 @@ class ConnectionManager(widgets.VBox):
         self.confirm_message.value = ""
         self._update_buttons()
 
+    @handler
     def _on_cancel(self, _button: widgets.Button) -> None:
         pending = self._pending
         self._cancel_pending()
         if pending is not None:
             self._say(
-                f"Cancelled: did not {pending[0]} {escape(pending[2])}; nothing changed.", "info"
+                f"Cancelled: did not {pending[0]} {len(pending[2])} connection"
+                f"{'s' if len(pending[2]) != 1 else ''}; nothing changed.",
+                "info",
             )
 
+    @handler
     def _on_confirm(self, _button: widgets.Button) -> None:
         pending = self._pending
         self._cancel_pending()
         if pending is None:  # a second click after the first one consumed the confirmation
             return
-        action, company_id, connection_id = pending
-        if action == "unlink":
-            conn = self._call(
-                f"unlink connection {connection_id}",
-                self.client.connections.unlink,
-                company_id,
-                connection_id,
+        action, company_id, ids = pending
+        function = {
+            "unlink": self.client.connections.unlink,
+            "delete": self.client.connections.delete,
+        }[action]
+        done, failed = [], []
+        for connection_id in ids:
+            try:
+                function(company_id, connection_id)
+                done.append(connection_id)
+            except (CodatError, ValueError, TypeError) as err:
+                self.last_error = err
+                failed.append((connection_id, err))
+        past = {"unlink": "Unlinked", "delete": "Deleted"}[action]
+        platforms = dict(
+            zip(self.connections["id"], self.connections["platform_name"], strict=True)
+        )
+        how_many = _plural(len(ids), "connection")
+        message = f"{past} {how_many if not failed else f'{len(done)} of {how_many}'}"
+        if done:
+            message += ": " + ", ".join(
+                f"{escape(str(platforms.get(i, '')))} <code>{escape(i)}</code>" for i in done
             )
-            if conn is not _FAILED:
-                self._after_action(conn, "Unlinked")
+        if action == "delete" and done:
+            message += " (irreversible)"
+        message += "."
+        if failed:
+            problems = "; ".join(f"<code>{escape(i)}</code>: {_describe(err)}" for i, err in failed)
+            self._refresh_connections()
+            self._say(f"{message} Failed: {problems}", "error")
             return
-        if (
-            self._call(
-                f"delete connection {connection_id}",
-                self.client.connections.delete,
-                company_id,
-                connection_id,
-            )
-            is _FAILED
-        ):
-            return
-        message = f"Deleted connection <code>{escape(connection_id)}</code> (irreversible)."
-        if self._refresh_connections(select=None):
-            self._say(message)
-        else:
-            self._say(
-                f"{message} Reloading the table failed: {escape(str(self.last_error))}", "error"
-            )
+        self._after_change(message)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _describe(err: Exception) -> str:
+    """An error for the status line: its type and message (with Codat's correlationId)."""
+    return f"{type(err).__name__}: {escape(str(err), quote=False)}"

@@ -125,20 +125,25 @@ def table_frame(n: int) -> pd.DataFrame:
     )
 
 
-def test_connections_table_marks_the_selected_row_and_counts_rows():
-    html = display.connections_table_html(table_frame(3), "2026-11-01T09:00:00Z", selected="id-1")
-    assert html.count('class="codat-nb-row"') == 3
-    assert 'data-connection-id="id-1" style="background:#e3f2fd"' in html
-    assert "never" in html and "3 connections" in html
+def test_table_cells_escape_and_show_ages_against_the_given_now():
+    frame = table_frame(2)
+    frame["id"] = ["id-0", "<script>"]
+    cells = display.table_cells(frame, now="2026-11-01T09:00:00Z")
+    assert len(cells) == 2 and len(cells[0]) == len(display.TABLE_COLUMNS)
+    assert "codat-nb-status-Linked" in cells[0][0]
+    assert cells[0][5] == "never"
+    assert cells[1][-1] == "<code>&lt;script&gt;</code>"
 
 
-def test_connections_table_says_when_it_shows_only_part():
-    html = display.connections_table_html(table_frame(5), max_rows=2)
-    assert html.count('class="codat-nb-row"') == 2
-    assert "showing the first 2 of 5 connections" in html
+def test_table_cells_of_the_portfolio_start_with_the_company():
+    frame = table_frame(1).assign(company_name="Acme & Sons")
+    cells = display.table_cells(frame, display.PORTFOLIO_COLUMNS)
+    assert cells[0][0] == "Acme &amp; Sons"
+    assert cells[0][4] == '<span title="2026-01-01 00:00:00 UTC">2026-01-01</span>'
+    assert cells[0][5] == "never"  # no now: the last sync time itself, here none
 
 
-def test_connections_table_of_no_rows_and_of_a_wrong_frame():
-    assert "no connections" in display.connections_table_html(table_frame(0))
+def test_table_cells_of_no_rows_and_of_a_wrong_frame():
+    assert display.table_cells(table_frame(0)) == []
     with pytest.raises(ValueError, match="missing columns"):
-        display.connections_table_html(pd.DataFrame({"id": ["x"]}))
+        display.table_cells(pd.DataFrame({"id": ["x"]}))

@@ -64,3 +64,22 @@ def test_the_console_script_runs_the_command_line():
     target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["codat-nb"]
     module, _, name = target.partition(":")
     assert getattr(importlib.import_module(module), name) is main
+
+
+def test_every_data_file_the_widgets_and_console_need_is_shipped():
+    """The table's front end, the console's notebook and its Voila template are read at run
+    time; one missing from package-data works in a checkout and breaks in an install."""
+    from fnmatch import fnmatch
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["codat_nb"]
+    package = ROOT / "codat_nb"
+    needed = [
+        p.relative_to(package).as_posix()
+        for p in (package / "notebook").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    ]
+    assert needed, "no data files found"
+    for path in needed:
+        assert any(fnmatch(path, pattern) for pattern in patterns), path

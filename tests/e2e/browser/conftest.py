@@ -1,4 +1,5 @@
-"""JupyterLab and headless Chromium for the end-to-end widget test, always torn down.
+"""JupyterLab, the standalone console and headless Chromium for the end-to-end widget tests,
+always torn down.
 
 Chromium comes from Debian (``playwright install`` cannot download browsers here). When it or
 playwright is not installed the tests skip, except under ``CODAT_NB_REQUIRE_BROWSER=1`` (set by
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,3 +273,96 @@ def browser(chromium_path: str) -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A running ``codat-nb console``: the URL it printed (token included) and its output."""
+
+    url: str
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def serve_console(sb: Sandbox, tmp: Path) -> Iterator[ConsolePage]:
+    """``codat-nb console --port 0`` as a user runs it, with ``sb``'s credentials in the
+    environment; stopped with Ctrl-C, then whatever is left (kernels) killed."""
+    log = tmp / "console.log"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CODAT_")}
+    env.update(
+        CODAT_API_KEY=sb.api_key,
+        CODAT_BASE_URL=sb.url,
+        PYTHONUNBUFFERED="1",
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "codat_nb", "console", "--port", "0"],
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    console = ConsolePage("", log)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            found = re.search(r"Support console at (http://127\.0\.0\.1:\d+/\S+)", log.read_text())
+            if found:
+                console = ConsolePage(found.group(1), log)
+                break
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"codat-nb console exited with {proc.returncode}:\n{console.log_tail()}"
+                )
+            time.sleep(0.25)
+        else:
+            pytest.fail(
+                f"codat-nb console printed no URL in {STARTUP_TIMEOUT_S} s:\n{console.log_tail()}"
+            )
+        yield console
+    finally:
+        tree = _descendants(proc.pid)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tree:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def console_server(
+    demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsolePage]:
+    """The standalone console on the demo portfolio (the module's sandbox)."""
+    with serve_console(demo_sandbox, tmp_path_factory.mktemp("console")) as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def big_console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePage]:
+    """The console on a portfolio of 10,000 connections (2,000 companies of 5: Linked,
+    Deauthorized, PendingAuth), for the first-screen measurement."""
+    keys = ("gbol", "qhyg", "suuo", "fztf", "exgd", "akxx", "upvr")
+    with Sandbox(seed=None) as sb:
+        for c in range(2_000):
+            company = sb.store.create_company(f"Company {c:04d}")["id"]
+            for i in range(5):
+                connection = sb.store.create_connection(company, keys[(c + i) % len(keys)])["id"]
+                if i < 3:
+                    sb.store.link(company, connection)
+                if i == 2:
+                    sb.store.deauthorize(company, connection)
+        with serve_console(sb, tmp_path_factory.mktemp("console-10k")) as console:
+            yield console

@@ -1,13 +1,11 @@
-"""Notebook 03 in JupyterLab in headless Chromium: the ConnectionManager renders and works.
+"""Notebook 03 in JupyterLab in headless Chromium: the ConnectionManager and the PortfolioView
+render and work.
 
-Python tests drive the widget through its traits; only a browser shows whether the front end can
-render it at all (a widget-manager version mismatch shows "Error displaying widget" instead) and
-whether a user's clicks reach the kernel and come back as a redrawn table.
-
-A button is clicked only once the kernel has finished the previous action, shown by what that
-action draws last. Until then the widget's buttons flicker: enabled between two calls of one
-handler, disabled again for the next. Playwright's click, aimed while the button is enabled,
-can land once it is disabled; the browser drops it and the next wait times out.
+Python tests drive the widgets through their traits; only a browser shows whether the front
+ends render at all (a widget-manager version mismatch, or an anywidget module that fails to
+load, shows "Error displaying widget" instead) and whether a user's clicks reach the kernel and
+come back as a redrawn table. A click is made only once the kernel has finished the previous
+action, shown by what that action draws last (see ``pages.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +13,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,53 +22,27 @@ import pytest
 import requests
 
 from codat_nb.sandbox import Sandbox
+from tests.e2e.browser.pages import (
+    BROKEN_WIDGET_TEXTS,
+    WAIT_MS,
+    Console,
+    click_row_and_wait,
+    expect,
+    relink_and_read_url,
+    row,
+    unlink_two_and_confirm,
+    waiting_for,
+)
 
 if TYPE_CHECKING:  # playwright is imported only by the ``browser`` fixture, which can skip
-    from playwright.sync_api import ConsoleMessage, Error, Locator, Page
+    from playwright.sync_api import Locator, Page
 
     from .conftest import Lab
 
 pytestmark = pytest.mark.browser
 
-# Upper bounds, not waits: every wait ends as soon as its signal shows, and a machine busy with
-# other test runs may take far longer than an idle one to show it.
-WAIT_MS = 120_000  # one step on the page: a click reaching the kernel and its redraw coming back
 KERNEL_START_S = 180  # JupyterLab's page loaded, a session created, the kernel started
 RUN_ALL_TIMEOUT_MS = 300_000  # every cell of the notebook
-BROKEN_WIDGET_TEXTS = ("Error displaying widget", "Failed to load model class")
-
-
-def expect(target: Locator):
-    """Playwright's retrying assertions, bounded by WAIT_MS (imported late: it may be missing)."""
-    from playwright.sync_api import expect as playwright_expect
-
-    playwright_expect.set_options(timeout=WAIT_MS)
-    return playwright_expect(target)
-
-
-@contextmanager
-def waiting_for(what: str) -> Iterator[None]:
-    """Say what a timed-out wait was for (Playwright's message names a selector at best)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    try:
-        yield
-    except PlaywrightTimeoutError as err:
-        pytest.fail(f"timed out waiting for {what}: {err}")
-
-
-@dataclass
-class Console:
-    """What the page reported: console errors and uncaught exceptions."""
-
-    errors: list[str] = field(default_factory=list)
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-
-    def on_page_error(self, error: Error) -> None:
-        self.errors.append(f"uncaught: {error}")
 
 
 @dataclass
@@ -84,7 +56,12 @@ class NotebookPage:
 
     @property
     def manager(self) -> Locator:
-        return self.page.locator(".codat-nb-connection-manager")
+        """The notebook's own manager (the portfolio view below holds another)."""
+        return self.page.locator(".codat-nb-connection-manager").first
+
+    @property
+    def portfolio(self) -> Locator:
+        return self.page.locator(".codat-nb-portfolio")
 
     def evidence(self, name: str) -> str:
         """A screenshot, the kernel's state and JupyterLab's log, for a failure's report."""
@@ -169,26 +146,25 @@ def _run_all_cells(page: Page) -> None:
 
 
 def _wait_for_widget(page: Page) -> None:
-    """Until the widget's views have rendered, down to its connection picker, or a widget
-    error shows.
+    """Until the widgets' views have rendered, down to the portfolio's rows (the last widget
+    of the notebook), or a widget error shows.
 
     A timeout here is left to the assertions, which say more (console errors first).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-    rendered = page.locator(".codat-nb-connection-manager .codat-nb-connection-select select")
+    rendered = page.locator(".codat-nb-portfolio .codat-nb-portfolio-table tr.codat-nb-row")
     outcome = rendered.or_(page.get_by_text(re.compile("|".join(BROKEN_WIDGET_TEXTS))))
     with suppress(PlaywrightTimeoutError):
         outcome.first.wait_for(state="visible")
 
 
 def _assert_widget_healthy(notebook: NotebookPage) -> None:
-    """No console error, no widget error text, and the ConnectionManager on screen."""
-    assert not notebook.console.errors, "\n".join(notebook.console.errors)
-    body = notebook.page.locator("body").inner_text()
-    for text in BROKEN_WIDGET_TEXTS:
-        assert text not in body
-    expect(notebook.manager).to_have_count(1)
+    """No console error, no request off the machine, no widget error text, and both widgets
+    (the manager, and the portfolio view with its own manager) on screen."""
+    notebook.console.assert_clean(notebook.page)
+    expect(notebook.page.locator(".codat-nb-connection-manager")).to_have_count(2)
+    expect(notebook.portfolio).to_have_count(1)
     expect(notebook.manager).to_be_visible()
 
 
@@ -201,8 +177,7 @@ def notebook(browser, lab, artifacts) -> Iterator[NotebookPage]:
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     console = Console()
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_page_error)
+    console.attach(page)
     notebook = NotebookPage(page, console, lab, artifacts)
     try:
         page.goto(lab.notebook_url(), wait_until="domcontentloaded")
@@ -241,7 +216,7 @@ def _pick(page: Page, widget: str, contains: str, label: str | None = None) -> N
             arg=[f".codat-nb-{widget} select", contains, label is not None],
             timeout=WAIT_MS,
         )
-    select = page.locator(f".codat-nb-{widget} select")
+    select = page.locator(f".codat-nb-{widget} select").first  # the notebook's own manager
     if label is None:
         label = select.locator("option", has_text=contains).get_attribute("value")
     select.select_option(value=label)
@@ -258,55 +233,87 @@ def _linked_connection(sb: Sandbox, avoid: str) -> tuple[dict, dict]:
     raise AssertionError("the demo portfolio has no Linked connection")
 
 
-def test_connection_manager_renders_in_jupyterlab(notebook: NotebookPage, artifacts) -> None:
+def _shown_company(manager: Locator) -> str:
+    """The id of the company the manager's table shows (its caption names it)."""
+    caption = manager.locator(".codat-nb-datatable-caption code").first.inner_text()
+    return caption.strip()
+
+
+def test_widgets_render_in_jupyterlab(notebook: NotebookPage, artifacts) -> None:
     page, manager = notebook.page, notebook.manager
     _assert_widget_healthy(notebook)
-    for css in ("company-search", "company-select", "table", "connection-select"):
+    for css in ("company-search", "company-select", "table", "selection-info"):
         expect(manager.locator(f".codat-nb-{css}")).to_be_visible()
-    for label in ("Refresh", "Unlink", "Delete", "Create connection", "Create partner expense"):
+    for label in ("Refresh", "Re-link", "Unlink", "Delete", "Export CSV", "Create connection"):
         expect(manager.get_by_role("button", name=label)).to_be_visible()
+    for label in ("Lost access", "Pending over 7 days", "No sync in 30 days"):
+        expect(notebook.portfolio.get_by_role("button", name=label)).to_be_visible()
+    expect(manager.locator(".codat-nb-table tr.codat-nb-row")).to_have_count(7)
+    assert manager.locator(".codat-nb-connection-select").count() == 0  # one table, no list
 
     # The returned bytes, not the file: a concurrent run may be rewriting the same path.
     png = manager.screenshot(path=str(artifacts / "connection_manager.png"))
+    notebook.portfolio.locator(".codat-nb-portfolio-table").screenshot(
+        path=str(artifacts / "portfolio_in_jupyterlab.png")
+    )
     page.screenshot(path=str(artifacts / "jupyterlab.png"))
     print(f"screenshots saved in {artifacts}")
     assert len(png) > 10_000  # a real picture, not an empty box
 
 
-def test_unlink_by_clicking(notebook: NotebookPage, demo_sandbox: Sandbox, artifacts) -> None:
+def test_rows_are_selected_by_clicking_and_by_keyboard(notebook: NotebookPage) -> None:
     manager = notebook.manager
-    _assert_widget_healthy(notebook)
     table = manager.locator(".codat-nb-table")
-    company, conn = _linked_connection(demo_sandbox, avoid=table.inner_text())
-
-    manager.locator(".codat-nb-company-search input").fill(company["name"])
-    _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
-    row = table.locator(f"tr.codat-nb-row[data-connection-id='{conn['id']}']")
-    with waiting_for(f"the table to show {conn['id']} Linked"):
-        row.locator(".codat-nb-status-Linked").wait_for()
-    _pick(notebook.page, "connection-select", conn["id"])
-    card = manager.locator(".codat-nb-details .codat-nb-connection-card", has_text=conn["id"])
-    with waiting_for(f"the details card of {conn['id']}: the kernel handled the selection"):
-        card.wait_for()  # read after Unlink's last flicker
-    with waiting_for("Unlink to be enabled"):
-        manager.get_by_role("button", name="Unlink").click()
-    confirm_box = manager.locator(".codat-nb-confirm-box")
-    with waiting_for("the confirmation box"):
-        confirm_box.wait_for(state="visible")
-    assert conn["id"] in confirm_box.inner_text()
-    assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Linked"
-    with waiting_for("Confirm to be enabled"):
-        confirm_box.get_by_role("button", name="Confirm").click()
-
-    with waiting_for(f"the table to show {conn['id']} Unlinked"):
-        row.locator(".codat-nb-status-Unlinked").wait_for()
-    status_ok = manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text=conn["id"])
-    with waiting_for(f"the status line to report {conn['id']} done"):
-        status_ok.wait_for()
-    assert "Unlinked" in manager.locator(".codat-nb-status-line").inner_text()
-    assert demo_sandbox.store.get_connection_wire(company["id"], conn["id"])["status"] == "Unlinked"
+    first, second = (
+        table.locator("tr.codat-nb-row").nth(i).get_attribute("data-row-id") for i in (2, 3)
+    )
+    click_row_and_wait(manager, first)
+    row(table, first).press("ArrowDown")
+    expect(row(table, second)).to_be_focused()
+    row(table, second).press("Space")
+    expect(row(table, second)).to_have_attribute("aria-selected", "true")
+    card = manager.locator(".codat-nb-details .codat-nb-connection-card", has_text=second)
+    with waiting_for(f"the card of {second}: the kernel handled the key"):
+        card.wait_for()
+    expect(manager.locator(".codat-nb-selection-info")).to_contain_text("2 selected")
+    with waiting_for("Clear selection to be enabled"):
+        manager.get_by_role("button", name="Clear selection").click()
+    expect(manager.locator(".codat-nb-selection-info")).to_contain_text("0 selected")
+    expect(table.locator("tr.codat-nb-row[aria-selected='true']")).to_have_count(0)
     _assert_widget_healthy(notebook)
-    manager.screenshot(path=str(artifacts / "after_unlink.png"))
+
+
+def test_two_connections_unlinked_in_one_confirmed_action(
+    notebook: NotebookPage, demo_sandbox: Sandbox, artifacts
+) -> None:
+    manager = notebook.manager
+    company = _shown_company(manager)
+    linked = [
+        c["id"] for c in demo_sandbox.store.connections_wire(company) if c["status"] == "Linked"
+    ]
+    assert len(linked) >= 2, linked
+    unlink_two_and_confirm(manager, linked[0], linked[1])
+    for connection_id in linked[:2]:
+        assert (
+            demo_sandbox.store.get_connection_wire(company, connection_id)["status"] == "Unlinked"
+        )
+    manager.screenshot(path=str(artifacts / "after_bulk_unlink.png"))
+    _assert_widget_healthy(notebook)
+
+
+def test_relink_shows_the_link_url(notebook: NotebookPage, demo_sandbox: Sandbox) -> None:
+    manager = notebook.manager
+    company = _shown_company(manager)
+    target = next(
+        c for c in demo_sandbox.store.connections_wire(company) if c["status"] == "Deauthorized"
+    )
+    with waiting_for("Clear selection to be enabled"):
+        manager.get_by_role("button", name="Clear selection").click()
+    expect(manager.locator(".codat-nb-selection-info")).to_contain_text("0 selected")
+    click_row_and_wait(manager, target["id"])
+    url = relink_and_read_url(manager, target["id"])
+    assert url == demo_sandbox.store.get_connection_wire(company, target["id"])["linkUrl"]
+    _assert_widget_healthy(notebook)
 
 
 def test_a_double_click_on_create_creates_one_connection(
@@ -327,7 +334,7 @@ def test_a_double_click_on_create_creates_one_connection(
         manager.get_by_role("button", name="Create partner expense").dblclick()
     created = manager.locator(".codat-nb-status-line .codat-nb-status-ok", has_text="Created")
     with waiting_for("the status line to report a connection created"):
-        created.wait_for()  # said after Refresh's last flicker (create, then list)
+        created.wait_for()
     # Refresh is queued behind both clicks: once it has answered, both have been handled.
     with waiting_for("Refresh to be enabled"):
         manager.get_by_role("button", name="Refresh").click()

@@ -216,7 +216,7 @@ def test_keyboard_interrupt_stops_a_portfolio_listing_promptly(
     watcher = sigint_after(sb, 20)
     try:
         with pytest.raises(KeyboardInterrupt):
-            client.connections.list_all(page_size=1)
+            client.connections.list_all(page_size=1, strategy="per_company")
             time.sleep(30)  # only reached if the listing finished first: wait for the signal
     finally:
         watcher.join()

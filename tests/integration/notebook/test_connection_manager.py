@@ -17,6 +17,29 @@ def option_values(select) -> list[str]:
     return [value for _, value in select.options]
 
 
+def click_row(mgr, connection_id: str) -> None:
+    """What a click on a row sends from the browser: the toggled selection and the active row,
+    in one message (so observers run once both are set)."""
+    table = mgr.table
+    chosen = [i for i in table.selected if i != connection_id]
+    if connection_id not in table.selected:
+        chosen.append(connection_id)
+    with table.hold_trait_notifications():
+        table.selected = chosen
+        table.active = connection_id if connection_id in chosen else (chosen or [None])[-1]
+
+
+def only(mgr, connection_id: str) -> None:
+    """Select just this row (clear, then click it)."""
+    mgr.table.selected = []
+    click_row(mgr, connection_id)
+
+
+def cells_of(mgr, connection_id: str) -> list[str]:
+    """The rendered cells of a row on the table's current page."""
+    return next(row["cells"] for row in mgr.table.rows if row["id"] == connection_id)
+
+
 def wire_ids(sb, company_id: str) -> list[str]:
     return [c["id"] for c in sb.store.connections_wire(company_id)]
 
@@ -45,19 +68,17 @@ def test_lists_companies_and_preselects_one(portfolio):
     mgr = ConnectionManager(p.client, company_id=p.acme)
     assert option_values(mgr.company_select) == p.sb.store.company_ids()
     assert mgr.company_select.value == p.acme
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
-    for connection_id in wire_ids(p.sb, p.acme):
-        assert connection_id in mgr.table.value
-    assert p.shopify not in mgr.table.value
-    assert "4 of 4 connections" in mgr.table.value
-    assert mgr.connection_select.value is None
-    assert "Select a connection" in mgr.details.value
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
+    assert p.shopify not in mgr.table.ids
+    assert "4 of 4 connections" in mgr.table.caption
+    assert mgr.selected == []
+    assert "Click a row" in mgr.details.value
 
 
 def test_company_search_filters_by_name_or_id_without_requests(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client)
-    assert mgr.company_id is None and mgr.connection_select.options == ()
+    assert mgr.company_id is None and mgr.table.ids == []
     before = p.sb.store.request_count
     mgr.company_search.value = "bakery"
     assert option_values(mgr.company_select) == [p.bakery]
@@ -75,9 +96,9 @@ def test_choosing_a_company_loads_its_connections(portfolio):
     mgr = ConnectionManager(p.client)
     mgr.company_select.value = p.bakery
     assert mgr.company_id == p.bakery
-    assert option_values(mgr.connection_select) == [p.shopify]
+    assert mgr.table.ids == [p.shopify]
     mgr.company_select.value = p.acme
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
     assert "4 connections of Acme Trading Ltd" in mgr.status_line.value
 
 
@@ -87,60 +108,67 @@ def test_search_that_hides_the_chosen_company_keeps_its_table(portfolio):
     mgr.company_search.value = "bakery"
     assert mgr.company_id == p.acme
     assert mgr.company_select.value is None
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
 
 
 def test_status_and_source_type_filters(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
     mgr.status_filter.value = "Linked"
-    assert option_values(mgr.connection_select) == [p.xero, p.partner]
-    assert p.plaid not in mgr.table.value
+    assert mgr.table.ids == [p.xero, p.partner]
+    assert p.plaid not in mgr.table.ids
     mgr.source_filter.value = "Expense"
-    assert option_values(mgr.connection_select) == [p.partner]
+    assert mgr.table.ids == [p.partner]
     mgr.status_filter.value = "All"
     mgr.source_filter.value = "Accounting"
-    assert option_values(mgr.connection_select) == [p.xero, p.qbo]
+    assert mgr.table.ids == [p.xero, p.qbo]
     mgr.status_filter.value = "Unlinked"
-    assert mgr.connection_select.options == ()
-    assert "no connections" in mgr.table.value
-    assert "0 of 4 connections" in mgr.table.value
+    assert mgr.table.ids == []
+    assert mgr.table.total == 0 and mgr.table.rows == []
+    assert "0 of 4 connections" in mgr.table.caption
 
 
 def test_filter_keeps_a_selection_that_stays_visible(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     before = p.sb.store.request_count
     mgr.status_filter.value = "Linked"
-    assert mgr.connection_select.value == p.xero
+    assert mgr.selected == [p.xero]
     assert p.sb.store.request_count == before  # filtering is local
     mgr.status_filter.value = "PendingAuth"
-    assert mgr.connection_select.value is None
+    assert mgr.selected == []
     assert mgr.unlink_button.disabled and mgr.delete_button.disabled
 
 
 def test_table_shows_status_age_and_error_count(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    assert "codat-nb-status-Deauthorized" in mgr.table.value
-    assert "never" in mgr.table.value  # Plaid is still PendingAuth
-    qbo_row = re.search(rf'data-connection-id="{p.qbo}".*?</tr>', mgr.table.value).group(0)
-    assert ">1</td>" in qbo_row  # one data connection error
+    assert "codat-nb-status-Deauthorized" in cells_of(mgr, p.qbo)[0]
+    assert cells_of(mgr, p.plaid)[5] == "never"  # Plaid is still PendingAuth
+    assert cells_of(mgr, p.qbo)[6] == "1"  # one data connection error
 
 
-def test_max_rows_caps_the_table_and_says_so(portfolio):
+def test_the_table_pages_and_a_selection_survives_paging(portfolio):
     p = portfolio
-    mgr = ConnectionManager(p.client, company_id=p.acme, max_rows=2)
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)[:2]
-    assert "showing the first 2 of 4 connections" in mgr.table.value
+    mgr = ConnectionManager(p.client, company_id=p.acme, page_size=3)
+    ids = wire_ids(p.sb, p.acme)
+    assert mgr.table.ids == ids and mgr.table.total == 4
+    assert [row["id"] for row in mgr.table.rows] == ids[:3]
+    click_row(mgr, ids[0])
+    before = p.sb.store.request_count
+    mgr.table.page = 1
+    assert [row["id"] for row in mgr.table.rows] == ids[3:]
+    click_row(mgr, ids[3])
+    assert mgr.selected == [ids[0], ids[3]]
+    assert p.sb.store.request_count == before + 1  # paging is local; the click read one card
 
 
 # ------------------------------------------------------------------------------- details
 def test_selecting_a_connection_shows_every_field_and_its_errors(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.qbo
+    only(mgr, p.qbo)
     wire = p.sb.store.get_connection_wire(p.acme, p.qbo)
     html = mgr.details.value
     for key in ("id", "integrationId", "sourceId", "platformName", "sourceType", "status"):
@@ -148,10 +176,10 @@ def test_selecting_a_connection_shows_every_field_and_its_errors(portfolio):
     assert f'<a href="{wire["linkUrl"]}" target="_blank"' in html
     assert 'class="codat-nb-connection-errors"' in html
     assert "Token &lt;revoked&gt; by the platform" in html
-    assert f'data-connection-id="{p.qbo}" style="background:#e3f2fd"' in mgr.table.value
+    assert mgr.selected == [p.qbo]
     assert mgr.unlink_button.disabled  # only Linked connections can be unlinked
     assert not mgr.delete_button.disabled
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     assert not mgr.unlink_button.disabled
 
 
@@ -164,8 +192,8 @@ def test_create_from_the_platform_picker(portfolio):
     created = [c for c in p.sb.store.connections_wire(p.bakery) if c["id"] != p.shopify]
     assert len(created) == 1
     assert created[0]["integrationKey"] == "akxx" and created[0]["status"] == "PendingAuth"
-    assert option_values(mgr.connection_select) == [p.shopify, created[0]["id"]]
-    assert mgr.connection_select.value == created[0]["id"]
+    assert mgr.table.ids == [p.shopify, created[0]["id"]]
+    assert mgr.selected == [created[0]["id"]]
     assert "Created Oracle NetSuite connection" in mgr.status_line.value
     assert f'href="{created[0]["linkUrl"]}" target="_blank"' in mgr.status_line.value
     assert created[0]["linkUrl"] in mgr.details.value
@@ -189,14 +217,14 @@ def test_create_partner_expense(portfolio):
     rows = p.sb.store.connections_wire(p.bakery)
     assert len(rows) == 2
     assert (rows[1]["sourceType"], rows[1]["status"]) == ("Expense", "Linked")
-    assert mgr.connection_select.value == rows[1]["id"]
+    assert mgr.selected == [rows[1]["id"]]
     assert "Created Partner Expense connection" in mgr.status_line.value
 
 
 def test_unlink_asks_first_then_unlinks_and_keeps_the_selection(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     before = (p.sb.store.snapshot(), p.sb.store.request_count)
     mgr.unlink_button.click()
     assert (p.sb.store.snapshot(), p.sb.store.request_count) == before  # only asked
@@ -205,31 +233,32 @@ def test_unlink_asks_first_then_unlinks_and_keeps_the_selection(portfolio):
     mgr.confirm_button.click()
     assert p.sb.store.get_connection_wire(p.acme, p.xero)["status"] == "Unlinked"
     assert mgr.confirm_box.layout.display == "none"
-    assert mgr.connection_select.value == p.xero
-    assert mgr.selected_status() == "Unlinked"
+    assert mgr.selected == [p.xero]
+    assert cells_of(mgr, p.xero)[0].count("Unlinked") == 2  # class and text of the badge
     assert "codat-nb-status-Unlinked" in mgr.details.value
-    assert "Unlinked Xero connection" in mgr.status_line.value
+    assert f"Unlinked 1 connection: Xero <code>{p.xero}</code>" in mgr.status_line.value
 
 
 def test_delete_says_it_is_irreversible_then_deletes(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.plaid
+    only(mgr, p.plaid)
     mgr.delete_button.click()
     assert "irreversible" in mgr.confirm_message.value
     assert p.plaid in wire_ids(p.sb, p.acme)
     mgr.confirm_button.click()
     assert p.plaid not in wire_ids(p.sb, p.acme)
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
-    assert mgr.connection_select.value is None
-    assert "Deleted connection" in mgr.status_line.value and "irreversible" in mgr.status_line.value
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
+    assert mgr.selected == []
+    assert "Deleted 1 connection: " in mgr.status_line.value
+    assert "irreversible" in mgr.status_line.value
 
 
 @pytest.mark.parametrize("action", ["unlink", "delete"])
 def test_cancelled_confirmation_changes_nothing(portfolio, action):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     before = (p.sb.store.snapshot(), p.sb.store.request_count)
     getattr(mgr, f"{action}_button").click()
     mgr.cancel_button.click()
@@ -244,9 +273,9 @@ def test_cancelled_confirmation_changes_nothing(portfolio, action):
 def test_selecting_another_connection_withdraws_the_question(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     mgr.delete_button.click()
-    mgr.connection_select.value = p.partner
+    only(mgr, p.partner)
     assert mgr.confirm_box.layout.display == "none"
     mgr.confirm_button.click()
     assert wire_ids(p.sb, p.acme) == [p.xero, p.plaid, p.qbo, p.partner]
@@ -255,24 +284,24 @@ def test_selecting_another_connection_withdraws_the_question(portfolio):
 def test_a_double_confirm_sends_one_request(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.plaid
+    only(mgr, p.plaid)
     mgr.delete_button.click()
     mgr.confirm_button.click()
     after_first = p.sb.store.request_count
     mgr.confirm_button.click()
     assert p.sb.store.request_count == after_first
-    assert "Deleted connection" in mgr.status_line.value
+    assert "Deleted 1 connection" in mgr.status_line.value
 
 
 def test_refresh_shows_changes_made_elsewhere_and_keeps_the_selection(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     new = p.sb.store.create_connection(p.acme, "exgd")["id"]
     p.sb.store.create_company("Zephyr Logistics")
     mgr.refresh_button.click()
-    assert option_values(mgr.connection_select)[-1] == new
-    assert mgr.connection_select.value == p.xero
+    assert mgr.table.ids[-1] == new
+    assert mgr.selected == [p.xero]
     assert len(mgr.company_select.options) == 3
     assert "Refreshed: 5 connections" in mgr.status_line.value
 
@@ -281,7 +310,7 @@ def test_refresh_shows_changes_made_elsewhere_and_keeps_the_selection(portfolio)
 def test_deleting_a_connection_removed_behind_its_back_shows_404_and_stays_usable(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.plaid
+    only(mgr, p.plaid)
     p.sb.store.delete_connection(p.acme, p.plaid)
     mgr.delete_button.click()
     mgr.confirm_button.click()
@@ -339,7 +368,7 @@ def test_an_unknown_preselected_company_shows_codats_404(portfolio):
     assert missing in mgr.status_line.value
     assert mgr.company_id is None
     mgr.company_select.value = p.bakery  # still usable
-    assert option_values(mgr.connection_select) == [p.shopify]
+    assert mgr.table.ids == [p.shopify]
 
 
 def test_a_company_deleted_elsewhere_shows_404_on_refresh(portfolio):
@@ -348,7 +377,7 @@ def test_a_company_deleted_elsewhere_shows_404_on_refresh(portfolio):
     p.sb.store.delete_company(p.bakery)
     mgr.refresh_button.click()
     assert_error_shown(mgr, NotFoundError)
-    assert mgr.company_id is None and mgr.connection_select.options == ()
+    assert mgr.company_id is None and mgr.table.ids == []
     assert option_values(mgr.company_select) == [p.acme]
 
 
@@ -362,15 +391,15 @@ def test_wrong_argument_types_are_refused_at_construction(portfolio):
         ConnectionManager("http://127.0.0.1")
     with pytest.raises(TypeError, match="company_id must be a str"):
         ConnectionManager(portfolio.client, company_id=42)
-    with pytest.raises(ValueError, match="max_rows"):
-        ConnectionManager(portfolio.client, max_rows=0)
+    with pytest.raises(ValueError, match="page_size"):
+        ConnectionManager(portfolio.client, page_size=0)
 
 
 # ------------------------------------------------------------------- busy state, reprs
 def test_action_buttons_are_disabled_while_a_call_runs(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     seen_during_call = []
     real_create = p.client.connections.create
 
@@ -404,7 +433,12 @@ def test_every_named_widget_has_its_css_class(portfolio):
         "source_filter": "source-filter",
         "refresh_button": "refresh",
         "table": "table",
-        "connection_select": "connection-select",
+        "relink_button": "relink",
+        "export_csv_button": "export-csv",
+        "export_text_button": "export-text",
+        "clear_button": "clear-selection",
+        "links": "links",
+        "selection_info": "selection-info",
         "details": "details",
         "platform_picker": "platform-picker",
         "platform_key_text": "platform-key",
@@ -428,13 +462,14 @@ def test_every_named_widget_has_its_css_class(portfolio):
 def test_text_repr_is_deterministic_and_hides_the_key(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    mgr.connection_select.value = p.xero
+    only(mgr, p.xero)
     text = mgr._repr_mimebundle_()["text/plain"]
     assert text == (
-        f"ConnectionManager(company_id='{p.acme}', connections=4 shown of 4, selected='{p.xero}')"
+        f"ConnectionManager(company_id='{p.acme}', connections=4 shown of 4, selected=['{p.xero}'])"
     )
     assert "model_id" not in text and p.sb.api_key not in text
-    assert p.sb.api_key not in mgr.status_line.value + mgr.details.value + mgr.table.value
+    shown = mgr.status_line.value + mgr.details.value + mgr.table.caption + str(mgr.table.rows)
+    assert p.sb.api_key not in shown
 
 
 def test_same_seed_same_table(demo_sandbox, make_client):
@@ -445,9 +480,9 @@ def test_same_seed_same_table(demo_sandbox, make_client):
         company = demo_sandbox.store.company_ids()[3]
         a = ConnectionManager(make_client(demo_sandbox), company_id=company)
         b = ConnectionManager(make_client(twin), company_id=company)
-        assert a.table.value == b.table.value
+        assert a.table.rows == b.table.rows and a.table.caption == b.table.caption
         assert repr(a) == repr(b)
-        assert option_values(a.connection_select) == wire_ids(demo_sandbox, company)
+        assert a.table.ids == wire_ids(demo_sandbox, company)
 
 
 def test_a_failed_refresh_says_so_and_keeps_the_last_listed_rows(portfolio):
@@ -456,12 +491,12 @@ def test_a_failed_refresh_says_so_and_keeps_the_last_listed_rows(portfolio):
     p.sb.faults.error_rate = 1.0
     mgr.refresh_button.click()
     assert_error_shown(mgr, ServerError)
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
     assert_buttons_usable(mgr)
     p.sb.faults.error_rate = 0.0
     p.sb.store.create_connection(p.acme, "exgd")
     mgr.refresh_button.click()
-    assert option_values(mgr.connection_select) == wire_ids(p.sb, p.acme)
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
 
 
 def test_a_failed_switch_of_company_shows_no_rows_of_the_previous_one(portfolio):
@@ -470,10 +505,10 @@ def test_a_failed_switch_of_company_shows_no_rows_of_the_previous_one(portfolio)
     p.sb.faults.error_rate = 1.0
     mgr.company_select.value = p.bakery
     assert_error_shown(mgr, ServerError)
-    assert mgr.connection_select.options == () and "no connections" in mgr.table.value
+    assert mgr.table.ids == [] and mgr.table.rows == []
     p.sb.faults.error_rate = 0.0
     mgr.refresh_button.click()
-    assert option_values(mgr.connection_select) == [p.shopify]
+    assert mgr.table.ids == [p.shopify]
 
 
 # ------------------------------------------------------------------------- double clicks
@@ -527,4 +562,121 @@ def test_a_deliberate_second_create_goes_through(portfolio, double_click_window)
     mgr.partner_button.click()
     rows = p.sb.store.connections_wire(p.bakery)
     assert [c["sourceType"] for c in rows] == ["Commerce", "Expense", "Expense"]
-    assert mgr.connection_select.value == rows[-1]["id"]
+    assert mgr.selected == [rows[-1]["id"]]
+
+
+# --------------------------------------------------------------------- the selection
+def test_clicking_rows_selects_several_and_clicking_again_deselects(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.xero)
+    click_row(mgr, p.qbo)
+    assert mgr.selected == [p.xero, p.qbo]
+    assert p.qbo in mgr.details.value  # the card of the row clicked last
+    assert "2 selected" in mgr.selection_info.value
+    click_row(mgr, p.qbo)
+    assert mgr.selected == [p.xero] and p.xero in mgr.details.value
+    mgr.clear_button.click()
+    assert mgr.selected == [] and "Click a row" in mgr.details.value
+
+
+def test_buttons_follow_what_the_selection_holds(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.plaid)  # PendingAuth: nothing to unlink or re-link
+    assert mgr.unlink_button.disabled and mgr.relink_button.disabled
+    assert not mgr.delete_button.disabled and not mgr.export_csv_button.disabled
+    click_row(mgr, p.qbo)  # Deauthorized: re-link
+    assert not mgr.relink_button.disabled and mgr.unlink_button.disabled
+    click_row(mgr, p.xero)  # Linked: unlink
+    assert not mgr.unlink_button.disabled
+
+
+def test_a_button_disables_the_buttons_once_and_a_row_click_not_at_all(portfolio):
+    """The buttons go disabled once and come back once per button click, however many calls
+    the handler makes (a browser click between two calls would land on a disabled button);
+    a click on a row only reads a card and leaves them enabled."""
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.xero)
+    transitions = []
+    mgr.refresh_button.observe(lambda change: transitions.append(change["new"]), "disabled")
+    mgr.refresh_button.click()  # companies, connections, the card: three requests
+    assert transitions == [True, False]
+    transitions.clear()
+    click_row(mgr, p.qbo)
+    assert transitions == [] and p.qbo in mgr.details.value
+
+
+def test_one_confirmation_unlinks_every_selected_linked_connection(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    for connection_id in (p.xero, p.partner, p.plaid):
+        click_row(mgr, connection_id)
+    before = (p.sb.store.snapshot(), p.sb.store.request_count)
+    mgr.unlink_button.click()
+    assert (p.sb.store.snapshot(), p.sb.store.request_count) == before  # only asked
+    question = mgr.confirm_message.value
+    assert "Unlink 2 connections?" in question
+    assert p.xero in question and p.partner in question and p.plaid not in question
+    assert "1 selected connection is not Linked" in question
+    mgr.confirm_button.click()
+    statuses = {c["id"]: c["status"] for c in p.sb.store.connections_wire(p.acme)}
+    assert (statuses[p.xero], statuses[p.partner], statuses[p.plaid]) == (
+        "Unlinked",
+        "Unlinked",
+        "PendingAuth",
+    )
+    assert "Unlinked 2 connections: Xero" in mgr.status_line.value
+    assert mgr.selected == [p.xero, p.partner, p.plaid]
+    for connection_id in (p.xero, p.partner):
+        assert "codat-nb-status-Unlinked" in cells_of(mgr, connection_id)[0]
+
+
+def test_a_bulk_delete_that_partly_fails_says_which_and_why(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.plaid)
+    click_row(mgr, p.qbo)
+    p.sb.store.delete_connection(p.acme, p.plaid)  # gone behind the widget's back
+    mgr.delete_button.click()
+    assert "irreversible" in mgr.confirm_message.value
+    mgr.confirm_button.click()
+    assert p.qbo not in wire_ids(p.sb, p.acme)
+    text = mgr.status_line.value
+    assert "codat-nb-status-error" in text and "Deleted 1 of 2 connections" in text
+    assert p.plaid in text and "NotFoundError" in text and CORRELATION_ID.search(text)
+    assert mgr.table.ids == wire_ids(p.sb, p.acme)
+    assert_buttons_usable(mgr)
+
+
+def test_relink_shows_the_link_urls_read_afresh(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.xero)
+    mgr.unlink_button.click()
+    mgr.confirm_button.click()
+    click_row(mgr, p.qbo)  # Deauthorized; Xero is Unlinked now
+    mgr.relink_button.click()
+    for connection_id in (p.xero, p.qbo):
+        url = p.sb.store.get_connection_wire(p.acme, connection_id)["linkUrl"]
+        assert f'href="{url}" target="_blank"' in mgr.links.value
+    assert "Re-link: 2 connections" in mgr.status_line.value
+
+
+def test_export_the_selection_as_csv_and_as_text(portfolio):
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.qbo)
+    click_row(mgr, p.plaid)
+    mgr.export_csv_button.click()
+    lines = mgr.export_text.value.splitlines()
+    assert lines[0] == "company_id,company_name,connection_id,platform_name,status,link_url"
+    url = p.sb.store.get_connection_wire(p.acme, p.qbo)["linkUrl"]
+    assert lines[1] == f"{p.acme},Acme Trading Ltd,{p.qbo},QuickBooks Online,Deauthorized,{url}"
+    assert len(lines) == 3 and mgr.export_text.layout.display == "flex"
+    assert 'download="link_urls.csv"' in mgr.links.value and "data:text/csv" in mgr.links.value
+    mgr.export_text_button.click()
+    assert mgr.export_text.value.splitlines()[0] == (
+        f"Acme Trading Ltd (QuickBooks Online, Deauthorized): {url}"
+    )

@@ -1,0 +1,328 @@
+"""PortfolioView: every connection of every company in one filterable table, for support.
+
+Support asks across customers ("who lost access? who never finished linking? whose books went
+quiet?"), so this view reads ``client.connections.list_all()`` once (one request per 5,000
+companies) and filters in memory: by status, source type, platform, staleness and company, with
+presets for the usual questions. Clicking a row opens that company in a ``ConnectionManager``
+below, where its connections can be unlinked, re-linked or exported; what the manager changes
+flows back into this table without another portfolio listing.
+
+With a status history (anything with ``changes(since)`` returning rows with a
+``connection_id``, such as ``codat_nb.history.History``) a "Changed" filter keeps the
+connections that changed in the chosen window; when the history also has ``snapshots()`` (with
+``taken_at``), "In the latest snapshot" keeps those the latest snapshot found changed since the
+one before it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from codat_nb.analysis import stale
+from codat_nb.exceptions import CodatError
+from codat_nb.frames import portfolio_frame
+from codat_nb.notebook.display import PORTFOLIO_COLUMNS, table_cells
+from codat_nb.notebook.links import download_html, links_csv
+from codat_nb.notebook.table import DataTable
+from codat_nb.notebook.widgets import ALL, ConnectionManager
+from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
+
+#: Staleness choices: label -> window (no sync, or no news since creation, for that long).
+STALENESS = {"Any": None, "7 days": "7D", "30 days": "30D", "90 days": "90D"}
+#: History windows: label -> how far back ``changes(since=...)`` looks (LATEST: since the
+#: snapshot before the latest one).
+LATEST = "latest"
+CHANGED = {
+    "Any time": None,
+    "In the latest snapshot": LATEST,
+    "Last 24 hours": "1D",
+    "Last 7 days": "7D",
+    "Last 30 days": "30D",
+}
+#: The usual questions: label -> filter values (status, staleness).
+PRESETS = {
+    "Lost access": ("Deauthorized", "Any"),
+    "Pending over 7 days": ("PendingAuth", "7 days"),
+    "No sync in 30 days": ("Linked", "30 days"),
+}
+
+
+class PortfolioView(widgets.VBox):
+    """The portfolio of ``client`` as a table with filters and presets; a click on a row opens
+    its company in ``self.manager``.
+
+    ``history`` (optional) enables the "Changed" filter; ``page_size`` rows show at a time.
+    """
+
+    def __init__(self, client: Any, *, history: Any = None, page_size: int = 25) -> None:
+        if history is not None and not callable(getattr(history, "changes", None)):
+            raise TypeError(
+                f"history must have a changes(since) method, not {type(history).__name__}"
+            )
+        self.client = client
+        self.history = history
+        self.portfolio = portfolio_frame([])
+        self.server_time: pd.Timestamp | None = None
+        self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
+        self.manager = ConnectionManager(client, page_size=page_size)
+        super().__init__()
+        self._syncing = False
+        self._build(page_size)
+        self.manager.on_connections_changed(self._company_changed)
+        self._load()
+
+    # ----------------------------------------------------------------------------- layout
+    def _build(self, page_size: int) -> None:
+        self.search = _with_class(
+            widgets.Text(placeholder="Company name or id", description="Company"), "search"
+        )
+        self.status_filter = _with_class(
+            widgets.Dropdown(options=[ALL, *CONNECTION_STATUSES], description="Status"),
+            "portfolio-status",
+        )
+        self.source_filter = _with_class(
+            widgets.Dropdown(options=[ALL, *SOURCE_TYPES], description="Source type"),
+            "portfolio-source",
+        )
+        self.platform_filter = _with_class(
+            widgets.Dropdown(options=[ALL], description="Platform"), "portfolio-platform"
+        )
+        self.staleness_filter = _with_class(
+            widgets.Dropdown(options=list(STALENESS), description="No sync in"),
+            "portfolio-staleness",
+        )
+        self.changed_filter = _with_class(
+            widgets.Dropdown(
+                options=[
+                    label
+                    for label, since in CHANGED.items()
+                    if since != LATEST or callable(getattr(self.history, "snapshots", None))
+                ],
+                description="Changed",
+                layout={"display": "flex" if self.history is not None else "none"},
+            ),
+            "portfolio-changed",
+        )
+        self.preset_buttons = [
+            _button(label, "preset", tooltip=f"Filter: {label.lower()}") for label in PRESETS
+        ]
+        self.clear_filters_button = _button("All connections", "preset-clear")
+        self.reload_button = _button("Reload portfolio", "reload", icon="refresh")
+        self.export_button = _button("Export link URLs (CSV)", "portfolio-export", icon="download")
+        self.summary = _with_class(widgets.HTML(), "portfolio-summary")
+        self.download = _with_class(widgets.HTML(), "portfolio-download")
+        self.table = _with_class(
+            DataTable(
+                [label for _, label in PORTFOLIO_COLUMNS],
+                page_size=page_size,
+                multiple=False,
+                empty_text="no connections match",
+            ),
+            "portfolio-table",
+        )
+        self.children = [
+            widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
+            widgets.HBox([self.search, self.status_filter, self.source_filter]),
+            widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
+            self.summary,
+            self.table,
+            widgets.HBox([self.export_button, self.download]),
+            widgets.HTML("<hr style='margin:8px 0'>"),
+            self.manager,
+        ]
+        self.add_class("codat-nb-portfolio")
+        for control in (
+            self.search,
+            self.status_filter,
+            self.source_filter,
+            self.platform_filter,
+            self.staleness_filter,
+            self.changed_filter,
+        ):
+            control.observe(self._on_filter, names="value")
+        for button, preset in zip(self.preset_buttons, PRESETS.values(), strict=True):
+            button.on_click(lambda _b, preset=preset: self._apply(*preset))
+        self.clear_filters_button.on_click(lambda _b: self._apply(ALL, "Any"))
+        self.reload_button.on_click(self._on_reload)
+        self.export_button.on_click(self._on_export)
+        self.table.observe(self._on_row, names="selected")
+
+    def __repr__(self) -> str:
+        """Deterministic text (no model ids, no wall clock) so nbval can compare it."""
+        return (
+            f"PortfolioView(connections={len(self.visible_connections())} shown of "
+            f"{len(self.portfolio)}, companies={self.portfolio['company_id'].nunique()})"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    # -------------------------------------------------------------------------- loading
+    def _load(self) -> None:
+        """List the whole portfolio; an error shows in the summary line and keeps the rows."""
+        try:
+            frame = self.client.connections.list_all()
+        except (CodatError, ValueError, TypeError) as err:
+            self.summary.value = (
+                '<div class="codat-nb-status-error" style="color:#b71c1c;font-size:13px">'
+                f"Could not list the portfolio: {type(err).__name__}: "
+                f"{escape(str(err), quote=False)}</div>"
+            )
+            return
+        self.portfolio = frame
+        self.server_time = frame.attrs.get("server_time")
+        self._changed.clear()
+        self._platform_options()
+        self._redraw()
+
+    def _on_reload(self, _button: widgets.Button) -> None:
+        self._load()
+
+    def _platform_options(self) -> None:
+        platforms = sorted(set(self.portfolio["platform_name"].dropna().astype(str)))
+        self._set_options(self.platform_filter, [ALL, *platforms])
+
+    def _set_options(self, dropdown: widgets.Dropdown, options: list[str]) -> None:
+        self._syncing = True
+        try:
+            current = dropdown.value
+            dropdown.options = options
+            dropdown.value = current if current in options else options[0]
+        finally:
+            self._syncing = False
+
+    def _company_changed(self, company_id: str, connections: pd.DataFrame) -> None:
+        """The manager reloaded a company: put its rows in place of the ones listed before."""
+        if not len(self.portfolio):
+            return
+        names = self.portfolio.loc[self.portfolio["company_id"] == company_id, "company_name"]
+        name = names.iloc[0] if len(names) else self.manager._company_name()
+        fresh = connections.assign(company_id=company_id, company_name=name)[
+            list(self.portfolio.columns)
+        ]
+        others = self.portfolio[self.portfolio["company_id"] != company_id]
+        position = self.portfolio.index[self.portfolio["company_id"] == company_id]
+        at = int(position[0]) if len(position) else len(others)
+        attrs = self.portfolio.attrs
+        self.portfolio = _concat([others.iloc[:at], fresh, others.iloc[at:]])
+        self.portfolio.attrs.update(attrs)
+        self._platform_options()
+        self._redraw()
+
+    # -------------------------------------------------------------------------- filters
+    def visible_connections(self) -> pd.DataFrame:
+        """The portfolio's connections that pass every filter, in listing order."""
+        frame = self.portfolio
+        for dropdown, column in (
+            (self.status_filter, "status"),
+            (self.source_filter, "source_type"),
+            (self.platform_filter, "platform_name"),
+        ):
+            if dropdown.value != ALL:
+                frame = frame[(frame[column].astype("string") == dropdown.value).fillna(False)]
+        term = self.search.value.strip().casefold()
+        if term:
+            names = frame["company_name"].astype("string").str.casefold()
+            ids = frame["company_id"].astype("string").str.casefold()
+            found = names.str.contains(term, regex=False) | ids.str.contains(term, regex=False)
+            frame = frame[found.fillna(False)]
+        window = STALENESS[self.staleness_filter.value]
+        if window is not None and len(frame):
+            frame = frame.loc[sorted(stale(frame, window, now=self._now()).index)]
+        if CHANGED[self.changed_filter.value] is not None and self.history is not None:
+            frame = frame[frame["id"].isin(self._changed_ids(self.changed_filter.value))]
+        return frame
+
+    def _changed_ids(self, choice: str) -> set[str]:
+        """Ids of the connections the history says changed (asked once per choice and load)."""
+        if choice not in self._changed:
+            window = CHANGED[choice]
+            if window == LATEST:
+                taken = list(self.history.snapshots()["taken_at"])
+                since = taken[-2] if len(taken) > 1 else (taken[-1] if taken else self._now())
+            else:
+                since = self._now() - pd.Timedelta(window)
+            changes = self.history.changes(since=since)
+            self._changed[choice] = set(changes["connection_id"].astype(str))
+        return self._changed[choice]
+
+    def _now(self) -> pd.Timestamp:
+        return self.server_time if self.server_time is not None else pd.Timestamp.now(tz="UTC")
+
+    def _apply(self, status: str, staleness: str) -> None:
+        """A preset: set the filters it names, clear the others, redraw once."""
+        self._syncing = True
+        try:
+            self.search.value = ""
+            self.source_filter.value = ALL
+            self.platform_filter.value = ALL
+            self.changed_filter.value = "Any time"
+            self.status_filter.value = status
+            self.staleness_filter.value = staleness
+        finally:
+            self._syncing = False
+        self._redraw()
+
+    def _on_filter(self, _change: dict) -> None:
+        if not self._syncing:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        visible = self.visible_connections()
+        now = self.server_time
+
+        def render(start: int, stop: int) -> list[list[str]]:
+            return table_cells(visible.iloc[start:stop], PORTFOLIO_COLUMNS, now)
+
+        self.table.set_rows(list(visible["id"]), render)
+        companies = visible["company_id"].nunique()
+        self.summary.value = (
+            f'<div style="font-size:13px;font-weight:600">{len(visible):,} of '
+            f"{len(self.portfolio):,} connections match ({companies:,} "
+            f"compan{'y' if companies == 1 else 'ies'})</div>"
+        )
+        self.download.value = ""
+
+    # --------------------------------------------------------------------------- actions
+    def _on_row(self, change: dict) -> None:
+        """A click on a row: open its company in the manager, that connection selected."""
+        if not change["new"]:
+            return
+        connection_id = change["new"][0]
+        rows = self.portfolio.loc[self.portfolio["id"] == connection_id, "company_id"]
+        if len(rows):
+            self.manager.show_company(str(rows.iloc[0]), select=[connection_id])
+
+    def _on_export(self, _button: widgets.Button) -> None:
+        visible = self.visible_connections()
+        self.download.value = download_html(links_csv(visible), "link_urls.csv") + escape(
+            f" ({len(visible):,} connections)"
+        )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames one after another, category columns keeping every frame's categories (pandas
+    would turn categories that differ into plain objects)."""
+    first = frames[0]
+    for column in first.columns[first.dtypes.apply(lambda d: isinstance(d, pd.CategoricalDtype))]:
+        categories = list(dict.fromkeys(c for f in frames for c in f[column].cat.categories))
+        dtype = pd.CategoricalDtype(categories)
+        frames = [f.assign(**{column: f[column].astype(dtype)}) for f in frames]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _with_class(widget: widgets.Widget, name: str) -> Any:
+    widget.add_class(f"codat-nb-{name}")
+    return widget
+
+
+def _button(description: str, css: str, **options: Any) -> widgets.Button:
+    button = _with_class(widgets.Button(description=description, **options), css)
+    button.layout.width = "auto"
+    return button

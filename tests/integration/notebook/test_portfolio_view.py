@@ -1,0 +1,159 @@
+"""PortfolioView driven through its child widgets against the demo sandbox over HTTP."""
+
+from __future__ import annotations
+
+import base64
+
+import pandas as pd
+import pytest
+
+from codat_nb.analysis import stale
+from codat_nb.exceptions import ServerError
+from codat_nb.notebook.portfolio_view import PortfolioView
+
+
+@pytest.fixture
+def view(demo_sandbox, make_client) -> PortfolioView:
+    return PortfolioView(make_client(demo_sandbox))
+
+
+def shown(view: PortfolioView) -> pd.DataFrame:
+    return view.portfolio.set_index("id").loc[view.table.ids]
+
+
+def press(view: PortfolioView, label: str) -> None:
+    next(b for b in view.preset_buttons if b.description == label).click()
+
+
+def test_the_whole_portfolio_in_one_listing(view, demo_sandbox):
+    wire = {
+        c["id"]
+        for cid in demo_sandbox.store.company_ids()
+        for c in demo_sandbox.store.connections_wire(cid)
+    }
+    assert set(view.table.ids) == wire and view.table.total == len(wire)
+    assert len(view.table.rows) == 25  # one page reaches the browser
+    assert f"{len(wire):,} of {len(wire):,} connections match" in view.summary.value
+    assert repr(view).startswith(f"PortfolioView(connections={len(wire)} shown of {len(wire)}")
+
+
+def test_presets_answer_the_usual_questions(view):
+    now = view.server_time
+    press(view, "Lost access")
+    assert set(shown(view)["status"]) == {"Deauthorized"}
+    assert len(view.table.ids) == (view.portfolio["status"] == "Deauthorized").sum()
+    press(view, "Pending over 7 days")
+    pending = view.portfolio[view.portfolio["status"] == "PendingAuth"]
+    assert set(view.table.ids) == set(stale(pending, "7D", now=now)["id"])
+    assert (now - shown(view)["created"] > pd.Timedelta("7D")).all()
+    press(view, "No sync in 30 days")
+    linked = view.portfolio[view.portfolio["status"] == "Linked"]
+    assert set(view.table.ids) == set(stale(linked, "30D", now=now)["id"])
+    assert view.status_filter.value == "Linked" and view.staleness_filter.value == "30 days"
+    view.clear_filters_button.click()
+    assert view.table.total == len(view.portfolio)
+
+
+def test_filters_combine_and_search_finds_companies_by_name_or_id(view, demo_sandbox):
+    view.platform_filter.value = "Xero"
+    view.source_filter.value = "Accounting"
+    assert set(shown(view)["platform_name"]) == {"Xero"}
+    view.platform_filter.value = "All"
+    view.search.value = "driftwood"
+    assert all("driftwood" in n.casefold() for n in shown(view)["company_name"])
+    company = demo_sandbox.store.company_ids()[5]
+    view.search.value = company[:8].upper()
+    assert set(shown(view)["company_id"]) == {company}
+
+
+def test_a_row_click_opens_its_company_in_the_manager_with_that_connection(view):
+    press(view, "Lost access")
+    row = view.table.ids[3]
+    company = view.portfolio.set_index("id").loc[row, "company_id"]
+    view.table.selected = [row]
+    assert view.manager.company_id == company
+    assert view.manager.selected == [row] and row in view.manager.details.value
+
+
+def test_what_the_manager_changes_shows_in_the_portfolio(view, demo_sandbox):
+    view.status_filter.value = "Linked"
+    row = view.table.ids[0]
+    view.table.selected = [row]
+    view.manager.unlink_button.click()
+    view.manager.confirm_button.click()
+    company = view.manager.company_id
+    assert demo_sandbox.store.get_connection_wire(company, row)["status"] == "Unlinked"
+    assert view.portfolio.set_index("id").loc[row, "status"] == "Unlinked"
+    assert row not in view.table.ids  # no longer Linked
+    assert isinstance(view.portfolio["status"].dtype, pd.CategoricalDtype)
+
+
+def test_export_the_matching_link_urls_as_csv(view):
+    press(view, "Lost access")
+    assert view.download.value == ""
+    view.export_button.click()
+    payload = view.download.value.split("base64,")[1].split('"')[0]
+    lines = base64.b64decode(payload).decode().splitlines()
+    assert lines[0].startswith("company_id,company_name,connection_id")
+    assert len(lines) == 1 + view.table.total
+    assert all(",Deauthorized," in line for line in lines[1:])
+
+
+class FakeHistory:
+    """Anything with ``changes(since)`` will do; records what it was asked."""
+
+    def __init__(self, connection_ids: list[str]) -> None:
+        self.ids, self.asked = connection_ids, []
+
+    def changes(self, since):
+        self.asked.append(pd.Timestamp(since))
+        return pd.DataFrame({"connection_id": self.ids, "to_status": "Deauthorized"})
+
+
+class FakeHistoryWithSnapshots(FakeHistory):
+    TAKEN = pd.to_datetime(["2026-10-30T06:00Z", "2026-10-31T06:00Z", "2026-11-01T06:00Z"])
+
+    def snapshots(self):
+        return pd.DataFrame({"taken_at": self.TAKEN})
+
+
+def test_with_a_history_the_changed_filter_keeps_what_changed(demo_sandbox, make_client):
+    client = make_client(demo_sandbox)
+    plain = PortfolioView(client)
+    assert plain.changed_filter.layout.display == "none"
+    some = list(plain.portfolio["id"][:3])
+    history = FakeHistory(some)
+    view = PortfolioView(client, history=history)
+    assert view.changed_filter.layout.display == "flex"
+    assert "In the latest snapshot" not in view.changed_filter.options  # no snapshots()
+    view.changed_filter.value = "Last 7 days"
+    assert view.table.ids == some
+    assert history.asked == [view.server_time - pd.Timedelta("7D")]
+    view.status_filter.value = "Linked"
+    view.status_filter.value = "All"
+    assert len(history.asked) == 1  # asked once per choice until the portfolio is reloaded
+    view.reload_button.click()
+    assert len(history.asked) == 2
+    with pytest.raises(TypeError, match="changes"):
+        PortfolioView(client, history=object())
+
+
+def test_in_the_latest_snapshot_asks_since_the_snapshot_before_it(demo_sandbox, make_client):
+    client = make_client(demo_sandbox)
+    history = FakeHistoryWithSnapshots(["no-such-connection"])
+    view = PortfolioView(client, history=history)
+    view.changed_filter.value = "In the latest snapshot"
+    assert history.asked == [FakeHistoryWithSnapshots.TAKEN[1]]
+    assert view.table.total == 0 and view.table.empty_text == "no connections match"
+
+
+def test_a_failed_listing_says_so_and_a_reload_recovers(demo_sandbox, make_client):
+    client = make_client(demo_sandbox)
+    demo_sandbox.faults.error_rate = 1.0
+    view = PortfolioView(client)
+    assert "Could not list the portfolio: ServerError" in view.summary.value
+    assert view.table.total == 0
+    demo_sandbox.faults.error_rate = 0.0
+    view.reload_button.click()
+    assert view.table.total == len(view.portfolio) > 0
+    assert ServerError.__name__ not in view.summary.value
