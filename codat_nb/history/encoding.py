@@ -4,7 +4,10 @@ Input is checked before anything is written, so a bad frame or time is a clear e
 file is untouched. Times must say their zone: a naive time would silently shift by the
 recording machine's offset. Frames come back exactly as ``codat_nb.frames`` builds them
 (categories with the documented values first, tz-aware UTC times, ``str`` text, JSON columns as
-Python lists and dicts).
+Python lists and dicts), but for one thing: link URLs are kept without a one-time password
+(``?otp=``, ``?link.otp=``). Codat issues a fresh one with every listing, usable once within a
+day, so it is no use later, would make every connection look changed in every snapshot, and is
+a credential a history file should not hold.
 """
 
 from __future__ import annotations
@@ -115,6 +118,21 @@ def check_portfolio(portfolio: object) -> pd.DataFrame:
     return portfolio
 
 
+_ONE_TIME_PASSWORDS = ("otp", "link.otp")
+
+
+def without_one_time_password(url: Any) -> Any:
+    """``url`` without its ``otp``/``link.otp`` query parameters; the rest exactly as it was."""
+    if not isinstance(url, str) or "otp=" not in url:
+        return url
+    address, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = address.partition("?")
+    if not question_mark:
+        return url
+    kept = [p for p in query.split("&") if p.partition("=")[0] not in _ONE_TIME_PASSWORDS]
+    return path + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
+
+
 def _json(value: Any, column: str) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -144,6 +162,10 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
             out[column] = series.astype("int64")
         elif isinstance(series.dtype, pd.CategoricalDtype):
             out[column] = series
+        elif column == "link_url":
+            out[column] = pd.Series(
+                [without_one_time_password(url) for url in series], index=series.index, dtype="str"
+            )
         else:
             out[column] = series.astype("str")
     return pd.DataFrame(out, index=portfolio.index)

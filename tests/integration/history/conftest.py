@@ -12,6 +12,7 @@ import pytest
 
 from codat_nb import CodatClient
 from codat_nb.history import History
+from codat_nb.history.encoding import without_one_time_password
 from codat_nb.sandbox import Sandbox
 from tests.support import client_for
 
@@ -26,6 +27,18 @@ def client(demo_sandbox: Sandbox) -> Iterator[CodatClient]:
 def listing(client: CodatClient) -> Callable[[], pd.DataFrame]:
     """``listing()``: the demo portfolio as ``list_all()`` returns it now."""
     return lambda: client.connections.list_all(progress=False)
+
+
+@pytest.fixture
+def as_stored() -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """``as_stored(portfolio)``: the frame a history gives back for it, link URLs without their
+    one-time passwords (fresh in every listing, so never kept)."""
+
+    def strip(portfolio: pd.DataFrame) -> pd.DataFrame:
+        links = [without_one_time_password(url) for url in portfolio["link_url"]]
+        return portfolio.assign(link_url=pd.Series(links, index=portfolio.index, dtype="str"))
+
+    return strip
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pandas as pd
 import pytest
 
@@ -12,13 +14,13 @@ from tests.support import client_for
 PORTFOLIO_COLUMNS = ["company_id", "company_name", *frames.CONNECTION_COLUMNS]
 
 
-def test_a_snapshot_reads_back_exactly_as_listed(history, listing):
+def test_a_snapshot_reads_back_exactly_as_listed(history, listing, as_stored):
     portfolio = listing()
 
     summary = history.record(portfolio)
 
     back = history.at(portfolio.attrs["server_time"])
-    pd.testing.assert_frame_equal(back, portfolio)
+    pd.testing.assert_frame_equal(back, as_stored(portfolio))
     assert list(back.columns) == PORTFOLIO_COLUMNS
     assert str(back["created"].dtype) == "datetime64[us, UTC]"
     assert isinstance(back["status"].dtype, pd.CategoricalDtype)
@@ -58,7 +60,7 @@ def test_recording_the_same_time_twice_changes_nothing(history, history_path, li
     assert contents(history_path) == before
 
 
-def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_sandbox):
+def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_sandbox, as_stored):
     first = listing()
     history.record(first)
     target = first[first["status"] == "Linked"].iloc[0]
@@ -67,22 +69,23 @@ def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_san
     second = listing()
     history.record(second)
 
-    pd.testing.assert_frame_equal(history.at(first.attrs["server_time"]), first)
-    pd.testing.assert_frame_equal(history.at(second.attrs["server_time"]), second)
+    pd.testing.assert_frame_equal(history.at(first.attrs["server_time"]), as_stored(first))
+    pd.testing.assert_frame_equal(history.at(second.attrs["server_time"]), as_stored(second))
     between = first.attrs["server_time"] + pd.Timedelta(hours=12)
-    pd.testing.assert_frame_equal(history.at(between), first)
+    pd.testing.assert_frame_equal(history.at(between), as_stored(first))
     now = history.at(second.attrs["server_time"] + pd.Timedelta(days=30))
     row = now[now["id"] == target["id"]].iloc[0]
     assert (row["status"], row["error_count"]) == ("Deauthorized", target["error_count"] + 1)
 
 
-def test_a_history_survives_closing_and_reopening(history_path, listing):
+def test_a_history_survives_closing_and_reopening(history_path, listing, as_stored):
     portfolio = listing()
     with History(history_path) as history:
         history.record(portfolio)
 
     with History(history_path) as reopened:
-        pd.testing.assert_frame_equal(reopened.at(portfolio.attrs["server_time"]), portfolio)
+        expected = as_stored(portfolio)
+        pd.testing.assert_frame_equal(reopened.at(portfolio.attrs["server_time"]), expected)
         assert len(reopened.snapshots()) == 1
 
 
@@ -98,7 +101,7 @@ def test_an_empty_portfolio_is_a_snapshot_with_the_same_columns(history, sandbox
     assert history.status_over_time().loc[summary.taken_at].tolist() == [0, 0, 0, 0]
 
 
-def test_values_this_version_does_not_know_are_kept(history, listing):
+def test_values_this_version_does_not_know_are_kept(history, listing, as_stored):
     portfolio = listing().head(3).copy()
     for column in ("status", "platform_name"):
         portfolio[column] = portfolio[column].cat.add_categories(["Frozen"])
@@ -109,7 +112,7 @@ def test_values_this_version_does_not_know_are_kept(history, listing):
     history.record(portfolio)
 
     back = history.at(portfolio.attrs["server_time"])
-    pd.testing.assert_frame_equal(back, portfolio)
+    pd.testing.assert_frame_equal(back, as_stored(portfolio))
     assert back.loc[0, "status"] == "Frozen" and back.loc[0, "platform_name"] == "Frozen"
     assert list(back["status"].cat.categories)[-1] == "Frozen"
     assert back.at[1, "connection_info"] == {"note": "ünïcode ✓", "nested": [1, None, True]}
@@ -149,3 +152,31 @@ def test_snapshots_lists_times_and_counts_oldest_first(history, listing, next_da
     assert str(table["taken_at"].dtype) == "datetime64[us, UTC]"
     assert (table.dtypes.iloc[1:-1] == "int64").all()
     assert table["source"].isna().all()  # not said
+
+
+def test_one_time_passwords_are_not_kept_and_are_not_changes(
+    history, history_path, listing, next_day
+):
+    """Every listing shows each link URL with a fresh ?otp= (usable once, within a day): the
+    history keeps the URL without it, so an unchanged connection stays one stored state."""
+    first = listing()
+    next_day()
+    second = listing()
+    assert first["link_url"].str.contains(r"\?otp=").all()
+    assert (first["link_url"] != second["link_url"]).all()
+
+    history.record(first)
+    history.record(second)
+
+    db = sqlite3.connect(history_path)
+    states = db.execute("SELECT count(*) FROM state").fetchone()[0]
+    texts = [value for (value,) in db.execute("SELECT value FROM text")]
+    db.close()
+    assert states == len(first)  # the second snapshot reused every state
+    assert not any("otp=" in value for value in texts)
+    back = history.at(second.attrs["server_time"])
+    assert (
+        back["link_url"].tolist()
+        == second["link_url"].str.replace(r"\?otp=.*$", "", regex=True).tolist()
+    )
+    assert history.snapshots()["status_changed"].tolist() == [0, 0]
