@@ -55,6 +55,20 @@ def link_template(url: str, company_id: str, connection_id: str) -> str | None:
     return template if expand(template, company_id, connection_id) == url else None
 
 
+def _templates(
+    urls: list[str | None], company_ids: list[str], connection_ids: list[str]
+) -> list[str | None]:
+    """Each URL's template. Most share one, so the previous row's is tried first: if it expands
+    to the URL, it is that URL's template by construction (half the work of making one)."""
+    templates: list[str | None] = []
+    last = None
+    for url, company_id, connection_id in zip(urls, company_ids, connection_ids, strict=True):
+        if url is not None and (last is None or expand(last, company_id, connection_id) != url):
+            last = link_template(url, company_id, connection_id)
+        templates.append(None if url is None else last)
+    return templates
+
+
 def text_ids(db: sqlite3.Connection, values: Sequence[str | None]) -> list[int | None]:
     """The ``text`` id of each value (None stays None); values not stored yet are added."""
     codes, uniques = pd.factorize(pd.Series(values, dtype=object))
@@ -77,12 +91,7 @@ def state_values(db: sqlite3.Connection, rows: pd.DataFrame) -> dict[str, list[A
     """``STORED_STATE_COLUMNS`` for ``rows`` (stored values with ``company_id`` and ``id``)."""
     out = {column: text_ids(db, sql_values(rows[column])) for column in INTERNED}
     urls = sql_values(rows["link_url"])
-    templates = [
-        None if url is None else link_template(url, company_id, connection_id)
-        for url, company_id, connection_id in zip(
-            urls, rows["company_id"].tolist(), rows["id"].tolist(), strict=True
-        )
-    ]
+    templates = _templates(urls, rows["company_id"].tolist(), rows["id"].tolist())
     out["link"] = text_ids(db, templates)
     out["link_url"] = [url if t is None else None for url, t in zip(urls, templates, strict=True)]
     for column in ("created", "error_count", "source_id", *JSON_COLUMNS):
