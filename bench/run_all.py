@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from bench import concurrency, listing, scale, throughput
+from bench import concurrency, listing, portfolio, scale, throughput
 from bench.common import machine, table
 
 
@@ -33,6 +33,8 @@ def main() -> None:
         + scale.report(scale.run(3 if not args.quick else 1)),
         "## 4. Sandbox throughput and one request's cost\n\n"
         + throughput.report(throughput.run(3 if not args.quick else 1)),
+        "## 6. The whole portfolio: embedded vs per-company vs a bare loop\n\n"
+        + portfolio.report(portfolio.run(5 if not args.quick else 3)),
     ]
     elapsed = time.perf_counter() - started
     text = (
