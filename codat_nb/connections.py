@@ -8,7 +8,6 @@ Listings run through ``client``'s ``Listings`` (so an interrupted one can be res
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -33,7 +32,6 @@ from codat_nb.listing import (
 )
 from codat_nb.portfolio import list_all
 from codat_nb.wire.models import Connection, parse_model
-from codat_nb.wire.rows import check_rows
 from codat_nb.wire.schema import CONNECTION
 
 if TYPE_CHECKING:
@@ -103,9 +101,8 @@ class ConnectionsAPI:
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = self.source(company_id, cache, tally)
-            gate = partial(check_rows, CONNECTION, what=source.what, parse_dates=False)
-            rows = paging.collect(source, args, prepare=gate)  # the gate, page by page
-            frame = connections_frame(rows, source.what, checked=True)  # then the filter
+            rows = paging.collect(source, args)
+            frame = connections_frame(rows, source.what)  # the gate first, then the filter
             keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
             if not all(keep):
                 frame = frame[keep].reset_index(drop=True)
