@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 from typing import Any
 
@@ -51,6 +53,20 @@ def baseline_listing(
         if page * page_size >= body["totalResults"]:
             return pd.DataFrame(rows)
         page += 1
+
+
+def status_bytes(field: str) -> int:
+    """A memory figure from /proc/self/status (``VmRSS`` now, ``VmHWM`` the peak so far)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
+
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a new spawned process: no heap kept from an earlier run hides a peak."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from bench import concurrency, history, listing, scale, throughput
+from bench import concurrency, history, listing, portfolio, scale, throughput
 from bench.common import machine, table
 
 
@@ -35,6 +35,8 @@ def main() -> None:
         + throughput.report(throughput.run(3 if not args.quick else 1)),
         "## 5. Status history: 100,000 connections x 30 daily snapshots\n\n"
         + history.report(history.run(3 if not args.quick else 1)),
+        "## 6. The whole portfolio: embedded vs per-company vs a bare loop\n\n"
+        + portfolio.report(portfolio.run(5 if not args.quick else 3)),
     ]
     elapsed = time.perf_counter() - started
     text = (

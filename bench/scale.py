@@ -1,7 +1,8 @@
 """Benchmark 3: 100,000 connections in one company - wall time and peak memory.
 
-codat_nb's ``connections.list`` (default page size 100, default 4 workers) against the bare
-baseline, each measured in a FRESH child process so one run's freed-but-kept heap cannot hide
+codat_nb's ``connections.list`` (default arguments: pages of 5,000, 4 workers, a boundary check
+between each two pages) against the bare baseline over the same pages of 5,000, each measured in
+a FRESH child process so one run's freed-but-kept heap cannot hide
 the next run's peak. Two memory figures, because each answers a different question:
 
 * peak RSS growth (``VmHWM`` after the call minus ``VmRSS`` before it, from /proc/self/status):
@@ -20,38 +21,31 @@ Also the DataFrame's own size, ``df.memory_usage(deep=True).sum()``.
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import time
 import tracemalloc
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from bench.common import (
     baseline_listing,
     client_for,
     connections_url,
+    in_fresh_process,
     main_with_repeats,
     ms,
     session_for,
+    status_bytes,
     table,
 )
 from bench.server import Endpoint, RemoteSandbox
 
-ROWS, PAGE_SIZE = 100_000, 100
+ROWS, PAGE_SIZE = 100_000, 5000
 VARIANTS = (
     "bare baseline (requests, sequential)",
     "codat_nb default (4 workers)",
     "codat_nb concurrency=1",
 )
 MIB = 1024 * 1024
-
-
-def _status_bytes(field: str) -> int:
-    """A memory figure from /proc/self/status (``VmRSS`` now, ``VmHWM`` the peak so far)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith(field + ":"))
-    return int(line.split()[1]) * 1024
 
 
 def _measure(endpoint: Endpoint, variant: str, use_tracemalloc: bool) -> dict[str, Any]:
@@ -77,9 +71,7 @@ def _measure(endpoint: Endpoint, variant: str, use_tracemalloc: bool) -> dict[st
         workers = 1 if variant == VARIANTS[2] else None
 
         def listing() -> Any:
-            return client.connections.list(
-                company_id, page_size=PAGE_SIZE, concurrency=workers, progress=False
-            )
+            return client.connections.list(company_id, concurrency=workers, progress=False)
 
     if use_tracemalloc:
         tracemalloc.start()
@@ -87,11 +79,11 @@ def _measure(endpoint: Endpoint, variant: str, use_tracemalloc: bool) -> dict[st
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return {"tracemalloc_peak": peak, "rows": len(frame)}
-    before = _status_bytes("VmRSS")
+    before = status_bytes("VmRSS")
     t0 = time.perf_counter()
     frame = listing()
     seconds = time.perf_counter() - t0
-    peak_growth = _status_bytes("VmHWM") - before
+    peak_growth = status_bytes("VmHWM") - before
     return {
         "seconds": seconds,
         "rss_growth": peak_growth,
@@ -101,24 +93,18 @@ def _measure(endpoint: Endpoint, variant: str, use_tracemalloc: bool) -> dict[st
     }
 
 
-def _in_fresh_process(endpoint: Endpoint, variant: str, use_tracemalloc: bool) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_measure, endpoint, variant, use_tracemalloc).result()
-
-
 def run(repeats: int = 3) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     traced: dict[str, int] = {}
     with RemoteSandbox((ROWS,)) as sb:
         for _ in range(repeats):
             for name in VARIANTS:  # interleaved, like the other benchmarks
-                result = _in_fresh_process(sb.endpoint, name, False)
+                result = in_fresh_process(_measure, sb.endpoint, name, False)
                 if result["rows"] != ROWS or result["distinct"] != ROWS:
                     raise AssertionError(f"{name}: {result['rows']} rows, expected {ROWS}")
                 runs[name].append(result)
         for name in VARIANTS:
-            traced[name] = _in_fresh_process(sb.endpoint, name, True)["tracemalloc_peak"]
+            traced[name] = in_fresh_process(_measure, sb.endpoint, name, True)["tracemalloc_peak"]
     return {"runs": runs, "traced": traced, "repeats": repeats}
 
 
@@ -157,7 +143,8 @@ def report(result: dict[str, Any]) -> str:
     )
     return "\n".join(
         [
-            f"100,000 connections, pages of {PAGE_SIZE} (1,000 requests), each run in a fresh "
+            f"100,000 connections, pages of {PAGE_SIZE:,} (20 pages; codat_nb also checks the 19 "
+            "boundaries between them), each run in a fresh "
             f"process, median of {result['repeats']} runs (tracemalloc: one separate run):",
             "",
             table(header, rows),

@@ -27,11 +27,15 @@ class Endpoint:
     company_ids: tuple[str, ...]
 
 
-def _serve(conn: Any, company_sizes: tuple[int, ...]) -> None:
+def _serve(
+    conn: Any, company_sizes: tuple[int, ...], seed: str | None, portfolio: tuple[int, int] | None
+) -> None:
     from codat_nb.sandbox import Sandbox
 
-    with Sandbox(seed=None, **UNLIMITED) as sb:
+    with Sandbox(seed=seed, **UNLIMITED) as sb:
         ids = tuple(sb.load_scale(n, company_name=f"Scale {n} Ltd") for n in company_sizes)
+        if portfolio is not None:
+            ids += tuple(sb.load_portfolio(*portfolio))
         conn.send(Endpoint(sb.url, sb.auth_header, ids))
         while True:
             command, argument = conn.recv()
@@ -46,13 +50,25 @@ def _serve(conn: Any, company_sizes: tuple[int, ...]) -> None:
 
 
 class RemoteSandbox:
-    """``with RemoteSandbox((10_000,)) as rs: rs.endpoint.url ...`` - a sandbox in a child."""
+    """``with RemoteSandbox((10_000,)) as rs: rs.endpoint.url ...`` - a sandbox in a child.
 
-    def __init__(self, company_sizes: tuple[int, ...]) -> None:
+    ``seed="demo"`` loads the demo portfolio; ``portfolio=(companies, per_company)`` adds that
+    many companies of that many connections each."""
+
+    def __init__(
+        self,
+        company_sizes: tuple[int, ...] = (),
+        *,
+        seed: str | None = None,
+        portfolio: tuple[int, int] | None = None,
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child_conn, company_sizes), name="bench-sandbox", daemon=True
+            target=_serve,
+            args=(child_conn, company_sizes, seed, portfolio),
+            name="bench-sandbox",
+            daemon=True,
         )
         self._process.start()
         deadline = time.monotonic() + 120

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -54,12 +55,16 @@ class CompaniesAPI:
             schema=COMPANY, arrays=True, max_concurrency=self._max_concurrency, **options
         )
 
-    def collect(self, args: ListingArgs, cache: PageCache, tally: Tally) -> list[dict[str, Any]]:
+    def collect(
+        self, args: ListingArgs, cache: PageCache, tally: Tally, *, connections: bool = True
+    ) -> list[dict[str, Any]]:
         """Every company (as wire dicts) the arguments select, complete and consistent, through
-        the gate (``wire.rows``, which checks each embedded connection too) before the filter."""
+        the gate (``wire.rows``) before the filter. ``connections=False`` leaves the embedded
+        connections' own check to the caller (the portfolio checks them in one pass)."""
         source = self.source(cache, tally)
-        rows = paging.collect(source, args)
-        check_rows(COMPANY, rows, source.what)
+        shallow = frozenset() if connections else frozenset({"dataConnections"})
+        gate = partial(check_rows, COMPANY, what=source.what, shallow=shallow)
+        rows = paging.collect(source, args, prepare=gate)  # each page checked as it comes
         keep = keep_matching(rows, args.query, COMPANY, source.what, arrays=True, limit=args.limit)
         return [row for row, kept in zip(rows, keep, strict=True) if kept]
 
@@ -91,13 +96,13 @@ class CompaniesAPI:
 
         def call(cache: PageCache, tally: Tally) -> Any:
             rows = self.collect(args, cache, tally)
-            frame = companies_frame(rows, "companies")
+            frame = companies_frame(rows, "companies", checked=True)
             stats = cost(tally, cache, self._transport.last_date())
             frame.attrs.update(stats)
             if not with_connections:
                 return frame
             parts = [(c["id"], c.get("name"), c.get("dataConnections") or []) for c in rows]
-            connections = portfolio_frame(parts, "connections of the companies listed")
+            connections = portfolio_frame(parts, "connections of the companies", checked=True)
             connections.attrs.update(stats)
             return frame, connections
 

@@ -89,31 +89,46 @@ COMPANY_COLUMNS = s.COMPANY.frame_columns(tuple(COMPANY_DERIVED))
 
 
 def frame(
-    schema: s.Schema, derived: Derived, rows: Iterable[Row], what: str = "a listing"
+    schema: s.Schema,
+    derived: Derived,
+    rows: Iterable[Row],
+    what: str = "a listing",
+    *,
+    checked: bool = False,
 ) -> pd.DataFrame:
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
-    by the same gate as every other reading (``wire.rows``; rows it already passed pass again
-    unchanged)."""
+    by the same gate as every other reading (``wire.rows``) unless the caller already did
+    (``checked``; dates are parsed here either way)."""
     rows = rows if isinstance(rows, list) else list(rows)
-    values = check_rows(schema, rows, what, parse_dates=False)
+    if checked:
+        values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
+    else:
+        values = check_rows(schema, rows, what, parse_dates=False)
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
         columns[name] = pd.Series(compute(rows), dtype=dtype)
     return pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
 
 
-def connections_frame(connections: Iterable[Row], what: str = "a listing") -> pd.DataFrame:
+def connections_frame(
+    connections: Iterable[Row], what: str = "a listing", *, checked: bool = False
+) -> pd.DataFrame:
     """A DataFrame of CONNECTION_COLUMNS from raw Connection wire dicts (camelCase)."""
-    return frame(s.CONNECTION, CONNECTION_DERIVED, connections, what)
+    return frame(s.CONNECTION, CONNECTION_DERIVED, connections, what, checked=checked)
 
 
-def companies_frame(companies: Iterable[Row], what: str = "a listing") -> pd.DataFrame:
+def companies_frame(
+    companies: Iterable[Row], what: str = "a listing", *, checked: bool = False
+) -> pd.DataFrame:
     """A DataFrame of COMPANY_COLUMNS from raw Company wire dicts."""
-    return frame(s.COMPANY, COMPANY_DERIVED, companies, what)
+    return frame(s.COMPANY, COMPANY_DERIVED, companies, what, checked=checked)
 
 
 def portfolio_frame(
-    parts: Iterable[tuple[str, str, list[Row]]], what: str = "the portfolio"
+    parts: Iterable[tuple[str, str, list[Row]]],
+    what: str = "the portfolio",
+    *,
+    checked: bool = False,
 ) -> pd.DataFrame:
     """Connections of many companies, ``(company_id, company_name, rows)`` each, in one frame."""
     ids: list[str] = []
@@ -123,7 +138,7 @@ def portfolio_frame(
         ids += [company_id] * len(company_rows)
         names += [company_name] * len(company_rows)
         rows += company_rows
-    result = connections_frame(rows, what)
+    result = connections_frame(rows, what, checked=checked)
     result.insert(0, "company_name", _text(names))
     result.insert(0, "company_id", _text(ids))
     return result

@@ -26,7 +26,7 @@ import sys
 import threading
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -133,8 +133,10 @@ class Walk:
     """One pass over a listing's pages. ``rows()`` yields distinct rows lazily; afterwards
     ``problem()`` says what, if anything, keeps the pass from being the listing."""
 
-    def __init__(self, source: Source, args: ListingArgs) -> None:
-        self.source, self.args = source, args
+    def __init__(
+        self, source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None = None
+    ) -> None:
+        self.source, self.args, self.prepare = source, args, prepare
         self.largest_total = 0
         self.distinct = 0
         self.duplicates = 0
@@ -227,25 +229,34 @@ class Walk:
         pending: deque[tuple[int, Future]] = deque()
         following, number, page = 2, 1, first
         previous: Page | None = None
+
+        def refill() -> None:
+            nonlocal following
+            while following <= last and len(pending) < max(workers, 1):
+                pending.append((following, submit(following)))
+                following += 1
+
         try:
             while True:
                 if bar is not None:
                     bar.update(1)
                 self._note_boundary(previous, number, page, args.page_size)
+                if page["results"]:
+                    self.largest_total = max(self.largest_total, page["totalResults"])
+                    if args.limit is None:  # rows added during the walk push others further on
+                        last = max(last, self._page_count(self.largest_total, args.page_size))
+                        if bar is not None and bar.total != last:
+                            bar.total = last
+                    if executor is not None:
+                        refill()  # workers fetch ahead while this page is being used
                 yield page
                 if not page["results"]:
                     if number < last:
                         self.empty_page = number
                     return
                 previous = page
-                self.largest_total = max(self.largest_total, page["totalResults"])
-                if args.limit is None:  # rows added during the walk push others further on
-                    last = max(last, self._page_count(self.largest_total, args.page_size))
-                    if bar is not None and bar.total != last:
-                        bar.total = last
-                while following <= last and len(pending) < max(workers, 1):
-                    pending.append((following, submit(following)))
-                    following += 1
+                if executor is None:
+                    refill()  # strictly lazy: the next page only once this one was used
                 if not pending:
                     return
                 number, future = pending.popleft()
@@ -293,6 +304,8 @@ class Walk:
         limit = self.args.limit
         for page in self.pages():
             results = page["results"]
+            if self.prepare is not None:  # while the workers fetch the next pages
+                self.prepare(results)
             keys = [row.get("id") if isinstance(row, dict) else None for row in results]
             fresh = set(keys)
             if len(fresh) == len(keys) and fresh.isdisjoint(seen) and None not in fresh:
@@ -367,10 +380,16 @@ def _consistent(walk: Walk) -> str | None:
     return problem
 
 
-def collect(source: Source, args: ListingArgs) -> list[Row]:
-    """Every row (or the first ``limit``) as raw wire dicts, in server order, consistent."""
+def collect(
+    source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None = None
+) -> list[Row]:
+    """Every row (or the first ``limit``) as raw wire dicts, in server order, consistent.
+
+    ``prepare(rows)`` runs on each page as it arrives (the gate, say), while the next pages
+    are fetched; a page a repeated walk throws away has been prepared for nothing, no more.
+    """
     for attempt in range(1, MAX_WALKS + 1):
-        walk = Walk(source, args)
+        walk = Walk(source, args, prepare)
         rows = list(walk.rows())
         problem = _consistent(walk)
         if problem is None:

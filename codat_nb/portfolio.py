@@ -16,6 +16,7 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -88,8 +89,8 @@ def _per_company(
 
     def _company_rows(company: Row) -> list[Row]:
         source = connections.source(company["id"], cache, tally)
-        rows = paging.collect(source, one)
-        check_rows(CONNECTION, rows, source.what)  # the gate first, then the local filter
+        gate = partial(check_rows, CONNECTION, what=source.what)
+        rows = paging.collect(source, one, prepare=gate)  # the gate first, then the filter
         return _local(rows, args)  # local: the server may ignore the query
 
     executor = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="codat_nb-co")
@@ -169,7 +170,7 @@ def list_all(
     )
 
     def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
-        rows = companies.collect(company_args, cache, tally)
+        rows = companies.collect(company_args, cache, tally, connections=False)
         used = strategy
         if used == "embedded" and rows and all("dataConnections" not in c for c in rows):
             warnings.warn(
@@ -180,14 +181,19 @@ def list_all(
             )
             used = "per_company"
         failures: list[tuple[Row, CodatError]] = []
+        filtered = args.query is not None or args.order_by is not None
         if used == "embedded":
+            if filtered:  # the gate before the filter; else the frame's own gate suffices
+                embedded = [row for c in rows for row in c.get("dataConnections") or ()]
+                check_rows(CONNECTION, embedded, "connections of the companies")
             parts = [
                 (c["id"], c.get("name"), _local(c.get("dataConnections") or [], args)) for c in rows
             ]
         else:
             _check_quota(transport, len(rows), args)
             parts, failures = _per_company(connections, rows, args, cache, tally, strict)
-        frame = portfolio_frame(parts)
+        # Filtered rows passed the gate already (each company's own, or the one above).
+        frame = portfolio_frame(parts, checked=filtered or used == "per_company")
         if failures:
             warnings.warn(
                 f"{len(failures)} of {len(rows)} companies could not be read and are missing "

@@ -6,10 +6,11 @@ run this after a change that alters what a notebook shows, then review the diff:
     python tools/execute_notebooks.py                      # every notebooks/*.ipynb
     python tools/execute_notebooks.py notebooks/01_quickstart.ipynb
 
-Each notebook runs in a fresh ``python3`` kernel with ``notebooks/`` as its working directory
-and without Codat credentials in the environment, so outputs always come from the seeded demo
-sandbox, never from a live account. Saved notebooks carry no execution timings, no widget state
-and no machine-specific metadata, so re-running on another machine gives a small, honest diff.
+Each notebook runs in a fresh ``python3`` kernel with ``notebooks/`` as its working directory,
+this checkout's ``codat_nb`` first on its path, and without Codat credentials in the
+environment, so outputs always come from the seeded demo sandbox, never from a live account.
+Saved notebooks carry no execution timings, no widget state and no machine-specific metadata,
+so re-running on another machine gives a small, honest diff.
 A notebook that raises, or that writes to stderr, is reported and not saved.
 """
 
@@ -89,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no such notebook: {', '.join(missing)}")
     for name in UNSET_FOR_KERNELS:  # the kernels inherit this process's environment
         os.environ.pop(name, None)
+    # The kernels import this checkout's codat_nb, as pytest's do, whatever the editable
+    # install points at (another clone or worktree would record its outputs, not these).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+    )
     failed = 0
     for path in paths:
         try:

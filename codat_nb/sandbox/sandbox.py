@@ -18,7 +18,7 @@ from codat_nb.sandbox.evolution import Changes, advance
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.knobs import knobs, refuse_unknown
 from codat_nb.sandbox.links import OneTimeLinks
-from codat_nb.sandbox.seed import demo_portfolio, scale_company
+from codat_nb.sandbox.seed import demo_portfolio, scale_company, scale_portfolio
 from codat_nb.sandbox.server import DEFAULT_READ_TIMEOUT, ThreadedServer
 from codat_nb.sandbox.store import Store
 from codat_nb.wire.protocol import basic_auth_header
@@ -109,6 +109,12 @@ class Sandbox:
     def load_scale(self, connections: int = 100_000, company_name: str = "Scale Test Ltd") -> str:
         """Add one company with ``connections`` connections (for paging benchmarks); its id."""
         return scale_company(self.store, connections, company_name)
+
+    def load_portfolio(
+        self, companies: int = 10_000, connections_per_company: int = 5
+    ) -> list[str]:
+        """Add many companies with a few connections each (for portfolio benchmarks); ids."""
+        return scale_portfolio(self.store, companies, connections_per_company)
 
     def stop(self) -> None:
         """Stop serving, close open connections and free the port; safe to call twice."""

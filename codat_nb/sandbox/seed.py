@@ -290,20 +290,16 @@ def _reference(company: dict[str, Any]) -> dict[str, Any]:
     return {"id": company["id"], "name": company["name"]}
 
 
-def scale_company(store: Store, connections: int, company_name: str) -> str:
-    """One company with ``connections`` rows in a seeded status mix, for paging benchmarks."""
-    if not isinstance(connections, int) or connections < 0:
-        raise ValueError(f"connections must be a non-negative int, got {connections!r}")
-    company_id = store.create_company(company_name)["id"]
-    rng = random.Random(f"scale:{company_id}:{connections}")
+def _scale_rows(store: Store, company_id: str, count: int, rng: random.Random) -> list[dict]:
+    """``count`` connections for one company in a seeded status mix, created a second apart."""
     base = store.clock.now()
     platforms = list(PLATFORMS.values())
     statuses = (LINKED, LINKED, LINKED, PENDING, UNLINKED, DEAUTHORIZED)
     rows = []
-    for n in range(connections):
+    for n in range(count):
         connection_id = new_uuid(rng)
         status = statuses[rng.randrange(len(statuses))]
-        created = base - timedelta(seconds=connections - n)
+        created = base - timedelta(seconds=count - n)
         rows.append(
             connection_wire(
                 connection_id=connection_id,
@@ -316,7 +312,36 @@ def scale_company(store: Store, connections: int, company_name: str) -> str:
                 last_sync=None if status == PENDING else stamp(created + timedelta(minutes=5)),
             )
         )
+    return rows
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
+def scale_company(store: Store, connections: int, company_name: str) -> str:
+    """One company with ``connections`` rows in a seeded status mix, for paging benchmarks."""
+    _check_count("connections", connections)
+    company_id = store.create_company(company_name)["id"]
+    rng = random.Random(f"scale:{company_id}:{connections}")
+    rows = _scale_rows(store, company_id, connections, rng)
     details = store.get_company_wire(company_id)
     details.pop("dataConnections")
     store.ingest([(details, rows)])
     return company_id
+
+
+def scale_portfolio(store: Store, companies: int, per_company: int) -> list[str]:
+    """``companies`` companies of ``per_company`` connections each (portfolio benchmarks)."""
+    _check_count("companies", companies)
+    _check_count("connections_per_company", per_company)
+    loaded = []
+    for n in range(companies):
+        details = store.create_company(f"Scale Company {n + 1}")
+        details.pop("dataConnections")
+        rng = random.Random(f"scale:{details['id']}")
+        loaded.append((details, _scale_rows(store, details["id"], per_company, rng)))
+    store.ingest(loaded)
+    return [details["id"] for details, _ in loaded]

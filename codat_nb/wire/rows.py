@@ -52,14 +52,21 @@ def dates(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> pd.
 
 
 def check_rows(
-    schema: s.Schema, rows: Sequence[Any], what: str, *, parse_dates: bool = True
+    schema: s.Schema,
+    rows: Sequence[Any],
+    what: str,
+    *,
+    parse_dates: bool = True,
+    shallow: frozenset[str] = frozenset(),
 ) -> dict[str, list[Any]]:
     """Refuse (CodatError) any row that is not a valid ``schema``; normalises '' dates to null
     and a null array the document does not allow to an empty one.
 
     Returns the rows' values by wire name, so a caller building columns reads each row once.
     ``parse_dates=False`` leaves date parsing to the caller, who must use ``dates()`` (the
-    DataFrames do, so each date is parsed once).
+    DataFrames do, so each date is parsed once). Fields named in ``shallow`` are checked as
+    arrays or objects, their items left to the caller's own ``check_rows`` (the portfolio
+    checks every company's connections in one pass).
     """
     columns: dict[str, list[Any]] = {}
     for index, row in enumerate(rows):
@@ -101,7 +108,7 @@ def check_rows(
                 )
         if field.kind == s.DATETIME and parse_dates:
             dates(schema, field, values, what)
-        elif isinstance(field.item, s.Schema):
+        elif isinstance(field.item, s.Schema) and field.wire not in shallow:
             nested = [v for v in values if v is not None]
             items = [item for v in nested for item in v] if field.kind == s.LIST else nested
             if items:
