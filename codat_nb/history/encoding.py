@@ -163,9 +163,11 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
         elif isinstance(series.dtype, pd.CategoricalDtype):
             out[column] = series
         elif column == "link_url":
-            out[column] = pd.Series(
-                [without_one_time_password(url) for url in series], index=series.index, dtype="str"
-            )
+            urls = series.astype("str")
+            with_otp = urls.str.contains("otp=", regex=False, na=False)
+            if with_otp.any():
+                urls[with_otp] = [without_one_time_password(u) for u in urls[with_otp].tolist()]
+            out[column] = urls
         else:
             out[column] = series.astype("str")
     return pd.DataFrame(out, index=portfolio.index)

@@ -83,8 +83,8 @@ def text_ids(db: sqlite3.Connection, values: Sequence[str | None]) -> list[int |
     added = [(first + n, value) for n, value in enumerate(new)]
     db.executemany("INSERT INTO text (id, value) VALUES (?, ?)", added)
     known.update((value, key) for key, value in added)
-    ids = np.array([known[value] for value in uniques] + [-1], dtype=np.int64)[codes]
-    return [None if key < 0 else key for key in ids.tolist()]
+    ids = np.array([known[value] for value in uniques] + [None], dtype=object)[codes]
+    return ids.tolist()  # code -1 (a missing value) picks the None at the end
 
 
 def state_values(db: sqlite3.Connection, rows: pd.DataFrame) -> dict[str, list[Any]]:

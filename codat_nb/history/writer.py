@@ -77,7 +77,10 @@ def _connection_keys(
         }
     )
     wanted = pd.DataFrame({"company": companies, "connection_id": connection_ids.astype("str")})
-    keys = wanted.merge(known, how="left", on=["company", "connection_id"])["key"]
+    if len(known):
+        keys = wanted.merge(known, how="left", on=["company", "connection_id"])["key"]
+    else:  # the first snapshot: nothing to look up
+        keys = pd.Series(np.nan, index=wanted.index)
     new = keys.isna().to_numpy()
     first = _next_id(db, "connection")
     fresh = np.arange(first, first + new.sum(), dtype=np.int64)
