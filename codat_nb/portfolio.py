@@ -48,6 +48,25 @@ FAILURE_COLUMNS = {
 }
 
 
+class FailureTable(pd.DataFrame):
+    """A DataFrame that compares as a whole: ``==`` and ``!=`` give one bool (``equals``).
+
+    pandas compares the ``attrs`` of frames it concatenates; a plain DataFrame there makes
+    ``pd.concat`` of two portfolios fail ("truth value ... is ambiguous")."""
+
+    @property
+    def _constructor(self) -> type[FailureTable]:
+        return FailureTable
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        return isinstance(other, pd.DataFrame) and self.equals(other)
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def failures_frame(failures: list[tuple[Row, CodatError]]) -> pd.DataFrame:
     """One row per company that could not be read: which, what went wrong, what to quote."""
     data = {
@@ -58,7 +77,7 @@ def failures_frame(failures: list[tuple[Row, CodatError]]) -> pd.DataFrame:
         "correlation_id": [e.correlation_id for _, e in failures],
         "message": [e.message for _, e in failures],
     }
-    return pd.DataFrame({k: pd.Series(v, dtype=FAILURE_COLUMNS[k]) for k, v in data.items()})
+    return FailureTable({k: pd.Series(v, dtype=FAILURE_COLUMNS[k]) for k, v in data.items()})
 
 
 def _local(rows: list[Row], args: ListingArgs) -> list[Row]:

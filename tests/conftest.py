@@ -4,6 +4,7 @@ Ctrl-C helpers. Plain helpers are in ``tests/support.py``; the layers are in ``t
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -21,6 +22,11 @@ from codat_nb.sandbox import Sandbox
 from tests import support
 
 matplotlib.use("Agg")  # tests draw charts without a display
+# Commands the tests start (codat-nb sandbox, console, snapshot) import this checkout's
+# codat_nb, as the tests do, whatever checkout the editable install points at.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(support.ROOT), os.environ.get("PYTHONPATH")])
+)
 
 
 @pytest.fixture

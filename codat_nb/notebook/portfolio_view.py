@@ -249,6 +249,8 @@ class PortfolioView(widgets.VBox):
             else:
                 since = self._now() - pd.Timedelta(window)
             changes = self.history.changes(since=since)
+            if "change" in changes:  # a stalled sync is not a change of the connection
+                changes = changes[changes["change"].astype(str) != "stalled"]
             self._changed[choice] = set(changes["connection_id"].astype(str))
         return self._changed[choice]
 

@@ -158,3 +158,22 @@ def test_bad_strategy_or_strict_is_refused():
         client.connections.list_all(strategy="fast")
     with pytest.raises(TypeError, match="strict"):
         client.connections.list_all(strict="yes")
+
+
+def test_two_portfolios_concatenate(demo_sandbox, demo_client):
+    """pandas compares attrs when it concatenates: the failures table must compare as a whole."""
+    first = demo_client.connections.list_all()
+    second = demo_client.connections.list_all(strategy="per_company")
+    both = pd.concat([first, second], ignore_index=True)
+    assert len(both) == 2 * len(first)
+    failures = first.attrs["failures"]
+    assert isinstance(failures, pd.DataFrame) and failures.empty
+    assert failures == second.attrs["failures"]
+    assert list(failures.columns) == [
+        "company_id",
+        "company_name",
+        "error",
+        "status_code",
+        "correlation_id",
+        "message",
+    ]

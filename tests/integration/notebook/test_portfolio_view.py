@@ -157,3 +157,23 @@ def test_a_failed_listing_says_so_and_a_reload_recovers(demo_sandbox, make_clien
     view.reload_button.click()
     assert view.table.total == len(view.portfolio) > 0
     assert ServerError.__name__ not in view.summary.value
+
+
+def test_the_changed_filter_with_a_real_history_shows_status_changes_not_stalls(
+    demo_sandbox, make_client, tmp_path
+):
+    from codat_nb.history import History
+
+    client = make_client(demo_sandbox)
+    with History(tmp_path / "history.db") as history:
+        history.record(client.connections.list_all())
+        demo_sandbox.advance(days=7)
+        history.record(client.connections.list_all())
+        changes = history.changes(since=history.snapshots()["taken_at"].iloc[0])
+        moved = set(changes.loc[changes["change"] != "stalled", "connection_id"])
+        stalled = set(changes.loc[changes["change"] == "stalled", "connection_id"])
+        assert moved and stalled  # a week of time travel gives both kinds
+        view = PortfolioView(client, history=history)
+        view.changed_filter.value = "In the latest snapshot"
+        shown = set(view.portfolio.set_index("id").loc[view.table.ids].index)
+        assert shown and shown <= moved and not shown & (stalled - moved)
