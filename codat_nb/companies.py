@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -56,17 +56,29 @@ class CompaniesAPI:
         )
 
     def collect(
-        self, args: ListingArgs, cache: PageCache, tally: Tally, *, connections: bool = True
-    ) -> list[dict[str, Any]]:
-        """Every company (as wire dicts) the arguments select, complete and consistent, through
-        the gate (``wire.rows``) before the filter. ``connections=False`` leaves the embedded
-        connections' own check to the caller (the portfolio checks them in one pass)."""
+        self,
+        args: ListingArgs,
+        cache: PageCache,
+        tally: Tally,
+        *,
+        connections: bool = True,
+        build: Callable[[list[dict[str, Any]]], Any] = list,
+    ) -> Any:
+        """``build(companies)``: every company (as wire dicts) the arguments select, complete and
+        consistent, through the gate (``wire.rows``) before the filter; built while the page
+        boundaries are checked. ``connections=False`` leaves the embedded connections' own check
+        to ``build`` (the portfolio checks them in one pass)."""
         source = self.source(cache, tally)
         shallow = frozenset() if connections else frozenset({"dataConnections"})
         gate = partial(check_rows, COMPANY, what=source.what, shallow=shallow)
-        rows = paging.collect(source, args, prepare=gate)  # each page checked as it comes
-        keep = keep_matching(rows, args.query, COMPANY, source.what, arrays=True, limit=args.limit)
-        return [row for row, kept in zip(rows, keep, strict=True) if kept]
+
+        def matching(rows: list[dict[str, Any]]) -> Any:
+            keep = keep_matching(
+                rows, args.query, COMPANY, source.what, arrays=True, limit=args.limit
+            )
+            return build([row for row, kept in zip(rows, keep, strict=True) if kept])
+
+        return paging.collect(source, args, prepare=gate, build=matching)
 
     def list(
         self,

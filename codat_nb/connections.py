@@ -101,11 +101,13 @@ class ConnectionsAPI:
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = self.source(company_id, cache, tally)
-            rows = paging.collect(source, args)
-            frame = connections_frame(rows, source.what)  # the gate first, then the filter
-            keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
-            if not all(keep):
-                frame = frame[keep].reset_index(drop=True)
+
+            def build(rows: list[dict]) -> pd.DataFrame:  # while the boundaries are checked
+                frame = connections_frame(rows, source.what)  # the gate first, then the filter
+                keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
+                return frame if all(keep) else frame[keep].reset_index(drop=True)
+
+            frame = paging.collect(source, args, build=build)
             frame.attrs.update(cost(tally, cache, self._transport.last_date()))
             return frame
 

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -47,6 +47,7 @@ from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+T = TypeVar("T")
 MAX_WALKS = 3
 PROGRESS_MIN_PAGES = 4
 
@@ -143,6 +144,7 @@ class Walk:
         self.empty_page: int | None = None  # a page that came back empty before the end
         self.ragged = False  # a page other than the last held fewer rows than the page size
         self.stop = threading.Event()  # set when the walk ends: its workers retry no more
+        self.check_stop = threading.Event()  # set to abandon the boundary check
         self.probe_limit = MAX_PAGE_SIZE
         self.boundaries: list[Boundary] = []
 
@@ -356,7 +358,7 @@ class Walk:
         plan = probe_plan(self.boundaries, self.probe_limit)
         workers = min(self.args.concurrency, len(plan))
         log.debug("checking %d page boundaries of %s", len(self.boundaries), self.source.what)
-        stop = threading.Event()
+        stop = self.check_stop
         if workers <= 1:
             try:
                 return all(checked(probe) for probe in plan)
@@ -370,20 +372,49 @@ class Walk:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+MOVED = (
+    "rows were added or removed while the pages were read, so some slid across a page "
+    "boundary (seen twice or not at all)"
+)
+
+
 def _consistent(walk: Walk) -> str | None:
     problem = walk.problem()
     if problem is None and not walk.boundaries_hold():
-        problem = (
-            "rows were added or removed while the pages were read, so some slid across a "
-            "page boundary (seen twice or not at all)"
-        )
+        problem = MOVED
     return problem
 
 
+def _build_while_checking(walk: Walk, rows: list[Row], build: Callable[[list[Row]], T]) -> T:
+    """``build(rows)`` in this thread while another checks the walk's boundaries (one round
+    trip that would otherwise come after it). Raises _Moved if the boundaries moved."""
+    if not walk.boundaries:
+        return build(rows)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="codat_nb-check")
+    checking = pool.submit(walk.boundaries_hold)
+    try:
+        built = build(rows)
+        if not checking.result():
+            raise _Moved
+        return built
+    finally:
+        walk.check_stop.set()  # a build that failed (or Ctrl-C) stops the check at once
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Moved(Exception):
+    """The boundaries moved under a walk that was otherwise complete."""
+
+
 def collect(
-    source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None = None
-) -> list[Row]:
-    """Every row (or the first ``limit``) as raw wire dicts, in server order, consistent.
+    source: Source,
+    args: ListingArgs,
+    prepare: Callable[[list[Row]], Any] | None = None,
+    build: Callable[[list[Row]], Any] = list,
+) -> Any:
+    """Every row (or the first ``limit``) in server order, consistent: ``build(rows)``, by
+    default the list of raw wire dicts. The result is built while the page boundaries are
+    checked, and thrown away if they moved.
 
     ``prepare(rows)`` runs on each page as it arrives (the gate, say), while the next pages
     are fetched; a page a repeated walk throws away has been prepared for nothing, no more.
@@ -391,16 +422,21 @@ def collect(
     for attempt in range(1, MAX_WALKS + 1):
         walk = Walk(source, args, prepare)
         rows = list(walk.rows())
-        problem = _consistent(walk)
+        problem = walk.problem()
         if problem is None:
-            if walk.duplicates:
-                warnings.warn(
-                    f"{walk.duplicates} row(s) of {source.what} appeared twice in Codat's "
-                    "answer and were dropped by id",
-                    CodatWarning,
-                    stacklevel=3,
-                )
-            return rows
+            try:
+                built = _build_while_checking(walk, rows, build)
+            except _Moved:
+                problem = MOVED
+            else:
+                if walk.duplicates:
+                    warnings.warn(
+                        f"{walk.duplicates} row(s) of {source.what} appeared twice in Codat's "
+                        "answer and were dropped by id",
+                        CodatWarning,
+                        stacklevel=3,
+                    )
+                return built
         source.cache.forget(source.what)  # those pages are not one state: read afresh
         if attempt < MAX_WALKS:
             warnings.warn(

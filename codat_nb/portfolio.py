@@ -189,7 +189,14 @@ def list_all(
     )
 
     def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
-        rows = companies.collect(company_args, cache, tally, connections=False)
+        def build(rows: list[Row]) -> pd.DataFrame:  # while the companies' pages are checked
+            return _portfolio(rows, cache, tally)
+
+        frame = companies.collect(company_args, cache, tally, connections=False, build=build)
+        frame.attrs.update(cost(tally, cache, transport.last_date()))
+        return frame
+
+    def _portfolio(rows: list[Row], cache: PageCache, tally: Tally) -> pd.DataFrame:
         used = strategy
         if used == "embedded" and rows and all("dataConnections" not in c for c in rows):
             warnings.warn(
@@ -221,7 +228,6 @@ def list_all(
                 stacklevel=4,
             )
         frame.attrs.update(strategy=used, failures=failures_frame(failures))
-        frame.attrs.update(cost(tally, cache, transport.last_date()))
         return frame
 
     return listings.run("connections.list_all()", call)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from codat_nb.frames import CONNECTION_COLUMNS
 from codat_nb.history.encoding import KNOWN_CATEGORIES, NAT, category, from_micros
 from codat_nb.history.interning import COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER, INTERNED
 from codat_nb.wire.schema import CONNECTION_STATUSES
@@ -119,25 +120,8 @@ JOIN status AS st ON st.id = m.status
 WHERE m.snapshot = ?
 ORDER BY c.company, m.connection
 """
-#: The order ``_PORTFOLIO`` selects in (``id`` is the connection id).
-_PORTFOLIO_ORDER = (
-    "company_id",
-    "company_name",
-    "id",
-    "platform_name",
-    "integration_key",
-    "source_type",
-    "status",
-    "created",
-    "last_sync",
-    "error_count",
-    "latest_error",
-    "link_url",
-    "integration_id",
-    "source_id",
-    "data_connection_errors",
-    "connection_info",
-)
+#: The order ``_PORTFOLIO`` selects in: ``list_all()``'s columns (``id`` is the connection id).
+_PORTFOLIO_ORDER = ("company_id", "company_name", *CONNECTION_COLUMNS)
 
 
 def timestamp(value: int) -> pd.Timestamp:

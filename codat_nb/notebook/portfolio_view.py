@@ -25,6 +25,7 @@ import pandas as pd
 from codat_nb.analysis import stale
 from codat_nb.exceptions import CodatError
 from codat_nb.frames import portfolio_frame
+from codat_nb.notebook.controls import make_button, with_class
 from codat_nb.notebook.display import PORTFOLIO_COLUMNS, table_cells
 from codat_nb.notebook.links import download_html, links_csv
 from codat_nb.notebook.table import DataTable
@@ -77,25 +78,25 @@ class PortfolioView(widgets.VBox):
 
     # ----------------------------------------------------------------------------- layout
     def _build(self, page_size: int) -> None:
-        self.search = _with_class(
+        self.search = with_class(
             widgets.Text(placeholder="Company name or id", description="Company"), "search"
         )
-        self.status_filter = _with_class(
+        self.status_filter = with_class(
             widgets.Dropdown(options=[ALL, *CONNECTION_STATUSES], description="Status"),
             "portfolio-status",
         )
-        self.source_filter = _with_class(
+        self.source_filter = with_class(
             widgets.Dropdown(options=[ALL, *SOURCE_TYPES], description="Source type"),
             "portfolio-source",
         )
-        self.platform_filter = _with_class(
+        self.platform_filter = with_class(
             widgets.Dropdown(options=[ALL], description="Platform"), "portfolio-platform"
         )
-        self.staleness_filter = _with_class(
+        self.staleness_filter = with_class(
             widgets.Dropdown(options=list(STALENESS), description="No sync in"),
             "portfolio-staleness",
         )
-        self.changed_filter = _with_class(
+        self.changed_filter = with_class(
             widgets.Dropdown(
                 options=[
                     label
@@ -108,14 +109,16 @@ class PortfolioView(widgets.VBox):
             "portfolio-changed",
         )
         self.preset_buttons = [
-            _button(label, "preset", tooltip=f"Filter: {label.lower()}") for label in PRESETS
+            make_button(label, "preset", tooltip=f"Filter: {label.lower()}") for label in PRESETS
         ]
-        self.clear_filters_button = _button("All connections", "preset-clear")
-        self.reload_button = _button("Reload portfolio", "reload", icon="refresh")
-        self.export_button = _button("Export link URLs (CSV)", "portfolio-export", icon="download")
-        self.summary = _with_class(widgets.HTML(), "portfolio-summary")
-        self.download = _with_class(widgets.HTML(), "portfolio-download")
-        self.table = _with_class(
+        self.clear_filters_button = make_button("All connections", "preset-clear")
+        self.reload_button = make_button("Reload portfolio", "reload", icon="refresh")
+        self.export_button = make_button(
+            "Export link URLs (CSV)", "portfolio-export", icon="download"
+        )
+        self.summary = with_class(widgets.HTML(), "portfolio-summary")
+        self.download = with_class(widgets.HTML(), "portfolio-download")
+        self.table = with_class(
             DataTable(
                 [label for _, label in PORTFOLIO_COLUMNS],
                 page_size=page_size,
@@ -317,14 +320,3 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         dtype = pd.CategoricalDtype(categories)
         frames = [f.assign(**{column: f[column].astype(dtype)}) for f in frames]
     return pd.concat(frames, ignore_index=True)
-
-
-def _with_class(widget: widgets.Widget, name: str) -> Any:
-    widget.add_class(f"codat-nb-{name}")
-    return widget
-
-
-def _button(description: str, css: str, **options: Any) -> widgets.Button:
-    button = _with_class(widgets.Button(description=description, **options), css)
-    button.layout.width = "auto"
-    return button

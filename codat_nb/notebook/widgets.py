@@ -27,6 +27,7 @@ import pandas as pd
 
 from codat_nb.exceptions import CodatError
 from codat_nb.frames import companies_frame, connections_frame
+from codat_nb.notebook.controls import make_button, with_class
 from codat_nb.notebook.display import TABLE_COLUMNS, connection_html, table_cells
 from codat_nb.notebook.links import (
     RELINKABLE,
@@ -48,17 +49,6 @@ _FAILED = object()  # what _call returns when the call raised (a call may legiti
 DOUBLE_CLICK_S = 0.5
 #: What the manager tells its listeners after each (re)load: company id and its connections.
 Listener = Callable[[str, pd.DataFrame], None]
-
-
-def _with_class(widget: widgets.Widget, name: str) -> Any:
-    widget.add_class(f"codat-nb-{name}")
-    return widget
-
-
-def _button(description: str, css: str, **options: Any) -> widgets.Button:
-    button = _with_class(widgets.Button(description=description, **options), css)
-    button.layout.width = "auto"
-    return button
 
 
 def handler(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,28 +101,28 @@ class ConnectionManager(widgets.VBox):
 
     # ----------------------------------------------------------------------------- layout
     def _build(self, page_size: int) -> None:
-        self.company_search = _with_class(
+        self.company_search = with_class(
             widgets.Text(placeholder="Search companies by name or id", description="Company"),
             "company-search",
         )
-        self.company_select = _with_class(
+        self.company_select = with_class(
             widgets.Select(
                 options=[], value=None, rows=6, description="Matches", layout={"width": "640px"}
             ),
             "company-select",
         )
-        self.refresh_button = _button(
+        self.refresh_button = make_button(
             "Refresh", "refresh", icon="refresh", tooltip="Reload companies and connections"
         )
-        self.status_filter = _with_class(
+        self.status_filter = with_class(
             widgets.Dropdown(options=[ALL, *CONNECTION_STATUSES], value=ALL, description="Status"),
             "status-filter",
         )
-        self.source_filter = _with_class(
+        self.source_filter = with_class(
             widgets.Dropdown(options=[ALL, *SOURCE_TYPES], value=ALL, description="Source type"),
             "source-filter",
         )
-        self.table = _with_class(
+        self.table = with_class(
             DataTable(
                 [label for _, label in TABLE_COLUMNS],
                 page_size=page_size,
@@ -141,24 +131,24 @@ class ConnectionManager(widgets.VBox):
             ),
             "table",
         )
-        self.selection_info = _with_class(widgets.HTML(), "selection-info")
-        self.relink_button = _button(
+        self.selection_info = with_class(widgets.HTML(), "selection-info")
+        self.relink_button = make_button(
             "Re-link", "relink", icon="link", tooltip="Show the link URLs of the selection"
         )
-        self.unlink_button = _button(
+        self.unlink_button = make_button(
             "Unlink",
             "unlink",
             icon="unlink",
             button_style="warning",
             tooltip="Unlink the selection",
         )
-        self.delete_button = _button(
+        self.delete_button = make_button(
             "Delete", "delete", icon="trash", button_style="danger", tooltip="Delete the selection"
         )
-        self.export_csv_button = _button("Export CSV", "export-csv", icon="download")
-        self.export_text_button = _button("Copy as text", "export-text", icon="copy")
-        self.clear_button = _button("Clear selection", "clear-selection")
-        self.platform_picker = _with_class(
+        self.export_csv_button = make_button("Export CSV", "export-csv", icon="download")
+        self.export_text_button = make_button("Copy as text", "export-text", icon="copy")
+        self.clear_button = make_button("Clear selection", "clear-selection")
+        self.platform_picker = with_class(
             widgets.Dropdown(
                 options=[
                     (f"{p.name} ({p.key}, {p.source_type})", p.key)
@@ -169,29 +159,29 @@ class ConnectionManager(widgets.VBox):
             ),
             "platform-picker",
         )
-        self.platform_key_text = _with_class(
+        self.platform_key_text = with_class(
             widgets.Text(placeholder="or any 4-letter key", layout={"width": "160px"}),
             "platform-key",
         )
-        self.create_button = _button("Create connection", "create", icon="plus")
-        self.partner_button = _button("Create partner expense", "partner", icon="plus")
-        self.confirm_message = _with_class(widgets.HTML(), "confirm-message")
-        self.confirm_button = _button("Confirm", "confirm", button_style="danger")
-        self.cancel_button = _button("Cancel", "cancel")
-        self.confirm_box = _with_class(
+        self.create_button = make_button("Create connection", "create", icon="plus")
+        self.partner_button = make_button("Create partner expense", "partner", icon="plus")
+        self.confirm_message = with_class(widgets.HTML(), "confirm-message")
+        self.confirm_button = make_button("Confirm", "confirm", button_style="danger")
+        self.cancel_button = make_button("Cancel", "cancel")
+        self.confirm_box = with_class(
             widgets.VBox(
                 [self.confirm_message, widgets.HBox([self.confirm_button, self.cancel_button])],
                 layout={"display": "none"},
             ),
             "confirm-box",
         )
-        self.links = _with_class(widgets.HTML(), "links")
-        self.export_text = _with_class(
+        self.links = with_class(widgets.HTML(), "links")
+        self.export_text = with_class(
             widgets.Textarea(layout={"width": "900px", "height": "120px", "display": "none"}),
             "export-text-area",
         )
-        self.status_line = _with_class(widgets.HTML(), "status-line")
-        self.details = _with_class(widgets.HTML(), "details")
+        self.status_line = with_class(widgets.HTML(), "status-line")
+        self.details = with_class(widgets.HTML(), "details")
 
         self.children = [
             widgets.HBox([self.company_search, self.refresh_button]),
