@@ -9,6 +9,7 @@ correlationId. Either way the sandbox's state is exactly what it was.
 from __future__ import annotations
 
 import uuid
+import warnings
 
 import pytest
 
@@ -372,9 +373,15 @@ def test_mistakes_codat_judges_raise_typed_errors_and_change_nothing(
     ids=["sql quote", "sql drop", "html script", "unicode"],
 )
 def test_injection_like_values_are_literal_text_matching_nothing(world, client, query):
-    """A well-formed query whose value looks like an attack is just an unmatched value."""
+    """A well-formed query whose value looks like an attack is just an unmatched value (one
+    that is not a documented status is also said to match nothing, before it is sent)."""
     state = world.sb.store.snapshot()
-    frame = client.connections.list(world.company_id, query=query)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = client.connections.list(world.company_id, query=query)
+    said = [str(w.message) for w in caught if issubclass(w.category, codat_nb.CodatWarning)]
+    assert len(said) == (1 if query.startswith("status=") else 0)
+    assert all("matches nothing" in message for message in said)
     assert len(frame) == 0 and list(frame.columns) == list(codat_nb.frames.CONNECTION_COLUMNS)
     assert world.sb.store.snapshot() == state
 
