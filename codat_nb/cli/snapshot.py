@@ -5,7 +5,8 @@ Credentials come from the environment as for ``codat_nb.connect()`` (``CODAT_API
 snapshot records where it was listed from, so a job that lost its credentials cannot slip the
 demo portfolio into a real account's history (the history refuses it, exit 3).
 
-The history file is opened before the portfolio is listed, so a bad path costs no API calls.
+Credentials are resolved before the history file is touched, and the file is opened before the
+portfolio is listed, so a bad path costs no API calls.
 What changed since the previous snapshot is printed: status changes, connections that appeared
 or disappeared, and how many Linked connections did not sync. Exit codes: ``EXIT_CODES``
 (``--help`` lists them).
@@ -23,9 +24,10 @@ EXIT_CODES = {
     0: "the snapshot was recorded (or had been already)",
     1: "recorded, and --fail-on-deauthorized found connections newly Deauthorized",
     2: "usage or configuration error (bad flags, CODAT_BASE_URL without a key)",
-    3: "the history file cannot be used, or refused the snapshot (nothing written)",
-    4: "the portfolio could not be listed from Codat (nothing written)",
-    130: "interrupted (nothing written)",
+    3: "the history file cannot be used, or refused the snapshot (nothing recorded)",
+    4: "the portfolio could not be listed from Codat (nothing recorded)",
+    130: "interrupted (before recording: nothing recorded; after: said so, and "
+    "--fail-on-deauthorized still exits 1)",
 }
 
 SHOWN = ["company_name", "platform_name", "from_status", "to_status", "connection_id"]
@@ -71,37 +73,33 @@ def run(args: argparse.Namespace) -> int:
     from codat_nb.history import History, HistoryError
 
     try:
-        with History(args.db) as history:
-            try:
-                client = connect()
-            except (TypeError, ValueError) as error:
-                return _fail(2, str(error))
-            with client:
-                source = "embedded sandbox" if client.sandbox is not None else client.base_url
-                try:  # strict: a company that cannot be read fails the job, not the history
-                    portfolio = client.connections.list_all(progress=False, strict=True)
-                except CodatError as error:
-                    return _fail(4, f"cannot list the portfolio from {source}: {error}")
+        client = connect()  # credentials first: a job without them touches no file
+    except (TypeError, ValueError) as error:
+        return _fail(2, str(error))
+    summary, interrupted = None, False
+    try:
+        with client, History(args.db) as history:
+            source = "embedded sandbox" if client.sandbox is not None else client.base_url
+            try:  # strict: a company that cannot be read fails the job, not the history
+                portfolio = client.connections.list_all(progress=False, strict=True)
+            except CodatError as error:
+                return _fail(4, f"cannot list the portfolio from {source}: {error}")
             summary = history.record(portfolio, source=source)
-            changes = (
-                history.changes(since=summary.previous, until=summary.taken_at)
-                if summary.previous is not None
-                else None
-            )
+            print(summary, flush=True)
+            if summary.previous is not None and summary.new:
+                _report(history.changes(since=summary.previous, until=summary.taken_at))
     except HistoryError as error:
         return _fail(3, str(error))
     except ValueError as error:  # the history refused this snapshot (older, other source)
         return _fail(3, f"nothing recorded in {args.db}: {error}")
     except KeyboardInterrupt:
-        return _fail(130, "interrupted; nothing recorded")
-    print(summary, flush=True)
-    if changes is None or not summary.new:
-        return 0
-    _report(changes)
-    lost = changes[(changes["to_status"] == "Deauthorized") & (changes["change"] != "stalled")]
-    if args.fail_on_deauthorized and len(lost):
-        return _fail(1, f"{len(lost)} connection(s) newly Deauthorized")
-    return 0
+        if summary is None:
+            return _fail(130, "interrupted; nothing recorded")
+        interrupted = True  # recorded: say so, and still alert (the next run compares with it)
+        _fail(130, f"interrupted after recording {summary.taken_at.isoformat()}")
+    if summary.new and args.fail_on_deauthorized and summary.deauthorized:
+        return _fail(1, f"{summary.deauthorized} connection(s) newly Deauthorized")
+    return 130 if interrupted else 0
 
 
 def _report(changes: pd.DataFrame) -> None:

@@ -47,6 +47,18 @@ __all__ = ["CHANGE_KINDS", "History", "HistoryError", "Recorded"]
 Moment = datetime | pd.Timestamp | str
 
 
+def _unencodable(portfolio: pd.DataFrame) -> str:
+    """Where a frame holds text UTF-8 cannot encode: "column of connection id"."""
+    for column in portfolio.columns:
+        for connection_id, value in zip(portfolio["id"], portfolio[column], strict=True):
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f"{column!r} of connection {connection_id}"
+    return "the portfolio"
+
+
 class History:
     """Snapshots of a Codat portfolio over time, in the SQLite file at ``path``.
 
@@ -102,8 +114,14 @@ class History:
                 )
         taken_at = utc_time(at, "at")
         stored = stored_values(portfolio)
-        with self._lock, write_transaction(self._db, self.path, "record a snapshot in"):
-            return writer.record(self._db, stored, taken_at, source)
+        try:
+            with self._lock, write_transaction(self._db, self.path, "record a snapshot in"):
+                return writer.record(self._db, stored, taken_at, source)
+        except UnicodeEncodeError:  # rolled back; say which value cannot be stored
+            raise HistoryError(
+                f"nothing recorded in {self.path}: {_unencodable(portfolio)} holds text that is "
+                "not valid Unicode (a lone surrogate), which SQLite cannot store"
+            ) from None
 
     def snapshots(self) -> pd.DataFrame:
         """One row per snapshot, oldest first: ``taken_at``, connection and company counts,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from codat_nb.history.encoding import STATE_COLUMNS
+from codat_nb.history.encoding import STATE_COLUMNS, without_one_time_password
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
@@ -155,6 +155,8 @@ def _upgrade_to_v2(db: sqlite3.Connection) -> None:
     columns = ["key", "connection", "fingerprint", "company_id", "id", *STATE_COLUMNS]
     while rows := cursor.fetchmany(50_000):
         old = pd.DataFrame(rows, columns=columns, dtype=object)
+        # Version 1 kept one-time passwords in link URLs: useless later, and a credential.
+        old["link_url"] = [without_one_time_password(url) for url in old["link_url"]]
         new = state_values(db, old)
         keys = [old[c].tolist() for c in ("key", "connection", "fingerprint")]
         values = zip(*keys, *new.values(), strict=True)

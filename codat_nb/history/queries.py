@@ -140,9 +140,23 @@ def snapshot_summary(db: sqlite3.Connection, at: int) -> dict[str, Any] | None:
     if row is None:
         return None
     fields = dict(zip(SNAPSHOT_COLUMNS, row[:-1], strict=True))
+    fields["deauthorized"] = 0 if row[-1] is None else newly_deauthorized(db, row[-1], at)
     fields["taken_at"] = timestamp(fields["taken_at"])
     fields["previous"] = None if row[-1] is None else timestamp(row[-1])
     return fields
+
+
+_NEWLY_DEAUTHORIZED = f"""
+WITH {_PAIRS}
+SELECT count(*) FROM found
+WHERE change IN ({_STATUS_CHANGED}, {_APPEARED})
+  AND to_status = (SELECT id FROM status WHERE name = 'Deauthorized')
+"""
+
+
+def newly_deauthorized(db: sqlite3.Connection, since: int, until: int) -> int:
+    """Connections that became (or appeared) Deauthorized in the snapshots in (since, until]."""
+    return db.execute(_NEWLY_DEAUTHORIZED, {"since": since, "until": until}).fetchone()[0]
 
 
 def change_counts(db: sqlite3.Connection, since: int, until: int) -> dict[str, int]:

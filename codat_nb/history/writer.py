@@ -34,6 +34,7 @@ class Recorded:
     status_changed: int
     stalled: int
     source: str | None  # where the listing came from, if the recorder said
+    deauthorized: int  # connections that became (or appeared) Deauthorized since the previous
     new: bool  # False: a snapshot at this time was already recorded, so nothing was written
 
     def __str__(self) -> str:
@@ -148,6 +149,15 @@ def _check_source(source: str | None, recorded: str | None) -> None:
         )
 
 
+def _recorded_source(db: sqlite3.Connection) -> str | None:
+    """The source the history's snapshots name (the latest that names one): a snapshot
+    recorded without a source must not open the door to another portfolio."""
+    row = db.execute(
+        "SELECT source FROM snapshot WHERE source IS NOT NULL ORDER BY taken_at DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def record(
     db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
 ) -> Recorded:
@@ -160,7 +170,7 @@ def record(
     at = micros(taken_at)
     existing = queries.snapshot_summary(db, at)
     if existing is not None:
-        _check_source(source, existing["source"])
+        _check_source(source, existing["source"] or _recorded_source(db))
         return Recorded(**existing, new=False)
     latest = db.execute(
         "SELECT id, taken_at, source FROM snapshot ORDER BY taken_at DESC LIMIT 1"
@@ -171,7 +181,7 @@ def record(
             f"a snapshot at {taken_at.isoformat()} is older than the latest one "
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
-    _check_source(source, previous_source)
+    _check_source(source, _recorded_source(db))
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
     states = _state_keys(db, previous, connections, stored)

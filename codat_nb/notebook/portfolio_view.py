@@ -303,6 +303,7 @@ class PortfolioView(widgets.VBox):
         rows = self.portfolio.loc[self.portfolio["id"] == connection_id, "company_id"]
         if len(rows):
             self.manager.show_company(str(rows.iloc[0]), select=[connection_id])
+        self.table.selected = []  # so clicking the same row again opens it again
 
     def _on_export(self, _button: widgets.Button) -> None:
         visible = self.visible_connections()

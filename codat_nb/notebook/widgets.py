@@ -291,9 +291,9 @@ class ConnectionManager(widgets.VBox):
             return _FAILED
 
     def _selected_rows(self, statuses: tuple[str, ...] | None = None) -> pd.DataFrame:
-        """The selected connections as last listed (in selection order), optionally only those
-        with one of ``statuses``."""
-        rows = self.connections.set_index("id", drop=False)
+        """The selected connections as last listed (in selection order) that the filters show,
+        optionally only those with one of ``statuses``: never a row the user cannot see."""
+        rows = self.visible_connections().set_index("id", drop=False)
         chosen = [i for i in self.selected if i in rows.index]
         frame = rows.loc[chosen].reset_index(drop=True)
         if statuses is not None:

@@ -150,6 +150,41 @@ def test_a_snapshot_from_another_source_is_refused(history, history_path, listin
     assert history.record(portfolio, at=later + pd.Timedelta(days=1)).new  # not said: no check
 
 
+def test_a_snapshot_without_a_source_does_not_open_the_door_to_another(history, listing):
+    """A snapshot recorded without saying its source does not reset the check: the history
+    still follows the portfolio its snapshots named."""
+    portfolio = listing()
+    at = portfolio.attrs["server_time"]
+    history.record(portfolio, source="https://api.codat.io")
+    history.record(portfolio, at=at + pd.Timedelta(days=1))  # not said
+
+    with pytest.raises(ValueError, match="listed from embedded sandbox, but the history's"):
+        history.record(portfolio, at=at + pd.Timedelta(days=2), source="embedded sandbox")
+    with pytest.raises(ValueError, match="listed from embedded sandbox"):  # the unsaid one too
+        history.record(portfolio, at=at + pd.Timedelta(days=1), source="embedded sandbox")
+
+    assert len(history.snapshots()) == 2
+
+
+def test_text_that_is_not_unicode_is_named_and_nothing_written(
+    history, history_path, recorded, contents
+):
+    """A lone surrogate (from a bad decode upstream) cannot be stored as UTF-8: the error names
+    the column and connection, and the snapshot is rolled back."""
+    portfolio, before = recorded
+    bad = portfolio.copy()
+    bad.loc[bad.index[2], "company_name"] = "Caf\udce9 Ltd"
+    bad.attrs["server_time"] = portfolio.attrs["server_time"] + pd.Timedelta(days=1)
+
+    with pytest.raises(HistoryError) as caught:
+        history.record(bad)
+
+    message = str(caught.value)
+    assert "'company_name' of connection " + bad.at[bad.index[2], "id"] in message
+    assert "not valid Unicode" in message
+    assert contents(history_path) == before
+
+
 def test_a_source_must_be_text(history, listing):
     with pytest.raises(ValueError, match="source must be a non-empty string or None, got ''"):
         history.record(listing(), source="")

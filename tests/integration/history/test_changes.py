@@ -190,3 +190,25 @@ def test_a_month_of_time_travel_matches_a_direct_comparison(history, listing, de
         assert (moved["to_status"] == "Linked").sum() == did.counts["linked"]
         before = after
     assert len(history.snapshots()) == 5
+
+
+def test_recorded_counts_connections_newly_deauthorized(history, listing, next_day, demo_sandbox):
+    """The count an alert is raised on: changes() into Deauthorized, and only those new in
+    this snapshot (re-recording the same time says the same; the next day, none)."""
+    first = listing()
+    assert history.record(first).deauthorized == 0  # no previous snapshot to compare with
+    linked = first[first["status"] == "Linked"]
+    for _, row in linked.iloc[:2].iterrows():
+        demo_sandbox.store.deauthorize(row["company_id"], row["id"])
+    next_day()
+    second = listing()
+
+    summary = history.record(second)
+    again = history.record(second)
+    next_day()
+    later = history.record(listing())
+
+    changes = history.changes(since=first.attrs["server_time"], until=summary.taken_at)
+    assert summary.deauthorized == (changes["to_status"] == "Deauthorized").sum() == 2
+    assert (again.new, again.deauthorized) == (False, 2)
+    assert later.deauthorized == 0  # still Deauthorized, but not newly

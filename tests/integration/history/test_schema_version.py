@@ -134,3 +134,20 @@ def test_an_empty_file_becomes_a_history(tmp_path):
     with History(path) as history:
         assert history.snapshots().empty
     assert version_of(path) == SCHEMA_VERSION
+
+
+def test_the_upgrade_drops_one_time_passwords_version_1_kept(v1_history):
+    """A one-time password is a credential and useless later: an upgraded file keeps none."""
+    db = sqlite3.connect(v1_history)
+    with db:
+        db.execute("UPDATE state SET link_url = link_url || '?otp=7f3a9c&lang=en'")
+    db.close()
+
+    with History(v1_history) as history:
+        links = history.at(SECOND)["link_url"]
+
+    assert links.str.endswith("/start?lang=en").all()
+    db = sqlite3.connect(v1_history)
+    dump = "\n".join(db.iterdump())
+    db.close()
+    assert "7f3a9c" not in dump

@@ -187,3 +187,64 @@ def test_the_report_is_what_changes_returns(history_path, env, demo_sandbox, lis
     assert f"Changed status ({len(moved)}):" in ran.out
     assert all(connection_id in ran.out for connection_id in moved["connection_id"])
     assert pd.Series(moved["to_status"]).eq("Linked").all()
+
+
+@pytest.fixture
+def in_process(env, monkeypatch, capsys):
+    """The command run in this process (so a step can be made to raise Ctrl-C), with the demo
+    sandbox's credentials as its only CODAT_* variables."""
+    from codat_nb import cli
+
+    for name in [n for n in os.environ if n.startswith("CODAT_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> Ran:
+        code = cli.main(["snapshot", *args])
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
+
+
+def ctrl_c(*_args, **_kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_before_recording_exits_130_with_nothing_recorded(
+    history_path, in_process, monkeypatch
+):
+    from codat_nb.connections import ConnectionsAPI
+
+    monkeypatch.setattr(ConnectionsAPI, "list_all", ctrl_c)
+
+    ran = in_process("--db", str(history_path), "--fail-on-deauthorized")
+
+    assert ran.code == 130
+    assert "interrupted; nothing recorded" in ran.err and "Traceback" not in ran.err
+    with History(history_path) as history:
+        assert history.snapshots().empty
+
+
+@pytest.mark.parametrize("alerting, code", [(True, 1), (False, 130)], ids=["alert", "plain"])
+def test_ctrl_c_after_recording_says_so_and_still_alerts(
+    history_path, in_process, monkeypatch, demo_sandbox, listing, next_day, alerting, code
+):
+    """Once recorded, the next run compares with this snapshot, so a loss interrupted while
+    being reported would never alert: the exit code still says it."""
+    assert in_process("--db", str(history_path)).code == 0
+    target = listing().query("status == 'Linked'").iloc[0]
+    demo_sandbox.store.deauthorize(target["company_id"], target["id"])
+    next_day()
+    monkeypatch.setattr(History, "changes", ctrl_c)  # Ctrl-C while the report is built
+
+    flags = ["--fail-on-deauthorized"] if alerting else []
+    ran = in_process("--db", str(history_path), *flags)
+
+    with History(history_path) as history:
+        times = history.snapshots()["taken_at"]
+    assert len(times) == 2
+    assert ran.code == code
+    assert f"interrupted after recording {times.iloc[1].isoformat()}" in ran.err
+    assert ("1 connection(s) newly Deauthorized" in ran.err) is alerting

@@ -141,6 +141,25 @@ def test_filter_keeps_a_selection_that_stays_visible(portfolio):
     assert mgr.unlink_button.disabled and mgr.delete_button.disabled
 
 
+def test_a_selected_row_the_filters_hide_is_never_acted_on(portfolio):
+    """A selection message from the browser that names a row the filters hide (sent before the
+    filter's redraw reached it): the buttons act only on the rows the user can see."""
+    p = portfolio
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    mgr.status_filter.value = "Linked"
+    assert p.plaid not in mgr.table.ids
+    with mgr.table.hold_trait_notifications():
+        mgr.table.selected = [p.xero, p.plaid]
+        mgr.table.active = p.plaid
+
+    mgr.delete_button.click()
+    assert "1 connection" in mgr.confirm_message.value and p.plaid not in mgr.confirm_message.value
+    mgr.confirm_button.click()
+
+    remaining = wire_ids(p.sb, p.acme)
+    assert p.xero not in remaining and p.plaid in remaining
+
+
 def test_table_shows_status_age_and_error_count(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)

@@ -75,6 +75,26 @@ def test_a_row_click_opens_its_company_in_the_manager_with_that_connection(view)
     assert view.manager.selected == [row] and row in view.manager.details.value
 
 
+def test_clicking_the_same_row_again_opens_it_again(view):
+    """After moving on in the manager, a second click on the portfolio row brings it back
+    (a click toggles a row's selection in the browser, so a row left selected would not)."""
+
+    def click(row: str) -> None:
+        selected = view.table.selected
+        view.table.selected = [i for i in selected if i != row] if row in selected else [row]
+
+    press(view, "Lost access")
+    row = view.table.ids[0]
+    click(row)
+    other = next(c for c in view.manager.companies["company_id"] if c != view.manager.company_id)
+    view.manager.show_company(other)
+    assert view.manager.selected == []
+
+    click(row)
+
+    assert view.manager.selected == [row] and row in view.manager.details.value
+
+
 def test_what_the_manager_changes_shows_in_the_portfolio(view, demo_sandbox):
     view.status_filter.value = "Linked"
     row = view.table.ids[0]
