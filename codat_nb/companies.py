@@ -41,12 +41,7 @@ class CompaniesAPI:
 
     def source(self, cache: PageCache, tally: Tally | None = None) -> Source:
         """The companies listing as pages (for ``paging``)."""
-        return Source(
-            lambda params: self._transport.request("GET", "/companies", params=params, tally=tally),
-            "companies",
-            cache,
-            lambda: self._transport.rate_limit,
-        )
+        return self._transport.pages("/companies", "companies", cache, tally)
 
     def args(self, **options: Any) -> ListingArgs:
         """Listing arguments for companies, checked (``query`` may look into

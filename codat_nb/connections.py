@@ -60,12 +60,7 @@ class ConnectionsAPI:
     def source(self, company_id: str, cache: PageCache, tally: Tally | None = None) -> Source:
         """One company's connections listing as pages (for ``paging``)."""
         path = f"/companies/{company_id}/connections"
-        return Source(
-            lambda params: self._transport.request("GET", path, params=params, tally=tally),
-            f"connections of company {company_id}",
-            cache,
-            lambda: self._transport.rate_limit,
-        )
+        return self._transport.pages(path, f"connections of company {company_id}", cache, tally)
 
     def list(
         self,

@@ -126,20 +126,24 @@ def keep_matching(
         return [True] * len(rows)
     matches = compile_query(query, schema, arrays=arrays)
     kept = [bool(matches(row)) for row in rows]
-    dropped = kept.count(False)
-    if dropped:
-        short = (
-            f"; limit={limit} counted the rows the server sent, so fewer than {limit} are left"
-            if limit is not None
-            else ""
-        )
-        warnings.warn(
-            f"{dropped} row(s) of {what} do not satisfy the query {query!r}: the server did "
-            f"not apply the filter, so they were dropped here{short}",
-            CodatWarning,
-            stacklevel=4,
-        )
+    _warn_dropped(kept.count(False), query, what, limit, stacklevel=5)
     return kept
+
+
+def _warn_dropped(dropped: int, query: str, what: str, limit: int | None, stacklevel: int) -> None:
+    if not dropped:
+        return
+    short = (
+        f"; limit={limit} counted the rows the server sent, so fewer than {limit} are left"
+        if limit is not None
+        else ""
+    )
+    warnings.warn(
+        f"{dropped} row(s) of {what} do not satisfy the query {query!r}: the server did "
+        f"not apply the filter, so they were dropped here{short}",
+        CodatWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def matching_models(
@@ -148,14 +152,30 @@ def matching_models(
     """Models of the rows that satisfy ``args.query``: each row through the gate first (the
     model's parsing), so a malformed row is refused rather than filtered away."""
     schema = model.__codat_schema__
+    arrays = schema.name == "Company"  # companies may be queried by their connections
+    matches = None if args.query is None else compile_query(args.query, schema, arrays=arrays)
     for row in rows:
         parsed = parse_model(model, row, what)
-        arrays = schema.name == "Company"  # companies may be queried by their connections
-        if keep_matching([row], args.query, schema, what, arrays=arrays)[0]:
+        if matches is None or matches(row):
             yield parsed
+        else:
+            _warn_dropped(1, args.query, what, args.limit, stacklevel=3)  # the caller's loop
 
 
-def reset_time(header: str | None) -> datetime | None:
+def require_quota(limit: Any, needed: int, spending: str, advice: str) -> None:
+    """Raise QuotaExceededError, before anything is spent, when ``needed`` requests are more
+    than Codat's X-Rate-Limit-Remaining (``limit``: the client's last rate-limit headers)."""
+    if limit is None or limit.remaining is None or needed <= limit.remaining:
+        return
+    raise QuotaExceededError(
+        f"{spending} but Codat's X-Rate-Limit-Remaining says {limit.remaining} are left "
+        f"(resets {limit.reset}); nothing more was spent. {advice}",
+        reset_at=_reset_time(limit.reset),
+        status_code=429,
+    )
+
+
+def _reset_time(header: str | None) -> datetime | None:
     """X-Rate-Limit-Reset as an aware UTC datetime (None when absent or not a date)."""
     try:
         stamp = pd.Timestamp(header)

@@ -35,13 +35,8 @@ from tqdm.auto import tqdm
 
 from codat_nb.arguments import ListingArgs
 from codat_nb.cancel import cancel_scope
-from codat_nb.exceptions import (
-    BadRequestError,
-    CodatWarning,
-    IncompleteListingError,
-    QuotaExceededError,
-)
-from codat_nb.listing import Page, Source, reset_time
+from codat_nb.exceptions import BadRequestError, CodatWarning, IncompleteListingError
+from codat_nb.listing import Page, Source, require_quota
 from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -178,24 +173,18 @@ class Walk:
 
     def _check_quota(self, args: ListingArgs, last: int) -> None:
         """Stop before spending requests the rest of the walk cannot get."""
-        limit = self.source.rate_limit()
-        if not args.check_quota or limit is None or limit.remaining is None:
+        if not args.check_quota:
             return
         pages = [n for n in range(2, last + 1) if not self.source.cached(args.params(n))]
         edges = [(n * args.page_size, None, None) for n in range(1, last)]
         checks = sum(len(probe.pages) for probe in probe_plan(edges, self.probe_limit))
-        needed = len(pages) + checks
-        if needed <= limit.remaining:
-            return
-        raise QuotaExceededError(
-            f"listing {self.source.what} needs {needed} more requests ({len(pages)} pages and "
-            f"{checks} boundary checks) but Codat's X-Rate-Limit-Remaining says "
-            f"{limit.remaining} are left (resets {limit.reset}); nothing more was spent. "
+        require_quota(
+            self.source.rate_limit(),
+            len(pages) + checks,
+            f"listing {self.source.what} needs {len(pages) + checks} more requests "
+            f"({len(pages)} pages and {checks} boundary checks)",
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
-            reset_at=reset_time(limit.reset),
-            status_code=429,
-            retry_after=None,
         )
 
     def pages(self) -> Iterator[Page]:

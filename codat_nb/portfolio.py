@@ -26,7 +26,7 @@ from codat_nb.arguments import ListingArgs
 from codat_nb.cancel import cancel_scope
 from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
 from codat_nb.frames import portfolio_frame
-from codat_nb.listing import Listings, PageCache, Tally, cost, reset_time
+from codat_nb.listing import Listings, PageCache, Tally, cost, require_quota
 from codat_nb.query import compile_order, compile_query, order_rows
 from codat_nb.wire.rows import check_rows
 from codat_nb.wire.schema import CONNECTION
@@ -134,21 +134,6 @@ def _per_company(
     return parts, failures
 
 
-def _check_quota(transport: Transport, needed: int, args: ListingArgs) -> None:
-    limit = transport.rate_limit
-    if not args.check_quota or limit is None or limit.remaining is None:
-        return
-    if needed > limit.remaining:
-        raise QuotaExceededError(
-            f"listing each company's connections needs at least {needed} requests but "
-            f"Codat's X-Rate-Limit-Remaining says {limit.remaining} are left (resets "
-            f"{limit.reset}); nothing more was spent. The embedded strategy needs one request "
-            "per 5,000 companies; or pass check_quota=False",
-            reset_at=reset_time(limit.reset),
-            status_code=429,
-        )
-
-
 def list_all(
     connections: ConnectionsAPI,
     companies: CompaniesAPI,
@@ -216,7 +201,14 @@ def list_all(
                 (c["id"], c.get("name"), _local(c.get("dataConnections") or [], args)) for c in rows
             ]
         else:
-            _check_quota(transport, len(rows), args)
+            if args.check_quota:
+                require_quota(
+                    transport.rate_limit,
+                    len(rows),
+                    f"listing each company's connections needs at least {len(rows)} requests",
+                    "The embedded strategy needs one request per 5,000 companies; or pass "
+                    "check_quota=False",
+                )
             parts, failures = _per_company(connections, rows, args, cache, tally, strict)
         # Filtered rows passed the gate already (each company's own, or the one above).
         frame = portfolio_frame(parts, checked=filtered or used == "per_company")

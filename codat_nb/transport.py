@@ -50,7 +50,7 @@ from codat_nb.exceptions import (
     RateLimitError,
     ResponseTooLargeError,
 )
-from codat_nb.listing import Tally
+from codat_nb.listing import PageCache, Source, Tally
 from codat_nb.retry import RatePause, RetryPolicy
 from codat_nb.secret import Secret
 
@@ -249,6 +249,15 @@ class Transport:
             _int_or_none(headers.get("X-Rate-Limit-Limit")),
             _int_or_none(headers.get("X-Rate-Limit-Remaining")),
             headers.get("X-Rate-Limit-Reset"),
+        )
+
+    def pages(self, path: str, what: str, cache: PageCache, tally: Tally | None = None) -> Source:
+        """The listing at ``path`` as pages for ``paging``, cached in ``cache``."""
+        return Source(
+            lambda params: self.request("GET", path, params=params, tally=tally),
+            what,
+            cache,
+            lambda: self.rate_limit,
         )
 
     def last_date(self) -> pd.Timestamp | None:

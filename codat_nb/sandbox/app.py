@@ -17,7 +17,7 @@ import re
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -336,16 +336,14 @@ class SandboxApp:
             raise errors.invalid(item_id, f"must be a UUID, got {value!r}", "UuidFormat", service)
         return value.lower()
 
-    @staticmethod
-    def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
-        values = request.args.getlist(name)
-        if not values:
+    @classmethod
+    def _int_arg(cls, request: Request, name: str, default: int, low: int, high: int) -> int:
+        given = cls._str_arg(request, name)
+        if given is None:
             return default
-        if len(values) > 1:
-            raise errors.invalid(name, f"give {name} once, got {len(values)} values", "Single")
-        text = values[0].strip()
+        text = given.strip()
         if not re.fullmatch(r"[+-]?[0-9]+", text):  # ASCII only: int() takes any digit
-            raise errors.invalid(name, f"must be an integer, got {values[0]!r}", "Integer")
+            raise errors.invalid(name, f"must be an integer, got {given!r}", "Integer")
         # More than 10 significant digits is beyond any bound (and int() of thousands is slow).
         in_range = len(text.lstrip("+-").lstrip("0")) <= 10 and low <= int(text) <= high
         if not in_range:
@@ -398,10 +396,8 @@ class SandboxApp:
         query, order_by = self._str_arg(request, "query"), self._str_arg(request, "orderBy")
         tags = self._str_arg(request, "tags")
         served = self.faults.max_page_size
-        try:
+        with _store_errors(SERVICE_CLIENTS):
             result = self.store.page_companies(page, size, query, order_by, tags, served)
-        except QueryError as exc:
-            raise errors.malformed_query(exc.item_id, str(exc), SERVICE_CLIENTS) from None
         if query is not None and "pageSize" not in request.args:
             raise errors.invalid(
                 "pageSize",
@@ -413,17 +409,13 @@ class SandboxApp:
 
     def create_company(self, request: Request) -> Response:
         body = self._body(request, required=True) or {}
-        try:
+        with _store_errors(SERVICE_CLIENTS):
             company = self.store.create_company(
                 body.get("name"),
                 body.get("description"),
                 body.get("tags"),
                 limit=self.faults.company_limit,
             )
-        except RuleViolation as exc:
-            raise errors.invalid(exc.item_id, exc.message, exc.validator, SERVICE_CLIENTS) from None
-        except CompanyLimitReached:
-            raise errors.company_limit_exceeded() from None
         return self._json(company)
 
     def get_company(self, request: Request, company_id: str) -> Response:
@@ -445,12 +437,7 @@ class SandboxApp:
         filtered = None if self.faults.ignore_query else query
         served = self.faults.max_page_size
         with _store_errors():
-            try:
-                result = self.store.page_connections(
-                    company_id, page, size, filtered, order_by, served
-                )
-            except QueryError as exc:
-                raise errors.malformed_query(exc.item_id, str(exc), SERVICE_PUBLIC) from None
+            result = self.store.page_connections(company_id, page, size, filtered, order_by, served)
         return self._paged(request, result, page, size)
 
     def create_connection(self, request: Request, company_id: str) -> Response:
@@ -518,17 +505,19 @@ class _Kept:
         return response
 
 
-class _store_errors:
-    """Turn the store's not-found and rule errors into Codat's ErrorMessages."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, CompanyNotFound):
-            raise errors.company_not_found(exc.company_id) from None
-        if isinstance(exc, ConnectionNotFound):
-            raise errors.connection_not_found(exc.connection_id) from None
-        if isinstance(exc, RuleViolation):
-            raise errors.invalid(exc.item_id, exc.message, exc.validator) from None
-        return False
+@contextlib.contextmanager
+def _store_errors(service: str = SERVICE_PUBLIC) -> Iterator[None]:
+    """Turn the store's errors into Codat's ErrorMessages; ``service`` names the API that
+    answers a refused rule or query."""
+    try:
+        yield
+    except CompanyNotFound as exc:
+        raise errors.company_not_found(exc.company_id) from None
+    except ConnectionNotFound as exc:
+        raise errors.connection_not_found(exc.connection_id) from None
+    except RuleViolation as exc:
+        raise errors.invalid(exc.item_id, exc.message, exc.validator, service) from None
+    except QueryError as exc:
+        raise errors.malformed_query(exc.item_id, str(exc), service) from None
+    except CompanyLimitReached:
+        raise errors.company_limit_exceeded() from None

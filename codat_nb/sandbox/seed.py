@@ -26,7 +26,6 @@ from codat_nb.sandbox.store import (
     UNLINKED,
     Store,
     connection_wire,
-    integration_id,
     new_uuid,
     stamp,
 )
@@ -172,7 +171,6 @@ class _Builder:
         connection_id = new_uuid(rng)
         row = connection_wire(
             connection_id=connection_id,
-            integration_id=integration_id(platform.key),
             platform=platform,
             source_id=new_uuid(rng),
             link_url=self.store.link_url(company_id, connection_id),
@@ -201,18 +199,33 @@ class _Builder:
 
     def render(self, value: datetime) -> str:
         """Codat's date shapes as they really arrive: mostly Z, some 7-digit fractions, offsets."""
-        roll = self.rng.random()
-        if roll < 0.25:
-            fraction = self.rng.randrange(10_000_000)
-            return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:07d}Z"
-        if roll < 0.35:
-            local = value.astimezone(_offset(self.rng.choice((-5, 1, 10))))
-            return local.isoformat()
-        return stamp(value)
+        return _shaped(self.rng, value, fraction=0.25, offset=0.35)
 
 
 def _offset(hours: int) -> timezone:
     return timezone(timedelta(hours=hours))
+
+
+def _shaped(
+    rng: random.Random, value: datetime, fraction: float, offset: float, local: float = 0.0
+) -> str:
+    """``value`` in one of Codat's date shapes, by one roll: below ``fraction`` a 7-digit
+    fraction, then below ``offset`` a UTC offset, below ``local`` an unqualified local time,
+    else ``...Z`` (the thresholds are cumulative)."""
+    roll = rng.random()
+    if roll < fraction:
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{rng.randrange(10**7):07d}Z"
+    if roll < offset:
+        return value.astimezone(_offset(rng.choice((-5, 1, 10)))).isoformat()
+    if roll < local:
+        return _local(rng, value)
+    return stamp(value)
+
+
+def _local(rng: random.Random, value: datetime) -> str:
+    """An unqualified local time: the business's wall clock, its zone not given."""
+    zone = _offset(rng.choice((-8, -5, 0, 1, 2, 10)))
+    return value.astimezone(zone).replace(tzinfo=None).isoformat()
 
 
 class _Shapes:
@@ -224,19 +237,7 @@ class _Shapes:
 
     def date(self, value: datetime) -> str:
         """Mostly ``Z``; some 7-digit fractions, some offsets, some unqualified local times."""
-        roll = self.rng.random()
-        if roll < 0.15:
-            return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{self.rng.randrange(10**7):07d}Z"
-        if roll < 0.25:
-            return value.astimezone(_offset(self.rng.choice((-5, 1, 10)))).isoformat()
-        if roll < 0.40:
-            return self.local(value)
-        return stamp(value)
-
-    def local(self, value: datetime) -> str:
-        """An unqualified local time: the business's wall clock, its zone not given."""
-        zone = _offset(self.rng.choice((-8, -5, 0, 1, 2, 10)))
-        return value.astimezone(zone).replace(tzinfo=None).isoformat()
+        return _shaped(self.rng, value, fraction=0.15, offset=0.25, local=0.40)
 
     def company(self, details: dict[str, Any], created: datetime) -> None:
         rng = self.rng
@@ -266,7 +267,7 @@ class _Shapes:
             if rng.random() < 0.5:
                 row["lastSync"] = None
         elif last_sync.endswith("Z") and "." not in last_sync and rng.random() < 0.2:
-            row["lastSync"] = self.local(as_instant(last_sync))  # type: ignore[arg-type]
+            row["lastSync"] = _local(rng, as_instant(last_sync))  # type: ignore[arg-type]
         if "dataConnectionErrors" not in row and rng.random() < 0.3:
             row["dataConnectionErrors"] = None
         if "connectionInfo" not in row and rng.random() < 0.25:
@@ -303,7 +304,6 @@ def _scale_rows(store: Store, company_id: str, count: int, rng: random.Random) -
         rows.append(
             connection_wire(
                 connection_id=connection_id,
-                integration_id=integration_id(platforms[n % len(platforms)].key),
                 platform=platforms[n % len(platforms)],
                 source_id=new_uuid(rng),
                 link_url=store.link_url(company_id, connection_id),
@@ -324,13 +324,11 @@ def _check_count(name: str, value: object) -> int:
 def scale_company(store: Store, connections: int, company_name: str) -> str:
     """One company with ``connections`` rows in a seeded status mix, for paging benchmarks."""
     _check_count("connections", connections)
-    company_id = store.create_company(company_name)["id"]
-    rng = random.Random(f"scale:{company_id}:{connections}")
-    rows = _scale_rows(store, company_id, connections, rng)
-    details = store.get_company_wire(company_id)
+    details = store.create_company(company_name)
     details.pop("dataConnections")
-    store.ingest([(details, rows)])
-    return company_id
+    rng = random.Random(f"scale:{details['id']}:{connections}")
+    store.ingest([(details, _scale_rows(store, details["id"], connections, rng))])
+    return details["id"]
 
 
 def scale_portfolio(store: Store, companies: int, per_company: int) -> list[str]:

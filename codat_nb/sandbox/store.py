@@ -397,7 +397,6 @@ class Store:
         connection_id = new_uuid(self._rng)
         row = connection_wire(
             connection_id=connection_id,
-            integration_id=integration_id(platform.key),
             platform=platform,
             source_id=new_uuid(self._rng),
             link_url=self.link_url(company_id, connection_id),
@@ -420,12 +419,7 @@ class Store:
             company, row = self._connection(company_id, connection_id)
             if row["status"] == UNLINKED:
                 return self._show(row)
-            if row["status"] != LINKED:
-                raise RuleViolation(
-                    "status",
-                    f"only a Linked connection can be unlinked; this one is {row['status']}",
-                    "ConnectionStatus",
-                )
+            _require_linked(row, "can be unlinked")
             self.clock.tick()
             return self._show(self._replace(company, row, status=UNLINKED))
 
@@ -450,12 +444,7 @@ class Store:
         """A Linked connection syncs: its lastSync becomes now (RuleViolation otherwise)."""
         with self._lock:
             company, row = self._connection(company_id, connection_id)
-            if row["status"] != LINKED:
-                raise RuleViolation(
-                    "status",
-                    f"only a Linked connection syncs; this one is {row['status']}",
-                    "ConnectionStatus",
-                )
+            _require_linked(row, "syncs")
             return self._show(self._replace(company, row, lastSync=stamp(self.clock.tick())))
 
     def deauthorize(
@@ -473,12 +462,7 @@ class Store:
         """
         with self._lock:
             company, row = self._connection(company_id, connection_id)
-            if row["status"] != LINKED:
-                raise RuleViolation(
-                    "status",
-                    f"only a Linked connection can be deauthorized; this one is {row['status']}",
-                    "ConnectionStatus",
-                )
+            _require_linked(row, "can be deauthorized")
             error = {
                 "statusCode": status_code,
                 "statusText": status_text,
@@ -509,6 +493,16 @@ class Store:
             self._changed()
 
 
+def _require_linked(row: dict[str, Any], action: str) -> None:
+    """RuleViolation unless ``row`` is Linked: only a Linked connection ``action``."""
+    if row["status"] != LINKED:
+        raise RuleViolation(
+            "status",
+            f"only a Linked connection {action}; this one is {row['status']}",
+            "ConnectionStatus",
+        )
+
+
 def _in_wire_order(row: dict[str, Any]) -> dict[str, Any]:
     """The row's fields in the schema's order; an explicit ``null`` is kept (Codat sends both
     a null and a missing optional field)."""
@@ -524,7 +518,6 @@ def integration_id(platform_key: str) -> str:
 def connection_wire(
     *,
     connection_id: str,
-    integration_id: str,
     platform: Any,
     source_id: str,
     link_url: str,
@@ -536,7 +529,7 @@ def connection_wire(
     """A Connection as the API sends it for a new row: optional fields left out, not null."""
     row: dict[str, Any] = {
         "id": connection_id,
-        "integrationId": integration_id,
+        "integrationId": integration_id(platform.key),
         "integrationKey": platform.key,
         "sourceId": source_id,
         "platformName": platform.name,

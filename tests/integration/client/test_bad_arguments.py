@@ -244,10 +244,7 @@ BEFORE_ANY_REQUEST = [
     ("companies.create name None", lambda c, w: c.companies.create(None), TypeError, "name"),
     ("companies.create name blank", lambda c, w: c.companies.create("  "), ValueError, "name"),
     ("companies.list query int", lambda c, w: c.companies.list(query=5), TypeError, "query"),
-]
-
-# Only Codat can judge these: the request goes out and the error comes back typed.
-BEFORE_ANY_REQUEST += [
+    # Field names in a query or order_by are checked before sending, too.
     (
         "query unknown field",
         lambda c, w: c.connections.list(w.company_id, query="password=x"),
@@ -268,6 +265,7 @@ BEFORE_ANY_REQUEST += [
     ),
 ]
 
+# Only Codat can judge these: the request goes out and the error comes back typed.
 JUDGED_BY_CODAT = [
     (
         "query unbalanced braces",

@@ -8,7 +8,7 @@ import pytest
 
 import codat_nb
 from codat_nb.platforms import PLATFORMS
-from codat_nb.sandbox.store import connection_wire, integration_id, new_uuid, stamp
+from codat_nb.sandbox.store import connection_wire, new_uuid, stamp
 from tests.hostile import Answer, connection, hostile, page
 
 
@@ -47,7 +47,6 @@ def test_a_large_portfolio_is_two_requests(unlimited_sandbox, client_for):
         rows = [
             connection_wire(
                 connection_id=(cid := new_uuid(rng_seed)),
-                integration_id=integration_id("gbol"),
                 platform=platform,
                 source_id=new_uuid(rng_seed),
                 link_url=sandbox.store.link_url(company_id, cid),
