@@ -6,7 +6,7 @@ import difflib
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from pydantic.alias_generators import to_camel
 
@@ -18,6 +18,9 @@ from codat_nb.wire.schema import Schema
 
 #: Codat allows at most 10 concurrent requests per company.
 MAX_CONCURRENCY = 10
+#: How ``list_all`` reads the portfolio: from the companies listing, or company by company.
+Strategy = Literal["embedded", "per_company"]
+STRATEGIES: tuple[Strategy, ...] = ("embedded", "per_company")
 
 
 def _type_name(value: Any) -> str:
@@ -161,6 +164,18 @@ def concurrency_or_default(value: Any, cap: int) -> int:
     return cap if value is None else check_concurrency(value, cap)
 
 
+def check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_type_name(value)}")
+    return value
+
+
+def check_strategy(value: Any) -> Strategy:
+    if value not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {value!r}")
+    return cast(Strategy, value)
+
+
 def check_progress(value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"progress must be True, False or None, got {_type_name(value)}")
@@ -185,9 +200,8 @@ class ListingArgs:
     @classmethod
     def check(
         cls,
-        *,
         schema: Schema | None = None,
-        arrays: bool = False,
+        max_concurrency: int = 1,
         query: Any = None,
         order_by: Any = None,
         page_size: Any = None,
@@ -195,15 +209,16 @@ class ListingArgs:
         concurrency: Any = None,
         progress: Any = None,
         check_quota: Any = True,
-        max_concurrency: int = 1,
     ) -> ListingArgs:
-        """``page_size`` None: the largest Codat serves (fewest requests; one atomic page for
+        """A listing's arguments as the user gave them, checked (against ``schema``'s fields:
+        a Company query may look into ``dataConnections``, as Codat documents).
+
+        ``page_size`` None: the largest Codat serves (fewest requests; one atomic page for
         most listings). ``limit`` also bounds the page size, so ``limit=10`` asks for 10 rows.
         """
         size = MAX_PAGE_SIZE if page_size is None else check_page_size(page_size)
         limit = check_limit(limit)
-        if not isinstance(check_quota, bool):
-            raise TypeError(f"check_quota must be True or False, got {_type_name(check_quota)}")
+        arrays = schema is not None and schema.name == "Company"
         return cls(
             query=check_query(query, schema, arrays),
             order_by=check_order_by(order_by, schema),
@@ -211,7 +226,7 @@ class ListingArgs:
             limit=limit,
             concurrency=concurrency_or_default(concurrency, max_concurrency),
             progress=check_progress(progress),
-            check_quota=check_quota,
+            check_quota=check_flag("check_quota", check_quota),
         )
 
     def params(self, page: int) -> dict[str, Any]:

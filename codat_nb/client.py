@@ -12,17 +12,12 @@ import requests
 from codat_nb.arguments import check_concurrency
 from codat_nb.companies import CompaniesAPI
 from codat_nb.connections import ConnectionsAPI
+from codat_nb.endpoint import DEFAULT_BASE_URL, check_base_url, check_timeout
+from codat_nb.headers import RateLimit
 from codat_nb.listing import Listings, Unfinished
 from codat_nb.retry import RetryPolicy
 from codat_nb.secret import Secret
-from codat_nb.transport import (
-    DEFAULT_BASE_URL,
-    MAX_RESPONSE_BYTES,
-    RateLimit,
-    Transport,
-    check_base_url,
-    check_timeout,
-)
+from codat_nb.transport import MAX_RESPONSE_BYTES, Transport
 from codat_nb.wire.protocol import basic_auth_header
 
 if TYPE_CHECKING:
@@ -87,9 +82,9 @@ class CodatClient:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         *,
-        auth_header: str | None = None,
+        auth_header: str | Secret | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | tuple[float, float] = (5.0, 30.0),
         retries: RetryPolicy | int | None = None,
@@ -123,9 +118,7 @@ class CodatClient:
         self.sandbox: Sandbox | None = None
         self._listings = Listings()
         self.companies = CompaniesAPI(self._transport, self._listings, max_concurrency)
-        self.connections = ConnectionsAPI(
-            self._transport, self.companies, self._listings, max_concurrency
-        )
+        self.connections = ConnectionsAPI(self._transport, self._listings, max_concurrency)
 
     def __repr__(self) -> str:
         transport = self.__dict__.get("_transport")  # absent while __init__ is failing
@@ -136,7 +129,7 @@ class CodatClient:
         return self._transport.base_url
 
     @property
-    def unfinished(self) -> Unfinished | None:
+    def unfinished(self) -> Unfinished[Any] | None:
         """The last listing that ended early (quota, Ctrl-C, an error), or None.
 
         ``client.unfinished.resume()`` runs it again without fetching the pages it already had.
@@ -158,7 +151,9 @@ class CodatClient:
             self._transport.request("GET", "/companies", params={"page": 1, "pageSize": 1})
             stamp = self._transport.last_date()
         if stamp is None:
-            raise RuntimeError(f"{self.base_url} sent no Date header, so its time is unknown")
+            raise RuntimeError(
+                f"{self.base_url} sent no usable Date header, so its time is unknown"
+            )
         return stamp
 
     def close(self) -> None:
@@ -174,7 +169,9 @@ class CodatClient:
         self.close()
 
 
-def connect(api_key: str | None = None, base_url: str | None = None, **options: Any) -> CodatClient:
+def connect(
+    api_key: str | Secret | None = None, base_url: str | None = None, **options: Any
+) -> CodatClient:
     """A ready client: explicit arguments, else the environment, else the embedded sandbox.
 
     Environment: ``CODAT_API_KEY`` (raw key) or ``CODAT_AUTH_HEADER`` ("Basic ..."), with
