@@ -11,8 +11,9 @@ nothing is due at the sandbox's now.
 
 Trouble, drawn per message and consumer from a generator seeded with the sandbox's seed (the
 ``webhook_*`` knobs): a duplicate (the message sent again after its first success, the same
-``webhook-id``), out of order (held until a later message to that consumer was attempted, or
-``flush()``), delayed (first due ``webhook_delay_s`` sandbox seconds after the event).
+``webhook-id``), out of order (held back until the consumer's next message, then sent right
+after it; ``flush()`` sends one still held), delayed (first due ``webhook_delay_s`` sandbox
+seconds after the event).
 """
 
 from __future__ import annotations

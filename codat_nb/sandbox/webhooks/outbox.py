@@ -39,7 +39,7 @@ class Message:
 @dataclass(frozen=True)
 class Pending:
     """A message a consumer is still owed: attempts made so far and when the next is due;
-    ``held`` waits for a later message to go first (the out-of-order knob)."""
+    ``held`` waits for the next message, to go right after it (the out-of-order knob)."""
 
     consumer_id: str
     message_id: str
@@ -70,14 +70,23 @@ class Outbox:
     closed: bool = False
     in_flight: Delivery | None = None
     failing_since: datetime | None = None
-    _queue: list[tuple[datetime, int, Delivery]] = field(default_factory=list)
+    _queue: list[tuple[datetime, float, Delivery]] = field(default_factory=list)
     _held: list[Delivery] = field(default_factory=list)
 
     def add(self, delivery: Delivery) -> None:
-        if delivery.held:
-            self._held.append(delivery)
-        else:
-            heapq.heappush(self._queue, (delivery.due, delivery.seq, delivery))
+        """Queue a new message: those held back go right after it (out of order), and it is
+        held itself if the knob drew it so."""
+        for held in self._held:
+            held.held = False
+            self._push(held, (delivery.due, delivery.seq + 0.5))
+        self._held = [delivery] if delivery.held else []
+        if not delivery.held:
+            self._push(delivery)
+
+    def _push(self, delivery: Delivery, place: tuple[datetime, float] | None = None) -> None:
+        """Queue by when it is due (``place``: where it goes instead, a held message)."""
+        due, order = place or (delivery.due, delivery.seq)
+        heapq.heappush(self._queue, (due, order, delivery))
 
     def waiting(self) -> bool:
         """Whether anything is queued that time alone can make due."""
@@ -99,7 +108,6 @@ class Outbox:
         """Account for the attempt just made (done, sent again as a duplicate, or retried);
         its number, 1..8 (a duplicate repeats its original's)."""
         self.in_flight = None
-        self.release(before=delivery.seq)
         if delivery.repeating:
             return delivery.made
         delivery.made += 1
@@ -109,33 +117,31 @@ class Outbox:
             self.failing_since = None
             if delivery.duplicate:
                 delivery.duplicate, delivery.repeating = False, True
-                self.add(delivery)
+                self._push(delivery)
             return delivery.made
         failed_at = delivery.due
         if self.failing_since is None:
             self.failing_since = failed_at
         if delivery.made < len(SCHEDULE):
             delivery.due += SCHEDULE[delivery.made]
-            self.add(delivery)
+            self._push(delivery)
         if failed_at - self.failing_since >= DISABLED_AFTER:
             self.disabled = True
         return delivery.made
 
-    def release(self, before: int | None = None) -> None:
-        """Queue the held deliveries queued before ``before`` (all of them without it)."""
-        keep = [d for d in self._held if before is not None and d.seq >= before]
+    def release(self) -> None:
+        """Queue what is held back (nothing came after it to go before it)."""
         for delivery in self._held:
-            if delivery not in keep:
-                delivery.held = False
-                self.add(delivery)
-        self._held = keep
+            delivery.held = False
+            self._push(delivery)
+        self._held = []
 
     def enable(self, now: datetime) -> None:
         """Resume: attempts that fell due while disabled are due now, not all at once later."""
         self.disabled, self.failing_since = False, None
         for _, _, delivery in self._queue:
             delivery.due = max(delivery.due, now)
-        self._queue = [(delivery.due, seq, delivery) for _, seq, delivery in self._queue]
+        self._queue = [(max(due, now), order, d) for due, order, d in self._queue]
         heapq.heapify(self._queue)
 
     def drop(self) -> None:
@@ -145,7 +151,7 @@ class Outbox:
         self._held.clear()
 
     def pending(self) -> list[Pending]:
-        owed = [d for _, _, d in sorted(self._queue)] + self._held
+        owed = [d for _, _, d in sorted(self._queue, key=lambda entry: entry[:2])] + self._held
         if self.in_flight is not None:
             owed.insert(0, self.in_flight)
         return [

@@ -17,14 +17,10 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from codat_nb.sandbox import Sandbox
-from tests.support import SPEC_PATH
+from tests.support import SPEC_PATH, nullable_to_31, schema_validators
 
-BASE = "urn:codat-openapi"
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 pytestmark = pytest.mark.skipif(
@@ -32,32 +28,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _nullable_to_31(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_nullable_to_31(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _nullable_to_31(value) for key, value in node.items()}
-    if node.pop("nullable", False):
-        return {"anyOf": [node, {"type": "null"}]}
-    return node
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict:
-    return _nullable_to_31(json.loads(SPEC_PATH.read_text()))
+    return nullable_to_31(json.loads(SPEC_PATH.read_text()))
 
 
 @pytest.fixture(scope="module")
-def validator_for(spec):
-    registry = Registry().with_resource(BASE, Resource(contents=spec, specification=DRAFT202012))
-
-    def make(pointer: str) -> Draft202012Validator:
-        return Draft202012Validator(
-            {"$ref": f"{BASE}#{pointer}"}, registry=registry, format_checker=FormatChecker()
-        )
-
-    return make
+def validator_for():
+    return schema_validators(SPEC_PATH)
 
 
 def _schema_pointer(spec: dict, method: str, path: str, status: int) -> str:
