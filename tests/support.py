@@ -169,3 +169,23 @@ def webhook_problems(event: dict[str, Any]) -> list[str]:
 @functools.cache
 def _documented_webhooks() -> frozenset[str]:
     return frozenset(json.loads(PLATFORM_SPEC_PATH.read_text())["webhooks"])
+
+
+def response_schema(spec: dict, method: str, path: str, status: int) -> str:
+    """JSON pointer to the schema of this operation's response, or ErrorMessage if unlisted."""
+    for template, item in spec["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            responses = item[method.lower()]["responses"]
+            response = responses.get(str(status))
+            if response is None:
+                break
+            if "$ref" in response:
+                name = response["$ref"].rsplit("/", 1)[1]
+                return f"/components/responses/{name}/content/application~1json/schema"
+            escaped = template.replace("~", "~0").replace("/", "~1")
+            return (
+                f"/paths/{escaped}/{method.lower()}/responses/{status}"
+                "/content/application~1json/schema"
+            )
+    return "/components/schemas/ErrorMessage"

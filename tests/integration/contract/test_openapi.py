@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from codat_nb.sandbox import Sandbox
-from tests.support import SPEC_PATH, nullable_to_31, schema_validators
+from tests.support import SPEC_PATH, nullable_to_31, response_schema, schema_validators
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -36,26 +36,6 @@ def spec() -> dict:
 @pytest.fixture(scope="module")
 def validator_for():
     return schema_validators(SPEC_PATH)
-
-
-def _schema_pointer(spec: dict, method: str, path: str, status: int) -> str:
-    """JSON pointer to the schema of this operation's response, or ErrorMessage if unlisted."""
-    for template, item in spec["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if re.match(pattern, path) and method.lower() in item:
-            responses = item[method.lower()]["responses"]
-            response = responses.get(str(status))
-            if response is None:
-                break
-            if "$ref" in response:
-                name = response["$ref"].rsplit("/", 1)[1]
-                return f"/components/responses/{name}/content/application~1json/schema"
-            escaped = template.replace("~", "~0").replace("/", "~1")
-            return (
-                f"/paths/{escaped}/{method.lower()}/responses/{status}"
-                "/content/application~1json/schema"
-            )
-    return "/components/schemas/ErrorMessage"
 
 
 def _exercise(sb: Sandbox) -> list[requests.Response]:
@@ -134,7 +114,7 @@ def test_every_response_body_validates(demo_sandbox, spec, validator_for):
             continue
         assert response.headers["Content-Type"] == "application/json"
         body = response.json()
-        pointer = _schema_pointer(spec, response.request.method, path, response.status_code)
+        pointer = response_schema(spec, response.request.method, path, response.status_code)
         problems = [
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
             for e in validator_for(pointer).iter_errors(body)
