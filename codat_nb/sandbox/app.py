@@ -1,6 +1,7 @@
 """The sandbox's HTTP layer (werkzeug): what every API request goes through, in order.
 
-Routing is ``routes``, the handlers are ``handlers``; this is the pipeline around them:
+Routing is ``routes``, the handlers are ``handlers`` (and ``webhooks.api`` for the webhook
+consumer routes); this is the pipeline around them:
 authentication, the expired account, the quota and the other rate limits, a restricted company,
 the Idempotency-Key, injected latency and faults, the catch-all, the rate-limit headers and a
 dropped answer. Anything unexpected becomes a 500 ErrorMessage and is logged, and the test suite

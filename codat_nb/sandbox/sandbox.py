@@ -81,12 +81,11 @@ class Sandbox:
             self.store = Store(self.url, self.clock, id_seed, links)
             if seed is not None:
                 demo_portfolio(self.store, seed)
-            self.webhooks = Webhooks(self.store, self.faults, id_seed)
+            self.webhooks = Webhooks(self.store, self.faults, id_seed, self._notice_the_day)
             self._app = SandboxApp(
                 self.store, self.faults, self.api_key, id_seed, WebhookApi(self.webhooks)
             )
             self._app.limits.on_quota = self.webhooks.quota_changed
-            self.webhooks.before_flush = self._notice_the_day
             self._server.start(self._app)
         except BaseException:
             self._server.stop()

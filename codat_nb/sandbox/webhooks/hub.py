@@ -51,16 +51,21 @@ FLUSH_TIMEOUT = 30.0
 class Webhooks:
     """Codat's webhooks for one sandbox: consumers, events, delivery. Thread-safe."""
 
-    def __init__(self, store: Store, faults: Faults, seed: str):
+    def __init__(
+        self,
+        store: Store,
+        faults: Faults,
+        seed: str,
+        notice_the_day: Callable[[], None] = lambda: None,
+    ):
         self._store, self._seed = store, seed
+        self._notice_the_day = notice_the_day  # before a flush: a new day's quota reset
         self._lock = threading.Lock()
         self._consumer_ids = random.Random(f"webhook-consumers:{seed}")
         self._event_ids = random.Random(f"webhook-events:{seed}")
         self._consumers: dict[str, Consumer] = {}
         self._deliverer = Deliverer(store.clock, faults, seed)
         self._unsubscribe: Callable[[], None] | None = None
-        #: Called before a flush, so a new day of the rate limits is noticed (``Sandbox``).
-        self.before_flush: Callable[[], None] = lambda: None
 
     # ----- consumers (Codat's Platform API) ----------------------------------------------
     def create(
@@ -133,7 +138,7 @@ class Webhooks:
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
         """Wait until every delivery due now (sandbox clock) has been attempted, held
         (out-of-order) ones included; TimeoutError after ``timeout`` real seconds."""
-        self.before_flush()
+        self._notice_the_day()
         self._deliverer.flush(timeout)
 
     def attempts(self, consumer_id: str | None = None) -> list[Attempt]:

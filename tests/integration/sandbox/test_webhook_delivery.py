@@ -16,6 +16,7 @@ from codat_nb.sandbox import Sandbox
 from codat_nb.sandbox.faults import Faults
 from codat_nb.sandbox.webhooks.outbox import SCHEDULE
 from codat_nb.wire.dates import as_instant
+from tests.hostile import Answer, hostile
 
 #: Codat's retry schedule as offsets from the first attempt (troubleshooting.md).
 OFFSETS = [
@@ -138,6 +139,18 @@ def test_an_answer_later_than_the_timeout_is_a_failure(sandbox, receiver):
     sandbox.advance(hours=1)
     sandbox.webhooks.flush()
     assert sandbox.webhooks.attempts()[-1].succeeded
+
+
+def test_the_timeout_bounds_the_whole_answer_not_each_read(sandbox):
+    """Each byte of the status line comes well within the timeout, the whole far beyond it."""
+    sandbox.faults.webhook_timeout_s = 0.5
+    trickle = Answer(200, b"", trickle=0.05, trickle_headers=True)
+    with hostile(lambda asked: trickle) as server:
+        sandbox.webhooks.create(f"{server.url}/hook", ["company.created"])
+        one_event(sandbox)
+        sandbox.webhooks.flush()
+    (attempt,) = sandbox.webhooks.attempts()
+    assert (attempt.status, attempt.error) == (None, "no answer within 0.5 s")
 
 
 def test_nothing_listening_is_a_failure(sandbox):

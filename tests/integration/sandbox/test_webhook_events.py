@@ -94,6 +94,20 @@ def test_an_event_carries_the_record_as_the_change_left_it(sandbox, receiver):
     assert event["payload"]["referenceCompany"]["tags"] == {"region": "us"}
 
 
+def test_a_connection_created_linked_sends_only_its_creation(sandbox, receiver):
+    """The partner expense connection is Linked from the start: no ``connected`` follows."""
+    consumer = listen(sandbox, receiver)
+    company = sandbox.store.create_company("Expense Ltd")["id"]
+    accounting = sandbox.store.create_connection(company, "gbol")["id"]
+    sandbox.store.link(company, accounting)
+    partner = sandbox.store.create_partner_expense_connection(company)
+    events = checked(sandbox, receiver, consumer)
+    assert [e["eventType"] for e in events] == [
+        "company.created", "connection.created", "connection.connected", "connection.created",
+    ]  # fmt: skip
+    assert events[-1]["payload"]["connection"] == partner
+
+
 def test_syncs_and_refused_changes_send_nothing(sandbox, session, receiver):
     consumer = listen(sandbox, receiver)
     company = sandbox.store.create_company("Quiet Ltd")["id"]
