@@ -47,6 +47,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+        if receiver.close_idle:  # as a server timing out idle keep-alive connections does
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
@@ -59,7 +61,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 class Receiver:
     """Records what arrives at ``url``; ``answer`` picks each status (200 by default);
-    ``hang = True`` holds every answer until ``release`` is set (or ``hang_seconds``)."""
+    ``hang = True`` holds every answer until ``release`` is set (or ``hang_seconds``);
+    ``close_idle = True`` closes each kept-alive connection after its answer, unannounced."""
 
     def __init__(self) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -67,6 +70,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self._server.server_port}/codat-webhooks"
         self.answer: Callable[[Received], int] = lambda received: 200
         self.hang, self.hang_seconds = False, 30.0
+        self.close_idle = False  # close each connection after its answer, without saying so
         self.release = threading.Event()
         self._lock = threading.Lock()
         self._received: list[Received] = []

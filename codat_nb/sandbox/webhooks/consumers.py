@@ -112,6 +112,13 @@ def _url(value: object) -> str:
         raise RuleViolation("url", "is required", "Required")
     if not isinstance(value, str):
         raise RuleViolation("url", f"must be a string, got {type(value).__name__}", "Type")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise RuleViolation(
+            "url",
+            f"must be ASCII without spaces (percent-encode the rest, punycode a host), got"
+            f" {value[:100]!r}",
+            "UriFormat",
+        )
     parts = urlsplit(value)
     absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
     if not absolute or len(value) > MAX_URL_LENGTH or not _port_is_valid(parts):

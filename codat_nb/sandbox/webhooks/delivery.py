@@ -19,6 +19,7 @@ seconds after the event).
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import threading
 import time
@@ -33,6 +34,7 @@ from codat_nb.sandbox.webhooks.outbox import Delivery, Message, Outbox, Pending
 from codat_nb.sandbox.webhooks.sender import Outcome, Sender
 from codat_nb.secret import Secret
 
+log = logging.getLogger("codat_nb.sandbox")
 #: Real seconds between looks at the sandbox clock while retries wait for it.
 POLL_SECONDS = 0.05
 #: Attempts remembered for ``attempts()`` (the oldest forgotten first).
@@ -199,7 +201,11 @@ class Deliverer:
             message = delivery.message
             body = message.event.body
             headers = signing.headers(consumer.secret.reveal(), message.id, int(time.time()), body)
-            outcome = consumer.sender.post(body, headers, timeout)
+            try:
+                outcome = consumer.sender.post(body, headers, timeout)
+            except Exception as exc:  # a bug must not leave the consumer's worker dead
+                log.exception("sandbox: a webhook attempt to %s failed unexpectedly", message.id)
+                outcome = Outcome(None, f"{type(exc).__name__}: {exc}"[:200], 0.0)
             with self._cond:
                 self._record(consumer.outbox, delivery, sent, outcome)
                 self._cond.notify_all()

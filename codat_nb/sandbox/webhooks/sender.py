@@ -61,13 +61,12 @@ class Sender:
         watchdog.daemon = True
         watchdog.start()
         try:
-            connection.request("POST", self._target, body, self._headers(headers))
-            answer = connection.getresponse()
+            answer = self._exchange(connection, body, self._headers(headers), late)
             answer.read(MAX_ANSWER_BYTES)
             if answer.will_close or not answer.isclosed():  # the rest of a long answer unread
                 self._drop(connection)
             status, error = answer.status, None if answer.status < 300 else f"HTTP {answer.status}"
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             self._drop(connection)
             status, error = None, _reason(exc)
         finally:
@@ -76,6 +75,27 @@ class Sender:
         if late.is_set() or seconds > timeout:
             return Outcome(None, f"no answer within {timeout:g} s", seconds)
         return Outcome(status, error, seconds)
+
+    def _exchange(
+        self,
+        connection: http.client.HTTPConnection,
+        body: bytes,
+        headers: Mapping[str, str],
+        late: threading.Event,
+    ) -> http.client.HTTPResponse:
+        """Send and read the status and headers. A kept-alive connection the receiver closed
+        while idle fails before any answer: then once more on a fresh one, as HTTP clients do
+        (a real failure fails again)."""
+        reused = connection.sock is not None
+        try:
+            connection.request("POST", self._target, body, headers)
+            return connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused or late.is_set():
+                raise
+            connection.close()
+            connection.request("POST", self._target, body, headers)
+            return connection.getresponse()
 
     def close(self) -> None:
         """End any attempt under way and refuse the next (the consumer is gone)."""

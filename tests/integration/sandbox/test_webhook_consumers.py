@@ -56,6 +56,8 @@ def test_a_company_id_limits_a_consumer_to_that_company(sandbox, session):
         ({"url": "ftp://example.com/h", "eventTypes": ["company.created"]}, "url", "http(s)"),
         ({"url": "http://example.com:99999/", "eventTypes": ["company.created"]}, "url", "URL"),
         ({"url": 5, "eventTypes": ["company.created"]}, "url", "must be a string"),
+        ({"url": "https://e.com/ü", "eventTypes": ["company.created"]}, "url", "ASCII"),
+        ({"url": "https://e.com/a b", "eventTypes": ["company.created"]}, "url", "spaces"),
         ({"url": "https://e.com/h"}, "eventTypes", "at least one"),
         ({"url": "https://e.com/h", "eventTypes": []}, "eventTypes", "at least one"),
         ({"url": "https://e.com/h", "eventTypes": "company.created"}, "eventTypes", "a list"),

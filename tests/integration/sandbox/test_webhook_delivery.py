@@ -153,6 +153,17 @@ def test_the_timeout_bounds_the_whole_answer_not_each_read(sandbox):
     assert (attempt.status, attempt.error) == (None, "no answer within 0.5 s")
 
 
+def test_a_kept_connection_the_receiver_closed_is_not_a_failure(sandbox, receiver):
+    """Receivers close idle keep-alive connections: the next message goes on a fresh one."""
+    receiver.close_idle = True
+    sandbox.webhooks.create(receiver.url, ["company.created"])
+    for n in range(3):
+        one_event(sandbox, f"Idle {n} Ltd")
+        sandbox.webhooks.flush()
+    assert [(a.number, a.succeeded) for a in sandbox.webhooks.attempts()] == [(1, True)] * 3
+    assert len(receiver.received) == 3
+
+
 def test_nothing_listening_is_a_failure(sandbox):
     with Sandbox(seed=None) as gone:  # a port that was bound and is free again
         url = f"{gone.url}/nowhere"
