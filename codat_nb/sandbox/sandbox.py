@@ -36,7 +36,8 @@ class Sandbox:
     may take to send a whole request (an idle keep-alive connection closes after it).
     ``options`` are the knobs by name (``latency_ms``, ``rate_limits``, ``one_time_links``, ...:
     see ``help(Faults)`` and docs/fidelity.md), also settable while it runs as
-    ``sb.faults.<name>``.
+    ``sb.faults.<name>``. ``sb.webhooks`` sends Codat's webhooks to the consumers registered
+    (``webhooks/hub.py``); ``sb.webhook_secret(id)`` is a consumer's signing secret.
     """
 
     def __init__(

@@ -122,13 +122,13 @@ class Deliverer:
             self._cond.notify_all()
 
     # ----- messages ----------------------------------------------------------------------
-    def enqueue(self, consumer_id: str, message: Message) -> bool:
+    def enqueue(self, consumer_id: str, message: Message) -> None:
         """Owe ``message`` to the consumer, first due when its event happened (later if the
-        delay knob says so); False, and nothing owed, when the consumer is disabled."""
+        delay knob says so); a disabled consumer misses it."""
         with self._cond:
             outbox = self._consumers[consumer_id].outbox
             if outbox.disabled:
-                return False
+                return
             faults = self._faults
             duplicate, held, delayed = (self._rng.random() for _ in range(3))
             due = message.event.generated
@@ -139,7 +139,6 @@ class Deliverer:
             delivery.duplicate = duplicate < faults.webhook_duplicate_rate
             outbox.add(delivery)
             self._cond.notify_all()
-            return True
 
     def wake(self) -> None:
         """Have the workers look at the clock now (it may have moved)."""
