@@ -16,18 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from codat_nb.colours import status_colour
 from codat_nb.exceptions import CodatError
 from codat_nb.wire.dates import parse_codat_datetime
 from codat_nb.wire.models import Connection
-
-#: One colour per connection status, shared by badges, tables and charts.
-STATUS_COLOURS: dict[str, str] = {
-    "Linked": "#2e7d32",
-    "PendingAuth": "#ef8f00",
-    "Unlinked": "#757575",
-    "Deauthorized": "#c62828",
-}
-UNKNOWN_STATUS_COLOUR = "#6a1b9a"
 
 _CARD = (
     "border:1px solid {border};border-radius:6px;padding:8px 12px;margin:4px 0;"
@@ -42,7 +34,7 @@ _KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
 def status_badge(status: object) -> str:
     """A coloured pill for a connection status (unknown statuses still render, in purple)."""
     text = "" if status is None or status is pd.NA else str(status)
-    colour = STATUS_COLOURS.get(text, UNKNOWN_STATUS_COLOUR)
+    colour = status_colour(text)
     return (
         f'<span class="codat-nb-status codat-nb-status-{escape(text, quote=True)}" '
         f'style="background:{colour};color:#fff;border-radius:9px;padding:1px 8px;'
@@ -155,7 +147,7 @@ def connection_html(conn: Connection) -> str:
             ("Errors", data_connection_errors_html(conn.data_connection_errors or [])),
         ]
     )
-    colour = STATUS_COLOURS.get(conn.status, UNKNOWN_STATUS_COLOUR)
+    colour = status_colour(conn.status)
     return (
         '<div class="codat-nb-card codat-nb-connection-card" '
         f'style="{_CARD.format(border=colour)}">'

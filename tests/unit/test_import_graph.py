@@ -74,7 +74,7 @@ def test_no_import_cycles():
         visit(name, [])
 
 
-@pytest.mark.parametrize("leaf", ["codat_nb._version", "codat_nb.exceptions"])
+@pytest.mark.parametrize("leaf", ["codat_nb._version", "codat_nb.exceptions", "codat_nb.colours"])
 def test_leaf_modules_import_nothing_of_the_package(leaf):
     assert GRAPH[leaf] == set()
 
