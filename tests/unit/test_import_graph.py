@@ -57,21 +57,47 @@ def imports_of(name: str) -> set[str]:
 GRAPH = {name: imports_of(name) for name in MODULES}
 
 
-def test_no_import_cycles():
+def fail_on_a_cycle(graph: dict[str, set[str]], what: str) -> None:
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
         if name in path:
             cycle = path[path.index(name) :] + [name]
-            pytest.fail("import cycle: " + " -> ".join(cycle))
+            pytest.fail(f"{what}: " + " -> ".join(cycle))
         if name in done:
             return
-        for target in sorted(GRAPH[name]):
+        for target in sorted(graph.get(name, ())):
             visit(target, [*path, name])
         done.add(name)
 
-    for name in sorted(GRAPH):
+    for name in sorted(graph):
         visit(name, [])
+
+
+def test_no_import_cycles():
+    fail_on_a_cycle(GRAPH, "import cycle")
+
+
+def place_of(name: str) -> str:
+    """Where a module stands in the folder-level graph: its sub-package folder (every module of
+    ``codat_nb/notebook/`` is ``codat_nb/notebook/``), or itself at the top level."""
+    parts = name.split(".")
+    if len(parts) > 2 or (len(parts) == 2 and MODULES[name].name == "__init__.py"):
+        return "/".join(parts[:2]) + "/"
+    return name
+
+
+def test_no_folder_imports_what_imports_it_back():
+    """A sub-package is one node: ``analysis`` importing ``notebook/display.py`` while
+    ``notebook/portfolio_view.py`` imports ``analysis`` is a circle even though no module
+    imports itself back. The package itself (``codat_nb``) is left out as a target: importing
+    any of its modules runs it."""
+    folders: dict[str, set[str]] = {}
+    for name, targets in GRAPH.items():
+        for target in targets - {"codat_nb"}:
+            if place_of(target) != place_of(name):
+                folders.setdefault(place_of(name), set()).add(place_of(target))
+    fail_on_a_cycle(folders, "folder-level import cycle")
 
 
 @pytest.mark.parametrize("leaf", ["codat_nb._version", "codat_nb.exceptions", "codat_nb.colours"])
