@@ -3,6 +3,8 @@
 Start with ``client = codat_nb.connect()``; see ``client.connections`` and ``client.companies``.
 """
 
+from typing import Any
+
 from codat_nb._version import __version__
 from codat_nb.client import CodatClient, connect
 from codat_nb.exceptions import (
@@ -23,9 +25,9 @@ from codat_nb.exceptions import (
     ResponseTooLargeError,
     ServerError,
 )
+from codat_nb.headers import RateLimit
 from codat_nb.notebook.display import register_html_cards
 from codat_nb.retry import RetryPolicy
-from codat_nb.transport import RateLimit
 from codat_nb.wire.models import Company, Connection, DataConnectionError
 
 __all__ = [
@@ -61,7 +63,7 @@ __all__ = [
 register_html_cards()
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """Sandbox and the widgets load on first use: werkzeug and ipywidgets stay optional."""
     if name == "Sandbox":
         from codat_nb.sandbox import Sandbox

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import difflib
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from pydantic.alias_generators import to_camel
 
 from codat_nb.exceptions import CodatWarning
-from codat_nb.platforms import is_platform_key
+from codat_nb.platforms import PLATFORMS, is_platform_key, keys_for_name
 from codat_nb.query import QueryError, compile_order, conditions
 from codat_nb.wire.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, UUID_TEXT
 from codat_nb.wire.schema import Schema
 
 #: Codat allows at most 10 concurrent requests per company.
 MAX_CONCURRENCY = 10
+#: How ``list_all`` reads the portfolio: from the companies listing, or company by company.
+Strategy = Literal["embedded", "per_company"]
+STRATEGIES: tuple[Strategy, ...] = ("embedded", "per_company")
 
 
 def _type_name(value: Any) -> str:
@@ -43,9 +47,16 @@ def check_idempotency_key(value: Any) -> str | None:
 
 
 def check_platform_key(value: Any) -> str:
+    """A platform key's shape (four lowercase letters); a platform's name in its place (``xero``)
+    is refused with the key it means, since Codat would only answer that it does not know it."""
     if not isinstance(value, str):
         raise TypeError(f"platform_key must be a str, got {_type_name(value)}")
-    if not is_platform_key(value):
+    shaped = is_platform_key(value)
+    meant = keys_for_name(value, exact=shaped)  # a well-shaped unknown key may be new: sent
+    if meant:
+        choices = " or ".join(f"{key!r} ({PLATFORMS[key].name})" for key in meant)
+        raise ValueError(f"platform_key {value[:60]!r} names a platform; its key is {choices}")
+    if not shaped:
         raise ValueError(
             "platform_key must be four lowercase letters (e.g. 'gbol' for Xero), "
             f"got {value[:60]!r}"
@@ -70,6 +81,23 @@ def _query_error(name: str, exc: QueryError, schema: Schema) -> ValueError:
     return ValueError(f"{name}: {exc}{hint}")
 
 
+#: ``and``/``or`` between conditions (followed by ``property op``): a join Codat reads as part
+#: of the value before it, so the query matches nothing.
+_WORD_JOIN = re.compile(
+    r"\s+(and|or)\s+(?=[A-Za-z_][\w.]*\s*(?:!=|>=|<=|=|~|>|<))", flags=re.IGNORECASE
+)
+
+
+def _check_joins(query: str) -> None:
+    if _WORD_JOIN.search(query) is None:
+        return
+    meant = _WORD_JOIN.sub(lambda m: " && " if m.group(1).lower() == "and" else " || ", query)
+    raise ValueError(
+        f"query {query[:200]!r} joins conditions with 'and'/'or'; Codat's query language "
+        f"uses && and ||: did you mean {meant[:200]!r}?"
+    )
+
+
 def check_query(value: Any, schema: Schema | None = None, arrays: bool = False) -> str | None:
     """A query string; with ``schema``, read before anything is sent.
 
@@ -83,6 +111,7 @@ def check_query(value: Any, schema: Schema | None = None, arrays: bool = False) 
         raise TypeError(f"query must be a str or None, got {_type_name(value)}")
     if not value.strip():
         raise ValueError("query must not be blank; pass None to list everything")
+    _check_joins(value)
     if len(value) > MAX_QUERY_LENGTH:
         raise ValueError(
             f"query is {len(value)} characters long; Codat accepts at most {MAX_QUERY_LENGTH}"
@@ -161,6 +190,18 @@ def concurrency_or_default(value: Any, cap: int) -> int:
     return cap if value is None else check_concurrency(value, cap)
 
 
+def check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_type_name(value)}")
+    return value
+
+
+def check_strategy(value: Any) -> Strategy:
+    if value not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {value!r}")
+    return cast(Strategy, value)
+
+
 def check_progress(value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"progress must be True, False or None, got {_type_name(value)}")
@@ -185,9 +226,8 @@ class ListingArgs:
     @classmethod
     def check(
         cls,
-        *,
         schema: Schema | None = None,
-        arrays: bool = False,
+        max_concurrency: int = 1,
         query: Any = None,
         order_by: Any = None,
         page_size: Any = None,
@@ -195,15 +235,16 @@ class ListingArgs:
         concurrency: Any = None,
         progress: Any = None,
         check_quota: Any = True,
-        max_concurrency: int = 1,
     ) -> ListingArgs:
-        """``page_size`` None: the largest Codat serves (fewest requests; one atomic page for
+        """A listing's arguments as the user gave them, checked (against ``schema``'s fields:
+        a Company query may look into ``dataConnections``, as Codat documents).
+
+        ``page_size`` None: the largest Codat serves (fewest requests; one atomic page for
         most listings). ``limit`` also bounds the page size, so ``limit=10`` asks for 10 rows.
         """
         size = MAX_PAGE_SIZE if page_size is None else check_page_size(page_size)
         limit = check_limit(limit)
-        if not isinstance(check_quota, bool):
-            raise TypeError(f"check_quota must be True or False, got {_type_name(check_quota)}")
+        arrays = schema is not None and schema.name == "Company"
         return cls(
             query=check_query(query, schema, arrays),
             order_by=check_order_by(order_by, schema),
@@ -211,7 +252,7 @@ class ListingArgs:
             limit=limit,
             concurrency=concurrency_or_default(concurrency, max_concurrency),
             progress=check_progress(progress),
-            check_quota=check_quota,
+            check_quota=check_flag("check_quota", check_quota),
         )
 
     def params(self, page: int) -> dict[str, Any]:

@@ -4,24 +4,13 @@ instead of retrying on alone, in the background, for the rest of their deadline.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 
-_local = threading.local()
+from codat_nb.thread_scope import ThreadScoped
 
+_stop: ThreadScoped[threading.Event] = ThreadScoped()
 
-@contextlib.contextmanager
-def cancel_scope(event: threading.Event) -> Iterator[None]:
-    """Requests this thread makes inside the block stop once ``event`` is set."""
-    previous = getattr(_local, "event", None)
-    _local.event = event
-    try:
-        yield
-    finally:
-        _local.event = previous
-
-
-def cancel_event() -> threading.Event | None:
-    """The event that stops this thread's requests, if it works for a listing."""
-    return getattr(_local, "event", None)
+#: ``with cancel_scope(event):`` requests this thread makes inside stop once ``event`` is set.
+cancel_scope = _stop.scope
+#: The event that stops this thread's requests, if it works for a listing (else None).
+cancel_event = _stop.get

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -12,17 +14,12 @@ import requests
 from codat_nb.arguments import check_concurrency
 from codat_nb.companies import CompaniesAPI
 from codat_nb.connections import ConnectionsAPI
+from codat_nb.endpoint import DEFAULT_BASE_URL, check_base_url, check_timeout
+from codat_nb.headers import RateLimit
 from codat_nb.listing import Listings, Unfinished
 from codat_nb.retry import RetryPolicy
 from codat_nb.secret import Secret
-from codat_nb.transport import (
-    DEFAULT_BASE_URL,
-    MAX_RESPONSE_BYTES,
-    RateLimit,
-    Transport,
-    check_base_url,
-    check_timeout,
-)
+from codat_nb.transport import MAX_RESPONSE_BYTES, Transport
 from codat_nb.wire.protocol import basic_auth_header
 
 if TYPE_CHECKING:
@@ -64,6 +61,30 @@ def _resolve_auth_header(api_key: Any, auth_header: Any) -> Secret:
     return Secret(auth_header.reveal().strip())
 
 
+def _looks_like_header_value(key: str) -> bool:
+    """True when ``key`` is base64 of printable text: the portal's ready-made header without its
+    ``Basic `` (a raw key, random letters and digits, decodes to bytes that are not text)."""
+    try:
+        decoded = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and decoded.isascii() and decoded.decode().isprintable()
+
+
+def _refusal_hint(api_key: Secret | None) -> str:
+    """What to check when Codat answers 401, said with the error (never showing the key)."""
+    hint = (
+        "; check the credentials: CODAT_API_KEY (or api_key=) is the raw API key from Codat's "
+        "portal, CODAT_AUTH_HEADER (or auth_header=) is 'Basic ' + base64 of that key"
+    )
+    if api_key is not None and _looks_like_header_value(api_key.reveal().strip()):
+        hint += (
+            ". The API key given looks like the base64 value of an Authorization header, "
+            "not a raw key: set CODAT_AUTH_HEADER='Basic <that value>' instead"
+        )
+    return hint
+
+
 def _check_retries(retries: Any) -> RetryPolicy:
     if isinstance(retries, RetryPolicy):
         return retries
@@ -87,9 +108,9 @@ class CodatClient:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         *,
-        auth_header: str | None = None,
+        auth_header: str | Secret | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | tuple[float, float] = (5.0, 30.0),
         retries: RetryPolicy | int | None = None,
@@ -118,14 +139,13 @@ class CodatClient:
             retries=RetryPolicy() if retries is None else _check_retries(retries),
             max_response_bytes=max_response_bytes,
             session=session,
+            refusal_hint=_refusal_hint(api_key),
         )
         self.max_concurrency = max_concurrency
         self.sandbox: Sandbox | None = None
         self._listings = Listings()
         self.companies = CompaniesAPI(self._transport, self._listings, max_concurrency)
-        self.connections = ConnectionsAPI(
-            self._transport, self.companies, self._listings, max_concurrency
-        )
+        self.connections = ConnectionsAPI(self._transport, self._listings, max_concurrency)
 
     def __repr__(self) -> str:
         transport = self.__dict__.get("_transport")  # absent while __init__ is failing
@@ -136,7 +156,7 @@ class CodatClient:
         return self._transport.base_url
 
     @property
-    def unfinished(self) -> Unfinished | None:
+    def unfinished(self) -> Unfinished[Any] | None:
         """The last listing that ended early (quota, Ctrl-C, an error), or None.
 
         ``client.unfinished.resume()`` runs it again without fetching the pages it already had.
@@ -158,7 +178,9 @@ class CodatClient:
             self._transport.request("GET", "/companies", params={"page": 1, "pageSize": 1})
             stamp = self._transport.last_date()
         if stamp is None:
-            raise RuntimeError(f"{self.base_url} sent no Date header, so its time is unknown")
+            raise RuntimeError(
+                f"{self.base_url} sent no usable Date header, so its time is unknown"
+            )
         return stamp
 
     def close(self) -> None:
@@ -174,7 +196,9 @@ class CodatClient:
         self.close()
 
 
-def connect(api_key: str | None = None, base_url: str | None = None, **options: Any) -> CodatClient:
+def connect(
+    api_key: str | Secret | None = None, base_url: str | None = None, **options: Any
+) -> CodatClient:
     """A ready client: explicit arguments, else the environment, else the embedded sandbox.
 
     Environment: ``CODAT_API_KEY`` (raw key) or ``CODAT_AUTH_HEADER`` ("Basic ..."), with

@@ -8,65 +8,39 @@ Listings run through ``client``'s ``Listings`` (so an interrupted one can be res
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from codat_nb import paging
+from codat_nb import paging, portfolio
+from codat_nb.api_base import API
 from codat_nb.arguments import (
     ListingArgs,
+    check_flag,
     check_id,
     check_idempotency_key,
     check_platform_key,
+    check_strategy,
 )
 from codat_nb.exceptions import CodatTransportError, ServerError
 from codat_nb.frames import connections_frame
-from codat_nb.listing import (
-    Listings,
-    PageCache,
-    Source,
-    Tally,
-    cost,
-    keep_matching,
-    matching_models,
-)
-from codat_nb.portfolio import list_all
+from codat_nb.listing import PageCache, Tally, keep_matching, matching_models, record_cost
+from codat_nb.sources import connection_pages
 from codat_nb.wire.models import Connection, parse_model
-from codat_nb.wire.schema import CONNECTION
-
-if TYPE_CHECKING:
-    from codat_nb.companies import CompaniesAPI
-    from codat_nb.transport import Transport
+from codat_nb.wire.rows import Row
+from codat_nb.wire.schema import COMPANY, CONNECTION
 
 
-class ConnectionsAPI:
+class ConnectionsAPI(API):
     """``client.connections``: a company's data connections (Sync for Expenses v1)."""
 
-    def __init__(
-        self,
-        transport: Transport,
-        companies: CompaniesAPI,
-        listings: Listings,
-        max_concurrency: int,
-    ) -> None:
-        self._transport = transport
-        self._companies = companies
-        self._listings = listings
-        self._max_concurrency = max_concurrency
-
-    def __repr__(self) -> str:
-        return f"<ConnectionsAPI of {self._transport.base_url}>"
-
-    def source(self, company_id: str, cache: PageCache, tally: Tally | None = None) -> Source:
-        """One company's connections listing as pages (for ``paging``)."""
-        path = f"/companies/{company_id}/connections"
-        return self._transport.pages(path, f"connections of company {company_id}", cache, tally)
+    _schema = CONNECTION
 
     def list(
         self,
         company_id: str,
         query: str | None = None,
         order_by: str | None = None,
+        *,
         page_size: int | None = None,
         limit: int | None = None,
         concurrency: int | None = None,
@@ -82,28 +56,18 @@ class ConnectionsAPI:
         that would need more requests than Codat's quota has left, before spending them.
         """
         company_id = check_id("company_id", company_id)
-        args = ListingArgs.check(
-            schema=CONNECTION,
-            query=query,
-            order_by=order_by,
-            page_size=page_size,
-            limit=limit,
-            concurrency=concurrency,
-            progress=progress,
-            check_quota=check_quota,
-            max_concurrency=self._max_concurrency,
-        )
+        args = self._args(query, order_by, page_size, limit, concurrency, progress, check_quota)
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
-            source = self.source(company_id, cache, tally)
+            source = connection_pages(self._transport, company_id, cache, tally)
 
-            def build(rows: list[dict]) -> pd.DataFrame:  # while the boundaries are checked
+            def build(rows: list[Row]) -> pd.DataFrame:  # while the boundaries are checked
                 frame = connections_frame(rows, source.what)  # the gate first, then the filter
                 keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
                 return frame if all(keep) else frame[keep].reset_index(drop=True)
 
-            frame = paging.collect(source, args, build=build)
-            frame.attrs.update(cost(tally, cache, self._transport.last_date()))
+            frame: pd.DataFrame = paging.collect(source, args, build=build)
+            record_cost(tally, cache, self._transport.last_date(), frame)
             return frame
 
         return self._listings.run(f"connections.list({company_id!r})", call)
@@ -113,15 +77,14 @@ class ConnectionsAPI:
         company_id: str,
         query: str | None = None,
         order_by: str | None = None,
+        *,
         page_size: int | None = None,
         limit: int | None = None,
     ) -> Iterator[Connection]:
         """Connections as models, fetched lazily one page at a time (arguments checked now)."""
         company_id = check_id("company_id", company_id)
-        args = ListingArgs.check(
-            schema=CONNECTION, query=query, order_by=order_by, page_size=page_size, limit=limit
-        )
-        source = self.source(company_id, PageCache())
+        args = self._args(query, order_by, page_size, limit)
+        source = connection_pages(self._transport, company_id, PageCache())
         return matching_models(Connection, paging.iterate(source, args), args, source.what)
 
     @staticmethod
@@ -131,10 +94,10 @@ class ConnectionsAPI:
         connection_id = check_id("connection_id", connection_id)
         return f"/companies/{company_id}/connections/{connection_id}"
 
-    def get(
-        self, company_id: str, connection_id: str, *, deadline: float | None = None
-    ) -> Connection:
-        path = self._connection_path(company_id, connection_id)
+    def get(self, company_id: str, connection_id: str) -> Connection:
+        return self._read(self._connection_path(company_id, connection_id))
+
+    def _read(self, path: str, deadline: float | None = None) -> Connection:
         body = self._transport.request("GET", path, deadline=deadline)
         return parse_model(Connection, body, f"GET {path}")
 
@@ -185,7 +148,7 @@ class ConnectionsAPI:
                 deadline=deadline,
             )
         except (ServerError, CodatTransportError):
-            current = self.get(company_id, connection_id, deadline=deadline)
+            current = self._read(path, deadline)
             if current.status != "Unlinked":
                 raise
             return current
@@ -198,10 +161,7 @@ class ConnectionsAPI:
         whose retry finds nothing is then known to have deleted it, never an id that did not
         exist (which raises NotFoundError here, before anything is deleted).
         """
-        path = self._connection_path(company_id, connection_id)
-        deadline = self._transport.call_deadline()  # one for the read and the delete
-        self._transport.request("GET", path, deadline=deadline)
-        self._transport.request("DELETE", path, deadline=deadline)
+        self._transport.delete(self._connection_path(company_id, connection_id))
 
     def list_all(
         self,
@@ -227,19 +187,13 @@ class ConnectionsAPI:
         not be read are in ``df.attrs["failures"]`` (one warning says how many); ``strict=True``
         raises instead. ``df.attrs["requests"]`` says what it cost.
         """
-        return list_all(
-            self,
-            self._companies,
-            self._listings,
-            self._transport,
-            query=query,
-            order_by=order_by,
-            company_query=company_query,
-            strategy=strategy,
-            page_size=page_size,
-            concurrency=concurrency,
-            progress=progress,
-            check_quota=check_quota,
-            strict=strict,
-            max_concurrency=self._max_concurrency,
+        walking = (page_size, None, concurrency, progress, check_quota)  # no limit: all of them
+        args = self._args(query, order_by, *walking)
+        companies = ListingArgs.check(COMPANY, self._max_concurrency, company_query, None, *walking)
+        plan = portfolio.Plan(
+            args, companies, check_strategy(strategy), check_flag("strict", strict)
+        )
+        return self._listings.run(
+            "connections.list_all()",
+            lambda cache, tally: portfolio.list_all(self._transport, plan, cache, tally),
         )

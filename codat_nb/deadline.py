@@ -9,30 +9,22 @@ does. Used by the client's own session; a session passed in by the user keeps it
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import io
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-_local = threading.local()
+from codat_nb.thread_scope import ThreadScoped
 
+_deadline: ThreadScoped[float] = ThreadScoped()
 
-@contextlib.contextmanager
-def deadline_scope(deadline: float) -> Iterator[None]:
-    """Responses opened by this thread inside the block end by ``deadline`` (monotonic)."""
-    previous = getattr(_local, "deadline", None)
-    _local.deadline = deadline
-    try:
-        yield
-    finally:
-        _local.deadline = previous
+#: ``with deadline_scope(deadline):`` responses this thread opens inside end by ``deadline``
+#: (``time.monotonic()`` based).
+deadline_scope = _deadline.scope
 
 
 class DeadlineExceeded(TimeoutError):
@@ -54,13 +46,14 @@ class _DeadlineReader(io.RawIOBase):
             raise DeadlineExceeded("the call's deadline passed while the response was arriving")
         timeout = left if self._read_timeout is None else min(left, self._read_timeout)
         self._sock.settimeout(timeout)
-        return self._sock.recv_into(buffer)
+        received: int = self._sock.recv_into(buffer)
+        return received
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
     def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
-        deadline = getattr(_local, "deadline", None)
+        deadline = _deadline.get()
         if deadline is not None:
             self.fp.close()
             self.fp = io.BufferedReader(_DeadlineReader(sock, deadline, sock.gettimeout()))

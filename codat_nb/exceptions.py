@@ -69,7 +69,7 @@ class CodatError(Exception):
 
 
 def validation_lines(validation: Any) -> list[str]:
-    """Codat's validation errors (an ``ErrorValidation`` model) as ``"item: message"`` lines."""
+    """Codat's validation errors (an ErrorMessage's ``validation``) as ``"item: message"``."""
     errors = getattr(validation, "errors", None) if validation is not None else None
     return [
         f"{item.item_id}: {item.message}" if item.item_id else str(item.message)

@@ -31,7 +31,8 @@ Row = dict[str, Any]
 
 
 def _text(values: Sequence[Any]) -> pd.Series:
-    return pd.Series(values, dtype="str")
+    series: pd.Series = pd.Series(values, dtype="str")
+    return series
 
 
 def _category(field: s.Field, values: Sequence[Any]) -> pd.Series:
@@ -42,7 +43,8 @@ def _category(field: s.Field, values: Sequence[Any]) -> pd.Series:
         for value in extra:
             known_or_warn(field.label, value, known)
     dtype = pd.CategoricalDtype([*known, *extra])
-    return pd.Series(pd.Categorical(values, dtype=dtype))
+    series: pd.Series = pd.Series(pd.Categorical(values, dtype=dtype))
+    return series
 
 
 def _column(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> pd.Series:
@@ -50,7 +52,8 @@ def _column(schema: s.Schema, field: s.Field, values: list[Any], what: str) -> p
         return _category(field, values)
     if field.dtype == s.UTC_DATETIME:
         return dates(schema, field, values, what)
-    return pd.Series(values, dtype=field.dtype)
+    series: pd.Series = pd.Series(values, dtype=field.dtype)
+    return series
 
 
 def _latest_error(errors: list[Row]) -> Any:
@@ -107,7 +110,8 @@ def frame(
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
         columns[name] = pd.Series(compute(rows), dtype=dtype)
-    return pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
+    result: pd.DataFrame = pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
+    return result
 
 
 def connections_frame(
@@ -125,14 +129,14 @@ def companies_frame(
 
 
 def portfolio_frame(
-    parts: Iterable[tuple[str, str, list[Row]]],
+    parts: Iterable[tuple[str, str | None, list[Row]]],
     what: str = "the portfolio",
     *,
     checked: bool = False,
 ) -> pd.DataFrame:
     """Connections of many companies, ``(company_id, company_name, rows)`` each, in one frame."""
     ids: list[str] = []
-    names: list[str] = []
+    names: list[str | None] = []
     rows: list[Row] = []
     for company_id, company_name, company_rows in parts:
         ids += [company_id] * len(company_rows)

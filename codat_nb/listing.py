@@ -13,17 +13,22 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
 from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
+from codat_nb.headers import RateLimit
+
+if TYPE_CHECKING:
+    from codat_nb.arguments import ListingArgs
 from codat_nb.query import compile_query
 from codat_nb.wire.models import parse_model
 
 T = TypeVar("T")
 Page = dict[str, Any]
+#: A kept page's key: its listing (``Source.what``) and its query parameters.
+PageKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 class PageCache:
@@ -31,18 +36,18 @@ class PageCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pages: dict[tuple, Page] = {}
+        self._pages: dict[PageKey, Page] = {}
         self._generations: dict[str, int] = {}
         self.reused = 0
 
-    def get(self, key: tuple) -> Page | None:
+    def get(self, key: PageKey) -> Page | None:
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
                 self.reused += 1
             return page
 
-    def has(self, key: tuple) -> bool:
+    def has(self, key: PageKey) -> bool:
         with self._lock:
             return key in self._pages
 
@@ -50,7 +55,7 @@ class PageCache:
         with self._lock:
             return self._generations.get(what, 0)
 
-    def put(self, key: tuple, page: Page, generation: int) -> None:
+    def put(self, key: PageKey, page: Page, generation: int) -> None:
         """Keep a page, unless its endpoint's pages were forgotten since it was asked for (a
         worker finishing late must not bring back a page of the state just thrown away)."""
         with self._lock:
@@ -62,6 +67,11 @@ class PageCache:
         with self._lock:
             self._pages = {k: v for k, v in self._pages.items() if k[0] != what}
             self._generations[what] = self._generations.get(what, 0) + 1
+
+    def keys(self, what: str) -> list[PageKey]:
+        """The keys of one endpoint's kept pages."""
+        with self._lock:
+            return [key for key in self._pages if key[0] == what]
 
     def __len__(self) -> int:
         with self._lock:
@@ -88,13 +98,23 @@ class Source:
     what: str
     cache: PageCache = field(default_factory=PageCache)
     #: the client's last X-Rate-Limit-* headers (``.remaining``, ``.reset``), if any
-    rate_limit: Callable[[], Any] = lambda: None
+    rate_limit: Callable[[], RateLimit | None] = lambda: None
 
-    def _key(self, params: dict[str, Any]) -> tuple:
+    def _key(self, params: dict[str, Any]) -> PageKey:
         return (self.what, tuple(sorted(params.items())))
 
     def cached(self, params: dict[str, Any]) -> bool:
         return self.cache.has(self._key(params))
+
+    def cached_pages(self, args: ListingArgs) -> list[int]:
+        """The numbers of the pages of this listing (``args``) the cache holds."""
+        same = {k: v for k, v in args.params(1).items() if k != "page"}
+        numbers = []
+        for _, items in self.cache.keys(self.what):
+            params = dict(items)
+            if {k: v for k, v in params.items() if k != "page"} == same:
+                numbers.append(params["page"])
+        return numbers
 
     def page(self, params: dict[str, Any]) -> Page:
         """A page, from the cache when this call already has it."""
@@ -162,7 +182,7 @@ def matching_models(
             _warn_dropped(1, args.query, what, args.limit, stacklevel=3)  # the caller's loop
 
 
-def require_quota(limit: Any, needed: int, spending: str, advice: str) -> None:
+def require_quota(limit: RateLimit | None, needed: int, spending: str, advice: str) -> None:
     """Raise QuotaExceededError, before anything is spent, when ``needed`` requests are more
     than Codat's X-Rate-Limit-Remaining (``limit``: the client's last rate-limit headers)."""
     if limit is None or limit.remaining is None or needed <= limit.remaining:
@@ -170,28 +190,21 @@ def require_quota(limit: Any, needed: int, spending: str, advice: str) -> None:
     raise QuotaExceededError(
         f"{spending} but Codat's X-Rate-Limit-Remaining says {limit.remaining} are left "
         f"(resets {limit.reset}); nothing more was spent. {advice}",
-        reset_at=_reset_time(limit.reset),
+        reset_at=limit.reset_at,
         status_code=429,
     )
 
 
-def _reset_time(header: str | None) -> datetime | None:
-    """X-Rate-Limit-Reset as an aware UTC datetime (None when absent or not a date)."""
-    try:
-        stamp = pd.Timestamp(header)
-    except (TypeError, ValueError):
-        return None
-    if pd.isna(stamp):
-        return None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
-
-
-def cost(tally: Tally, cache: PageCache, server_time: Any) -> dict[str, Any]:
-    """What a listing cost and when it ended, for ``df.attrs``: ``requests`` (HTTP requests
-    this call made, retries and boundary checks included), ``pages_reused`` (pages a resumed
-    call did not fetch again) and ``server_time`` (the server's clock, from its Date header)."""
-    return {"requests": tally.count, "pages_reused": cache.reused, "server_time": server_time}
+def record_cost(
+    tally: Tally, cache: PageCache, server_time: pd.Timestamp | None, *frames: pd.DataFrame
+) -> None:
+    """Put what a listing cost and when it ended in each frame's ``attrs``: ``requests`` (HTTP
+    requests this call made, retries and boundary checks included), ``pages_reused`` (pages a
+    resumed call did not fetch again) and ``server_time`` (the server's clock, from its Date
+    header)."""
+    stats = {"requests": tally.count, "pages_reused": cache.reused, "server_time": server_time}
+    for frame in frames:
+        frame.attrs.update(stats)
 
 
 class Tally:
@@ -227,7 +240,7 @@ class Listings:
     """Runs listing calls and keeps the last one that did not finish (``client.unfinished``)."""
 
     def __init__(self) -> None:
-        self.unfinished: Unfinished | None = None
+        self.unfinished: Unfinished[Any] | None = None
 
     def run(self, description: str, call: Callable[[PageCache, Tally], T]) -> T:
         return self.run_call(Unfinished(description, call, PageCache(), self))

@@ -58,7 +58,7 @@ def is_watched() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def progress_bar(total: int, progress: bool | None, desc: str, unit: str) -> tqdm:
+def progress_bar(total: int, progress: bool | None, desc: str, unit: str) -> tqdm[Any]:
     show = progress if progress is not None else total >= PROGRESS_MIN_PAGES and is_watched()
     return tqdm(total=total, desc=f"Listing {desc}", unit=unit, disable=not show, leave=False)
 
@@ -78,8 +78,8 @@ def _served_page_size(page: Page, requested: int) -> int:
     return size
 
 
-def _done(value: Any) -> Future:
-    future: Future = Future()
+def _done(value: Page) -> Future[Page]:
+    future: Future[Page] = Future()
     future.set_result(value)
     return future
 
@@ -123,6 +123,38 @@ def probe_plan(boundaries: list[Boundary], largest: int) -> list[_Probe]:
     shared = {b for probe in plan for b in probe.boundaries}
     plan += [_small_probe(b, largest) for b in boundaries if b not in shared]
     return plan
+
+
+def probe_requests(boundaries: int, page_size: int, largest: int) -> int:
+    """How many reads ``probe_plan`` makes for the boundaries after pages 1..``boundaries`` of
+    ``page_size`` rows, counted arithmetically (a plan for a lying ``totalResults`` of 2**31
+    would not fit in memory): a read per ``largest``-row page holding a boundary inside it, one
+    per boundary on such a page's edge, and a second for an edge no page size up to
+    ``largest`` keeps together."""
+    if boundaries <= 0:
+        return 0
+    step = largest // math.gcd(page_size, largest)  # every step-th boundary is on an edge
+    edges = boundaries // step
+    keep_together = math.lcm(*range(2, largest + 1)) if largest >= 2 else 1
+    unsplittable = boundaries // (keep_together // math.gcd(keep_together, page_size))
+    return _pages_with_inner_boundaries(boundaries, page_size, largest) + edges + unsplittable
+
+
+def _pages_with_inner_boundaries(boundaries: int, page_size: int, largest: int) -> int:
+    """How many ``largest``-row pages hold a boundary strictly inside them. Page k does when a
+    multiple of ``page_size`` lies in (k * largest, (k + 1) * largest); that repeats every
+    ``page_size / gcd`` pages, so one period is counted and multiplied."""
+    last = boundaries * page_size  # the last boundary's position
+
+    def inner(k: int) -> bool:
+        return ((k + 1) * largest - 1) // page_size > (k * largest) // page_size
+
+    full = last // largest  # pages wholly before the last boundary
+    period = page_size // math.gcd(page_size, largest)
+    whole, rest = divmod(full, period)
+    count = whole * sum(inner(k) for k in range(period)) if whole else 0
+    count += sum(inner(k) for k in range(whole * period, full))
+    return count + (1 if last % largest else 0)  # the page the last boundary is inside
 
 
 class Walk:
@@ -175,14 +207,14 @@ class Walk:
         """Stop before spending requests the rest of the walk cannot get."""
         if not args.check_quota:
             return
-        pages = [n for n in range(2, last + 1) if not self.source.cached(args.params(n))]
-        edges = [(n * args.page_size, None, None) for n in range(1, last)]
-        checks = sum(len(probe.pages) for probe in probe_plan(edges, self.probe_limit))
+        kept = sum(1 for n in self.source.cached_pages(args) if 2 <= n <= last)
+        pages = last - 1 - kept
+        checks = probe_requests(last - 1, args.page_size, self.probe_limit)
         require_quota(
             self.source.rate_limit(),
-            len(pages) + checks,
-            f"listing {self.source.what} needs {len(pages) + checks} more requests "
-            f"({len(pages)} pages and {checks} boundary checks)",
+            pages + checks,
+            f"listing {self.source.what} needs {pages + checks} more requests "
+            f"({pages} pages and {checks} boundary checks)",
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
         )
@@ -213,11 +245,11 @@ class Walk:
             with cancel_scope(self.stop):
                 return source.page(params)
 
-        def submit(number: int) -> Future:
+        def submit(number: int) -> Future[Page]:
             params = args.params(number)
             return executor.submit(fetch, params) if executor else _done(fetch(params))
 
-        pending: deque[tuple[int, Future]] = deque()
+        pending: deque[tuple[int, Future[Page]]] = deque()
         following, number, page = 2, 1, first
         previous: Page | None = None
 

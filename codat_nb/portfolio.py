@@ -15,29 +15,28 @@ from __future__ import annotations
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from codat_nb import paging
-from codat_nb.arguments import ListingArgs
+from codat_nb.arguments import ListingArgs, Strategy
 from codat_nb.cancel import cancel_scope
 from codat_nb.exceptions import CodatError, CodatWarning, QuotaExceededError
 from codat_nb.frames import portfolio_frame
-from codat_nb.listing import Listings, PageCache, Tally, cost, require_quota
+from codat_nb.listing import PageCache, Tally, record_cost, require_quota
 from codat_nb.query import compile_order, compile_query, order_rows
-from codat_nb.wire.rows import check_rows
+from codat_nb.sources import collect_companies, connection_pages
+from codat_nb.wire.rows import Row, check_rows, embedded_connections
 from codat_nb.wire.schema import CONNECTION
 
 if TYPE_CHECKING:
-    from codat_nb.companies import CompaniesAPI
-    from codat_nb.connections import ConnectionsAPI
     from codat_nb.transport import Transport
 
-STRATEGIES = ("embedded", "per_company")
-Row = dict[str, Any]
+#: One company's connections in a portfolio: (company id, company name, wire rows).
+Part = tuple[str, str | None, list[Row]]
 FAILURE_COLUMNS = {
     "company_id": "str",
     "company_name": "str",
@@ -58,13 +57,13 @@ class FailureTable(pd.DataFrame):
     def _constructor(self) -> type[FailureTable]:
         return FailureTable
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, pd.DataFrame) and self.equals(other)
 
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+    def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def failures_frame(failures: list[tuple[Row, CodatError]]) -> pd.DataFrame:
@@ -77,7 +76,10 @@ def failures_frame(failures: list[tuple[Row, CodatError]]) -> pd.DataFrame:
         "correlation_id": [e.correlation_id for _, e in failures],
         "message": [e.message for _, e in failures],
     }
-    return FailureTable({k: pd.Series(v, dtype=FAILURE_COLUMNS[k]) for k, v in data.items()})
+    table: pd.DataFrame = FailureTable(
+        {k: pd.Series(v, dtype=FAILURE_COLUMNS[k]) for k, v in data.items()}
+    )
+    return table
 
 
 def _local(rows: list[Row], args: ListingArgs) -> list[Row]:
@@ -91,13 +93,13 @@ def _local(rows: list[Row], args: ListingArgs) -> list[Row]:
 
 
 def _per_company(
-    connections: ConnectionsAPI,
+    transport: Transport,
     companies: list[Row],
     args: ListingArgs,
     cache: PageCache,
     tally: Tally,
     strict: bool,
-) -> tuple[list[tuple[str, Any, list[Row]]], list[tuple[Row, CodatError]]]:
+) -> tuple[list[Part], list[tuple[Row, CodatError]]]:
     """Each company's connections in turn (companies concurrently)."""
     stop = threading.Event()  # set when the walk ends: workers stop at their next request
     one = replace(args, concurrency=1, progress=False)
@@ -107,14 +109,15 @@ def _per_company(
             return _company_rows(company)
 
     def _company_rows(company: Row) -> list[Row]:
-        source = connections.source(company["id"], cache, tally)
+        source = connection_pages(transport, company["id"], cache, tally)
         gate = partial(check_rows, CONNECTION, what=source.what)
-        rows = paging.collect(source, one, prepare=gate)  # the gate first, then the filter
+        rows: list[Row] = paging.collect(source, one, prepare=gate)  # gate first, then filter
         return _local(rows, args)  # local: the server may ignore the query
 
     executor = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="codat_nb-co")
     bar = paging.progress_bar(len(companies), args.progress, "companies", "company")
-    parts, failures = [], []
+    parts: list[Part] = []
+    failures: list[tuple[Row, CodatError]] = []
     try:
         futures = [executor.submit(company_rows, company) for company in companies]
         for company, future in zip(companies, futures, strict=True):
@@ -134,92 +137,69 @@ def _per_company(
     return parts, failures
 
 
-def list_all(
-    connections: ConnectionsAPI,
-    companies: CompaniesAPI,
-    listings: Listings,
-    transport: Transport,
-    *,
-    query: Any,
-    order_by: Any,
-    company_query: Any,
-    strategy: Any,
-    page_size: Any,
-    concurrency: Any,
-    progress: Any,
-    check_quota: Any,
-    strict: Any,
-    max_concurrency: int,
+@dataclass(frozen=True)
+class Plan:
+    """What ``list_all`` reads: connections as ``connections`` selects them (applied per
+    company), of the companies ``companies`` selects, by ``strategy``; ``strict`` raises on a
+    company that cannot be read instead of listing it in ``attrs["failures"]``."""
+
+    connections: ListingArgs
+    companies: ListingArgs
+    strategy: Strategy = "embedded"
+    strict: bool = False
+
+
+def list_all(transport: Transport, plan: Plan, cache: PageCache, tally: Tally) -> pd.DataFrame:
+    """Every connection of every company ``plan`` selects, ``company_id`` and
+    ``company_name`` first; built while the companies' page boundaries are checked."""
+
+    def build(rows: list[Row]) -> pd.DataFrame:
+        return _portfolio(transport, plan, rows, cache, tally)
+
+    frame = collect_companies(
+        transport, plan.companies, cache, tally, connections=False, build=build
+    )
+    record_cost(tally, cache, transport.last_date(), frame)
+    return frame
+
+
+def _portfolio(
+    transport: Transport, plan: Plan, rows: list[Row], cache: PageCache, tally: Tally
 ) -> pd.DataFrame:
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if not isinstance(strict, bool):
-        raise TypeError(f"strict must be True or False, got {type(strict).__name__}")
-    args = ListingArgs.check(
-        schema=CONNECTION,
-        query=query,
-        order_by=order_by,
-        page_size=page_size,
-        concurrency=concurrency,
-        progress=progress,
-        check_quota=check_quota,
-        max_concurrency=max_concurrency,
-    )
-    company_args = companies.args(
-        query=company_query,
-        page_size=page_size,
-        concurrency=concurrency,
-        progress=progress,
-        check_quota=check_quota,
-    )
-
-    def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
-        def build(rows: list[Row]) -> pd.DataFrame:  # while the companies' pages are checked
-            return _portfolio(rows, cache, tally)
-
-        frame = companies.collect(company_args, cache, tally, connections=False, build=build)
-        frame.attrs.update(cost(tally, cache, transport.last_date()))
-        return frame
-
-    def _portfolio(rows: list[Row], cache: PageCache, tally: Tally) -> pd.DataFrame:
-        used = strategy
-        if used == "embedded" and rows and all("dataConnections" not in c for c in rows):
-            warnings.warn(
-                "the server's companies carry no dataConnections, so each company's "
-                "connections are listed instead (strategy='per_company')",
-                CodatWarning,
-                stacklevel=4,
+    args, used = plan.connections, plan.strategy
+    if used == "embedded" and rows and all("dataConnections" not in c for c in rows):
+        warnings.warn(
+            "the server's companies carry no dataConnections, so each company's "
+            "connections are listed instead (strategy='per_company')",
+            CodatWarning,
+            stacklevel=6,
+        )
+        used = "per_company"
+    failures: list[tuple[Row, CodatError]] = []
+    filtered = args.query is not None or args.order_by is not None
+    if used == "embedded":
+        if filtered:  # the gate before the filter; else the frame's own gate suffices
+            embedded = [row for c in rows for row in embedded_connections(c)]
+            check_rows(CONNECTION, embedded, "connections of the companies")
+        parts = [(c["id"], c.get("name"), _local(embedded_connections(c), args)) for c in rows]
+    else:
+        if args.check_quota:
+            require_quota(
+                transport.rate_limit,
+                len(rows),
+                f"listing each company's connections needs at least {len(rows)} requests",
+                "The embedded strategy needs one request per 5,000 companies; or pass "
+                "check_quota=False",
             )
-            used = "per_company"
-        failures: list[tuple[Row, CodatError]] = []
-        filtered = args.query is not None or args.order_by is not None
-        if used == "embedded":
-            if filtered:  # the gate before the filter; else the frame's own gate suffices
-                embedded = [row for c in rows for row in c.get("dataConnections") or ()]
-                check_rows(CONNECTION, embedded, "connections of the companies")
-            parts = [
-                (c["id"], c.get("name"), _local(c.get("dataConnections") or [], args)) for c in rows
-            ]
-        else:
-            if args.check_quota:
-                require_quota(
-                    transport.rate_limit,
-                    len(rows),
-                    f"listing each company's connections needs at least {len(rows)} requests",
-                    "The embedded strategy needs one request per 5,000 companies; or pass "
-                    "check_quota=False",
-                )
-            parts, failures = _per_company(connections, rows, args, cache, tally, strict)
-        # Filtered rows passed the gate already (each company's own, or the one above).
-        frame = portfolio_frame(parts, checked=filtered or used == "per_company")
-        if failures:
-            warnings.warn(
-                f"{len(failures)} of {len(rows)} companies could not be read and are missing "
-                "from the result; see df.attrs['failures']",
-                CodatWarning,
-                stacklevel=4,
-            )
-        frame.attrs.update(strategy=used, failures=failures_frame(failures))
-        return frame
-
-    return listings.run("connections.list_all()", call)
+        parts, failures = _per_company(transport, rows, args, cache, tally, plan.strict)
+    # Filtered rows passed the gate already (each company's own, or the one above).
+    frame = portfolio_frame(parts, checked=filtered or used == "per_company")
+    if failures:
+        warnings.warn(
+            f"{len(failures)} of {len(rows)} companies could not be read and are missing "
+            "from the result; see df.attrs['failures']",
+            CodatWarning,
+            stacklevel=6,
+        )
+    frame.attrs.update(strategy=used, failures=failures_frame(failures))
+    return frame

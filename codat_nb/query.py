@@ -18,14 +18,17 @@ Decisions (Codat's public docs leave these open):
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from codat_nb.wire import schema as s
 from codat_nb.wire.dates import as_instant
 from codat_nb.wire.protocol import MAX_QUERY_LENGTH
+
+R = TypeVar("R", bound=Mapping[str, Any])  # a wire row
 
 STRING, DATE, NUMBER, ARRAY, OBJECT, DYNAMIC = (
     "string",
@@ -146,18 +149,18 @@ class Condition:
     field: s.Field | None
 
 
+_COMPARE = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
+
+
 def _compare(ordered: Any, value: Any, op: str) -> bool:
-    if op == "=":
-        return ordered == value
-    if op == "!=":
-        return ordered != value
-    if op == ">":
-        return ordered > value
-    if op == "<":
-        return ordered < value
-    if op == ">=":
-        return ordered >= value
-    return ordered <= value
+    return bool(_COMPARE[op](ordered, value))
 
 
 def _comparison(path: _Path | _ArrayPath, op: str, raw: str) -> Predicate:
@@ -381,7 +384,7 @@ def compile_order(text: str, schema: s.Schema) -> Ordering:
     return Ordering(path, descending)
 
 
-def order_rows(rows: Iterable[Mapping[str, Any]], ordering: Ordering) -> list:
+def order_rows(rows: Iterable[R], ordering: Ordering) -> list[R]:
     """Sort by the ordering, ties broken by ascending id; rows without a value come last."""
     by_id = sorted(rows, key=lambda row: row["id"])
     keyed = [(ordering.key(row), row) for row in by_id]

@@ -1,4 +1,8 @@
-"""How hard to retry, and the one pause every request of a client shares after a 429."""
+"""How hard to retry, what to do after a failed attempt, and the one pause every request of a
+client shares after a 429.
+
+``next_step`` is the whole retry decision as a pure function of the attempt's ``Outcome`` and
+the clock, so each rule is tested without sockets (as stripe-python's ``_should_retry``)."""
 
 from __future__ import annotations
 
@@ -7,8 +11,15 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+from codat_nb.exceptions import NotFoundError, RateLimitError
+from codat_nb.exchange import Outcome
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: How long a refused connection is retried: a server restarting answers within it, a wrong
+#: URL or a sandbox that is not running is reported at once.
+REFUSED_WINDOW_S = 1.0
 
 
 def _positive_number(name: str, value: object, *, zero: bool = False) -> None:
@@ -76,3 +87,54 @@ class RatePause:
     def remaining(self) -> float:
         with self._lock:
             return max(0.0, self._resume_at - time.monotonic())
+
+
+class Step(NamedTuple):
+    """What follows a failed attempt.
+
+    ``deleted``: a DELETE's retry found nothing after an attempt that may have applied, so it
+    worked; ``refused``: nothing listens at the address; ``raise``: the error is final
+    (``note`` is added to its message); ``quota``: Codat's wait outlasts the deadline;
+    ``pause``: every request of the client waits ``wait`` s (a 429); ``sleep``: this request
+    waits ``wait`` s and tries again.
+    """
+
+    action: Literal["deleted", "refused", "raise", "quota", "pause", "sleep"]
+    wait: float = 0.0
+    note: str = ""
+
+
+def next_step(
+    outcome: Outcome,
+    *,
+    method: str,
+    attempt: int,
+    elapsed: float,
+    left: float,
+    maybe_applied: bool,
+    policy: RetryPolicy,
+) -> Step:
+    """After attempt ``attempt`` (1-based) failed with ``outcome``, ``elapsed`` s into the
+    call with ``left`` s to its deadline; ``maybe_applied``: an earlier attempt may have
+    acted."""
+    if method == "DELETE" and maybe_applied and isinstance(outcome.error, NotFoundError):
+        return Step("deleted")  # it existed (callers read first) and is gone
+    if outcome.refused and (attempt > policy.max_retries or elapsed > REFUSED_WINDOW_S):
+        return Step("refused")
+    if not outcome.retryable:  # a final answer; after retries, say so
+        return Step("raise", note=f" (on attempt {attempt}, after retries)" if attempt > 1 else "")
+    if attempt > policy.max_retries:
+        return Step("raise", note=f" (gave up after {attempt} attempts)")
+    wait = policy.delay(attempt, outcome.retry_after)
+    if outcome.refused:
+        wait = min(wait, REFUSED_WINDOW_S / 4)
+    if isinstance(outcome.error, RateLimitError):
+        # Waiting past the deadline means the quota, not a burst: end the call.
+        return Step("quota" if wait >= left else "pause", wait)
+    if wait >= left:
+        note = (
+            f" (gave up after {attempt} attempts: the {policy.deadline:g} s deadline would "
+            "pass before the next one)"
+        )
+        return Step("raise", note=note)
+    return Step("sleep", wait)

@@ -79,12 +79,9 @@ def malformed_query(item_id: str, message: str, service: str) -> ApiError:
     )
 
 
-def company_not_found(company_id: str) -> ApiError:
-    return ApiError(404, SERVICE_CLIENTS, f"No company was found with ID {company_id}")
-
-
-def connection_not_found(connection_id: str) -> ApiError:
-    return ApiError(404, SERVICE_PUBLIC, f"Data connection {connection_id} not found")
+def not_found(message: str, service: str) -> ApiError:
+    """404 for a record that is not there, worded by the store's error (``rules``)."""
+    return ApiError(404, service, message)
 
 
 def unauthorized() -> ApiError:

@@ -14,6 +14,8 @@ same calls give the same bytes.
 
 from __future__ import annotations
 
+import functools
+import math
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from codat_nb.sandbox.rules import CompanyNotFound, ConnectionNotFound, RuleViolation
 from codat_nb.sandbox.seed import (
     ACCOUNTING,
     ACCOUNTING_SHARES,
@@ -30,16 +33,8 @@ from codat_nb.sandbox.seed import (
     NAME_TRADES,
     OTHERS,
 )
-from codat_nb.sandbox.store import (
-    DEAUTHORIZED,
-    LINKED,
-    PENDING,
-    UNLINKED,
-    CompanyNotFound,
-    ConnectionNotFound,
-    RuleViolation,
-    Store,
-)
+from codat_nb.sandbox.shapes import DEAUTHORIZED, LINKED, PENDING, UNLINKED
+from codat_nb.sandbox.store import Store
 from codat_nb.wire.dates import as_instant
 
 #: Chances per record and per day.
@@ -100,7 +95,7 @@ class _Plan:
 
     def chance(self, per_day: float) -> bool:
         """Whether a per-day chance happens at least once in the window."""
-        return self.rng.random() < 1 - (1 - per_day) ** self.days
+        return self.rng.random() < 1 - math.pow(1 - per_day, self.days)
 
     def at(self, low: float = 0.0) -> datetime:
         """A whole second in the window, at or after the fraction ``low`` of it."""
@@ -120,11 +115,11 @@ class _Plan:
                 self.connection(company_id, row)
             if self.chance(NEW_CONNECTION):
                 key = self.platform()
-                self.plan(self.at(), "connections created",
-                          lambda c=company_id, k=key: store.create_connection(c, k))  # fmt: skip
+                create = functools.partial(store.create_connection, company_id, key)
+                self.plan(self.at(), "connections created", create)
             if self.chance(COMPANY_LEAVES):
-                self.plan(self.at(), "companies deleted",
-                          lambda c=company_id: store.delete_company(c))  # fmt: skip
+                delete = functools.partial(store.delete_company, company_id)
+                self.plan(self.at(), "companies deleted", delete)
             if self.chance(NEW_COMPANY):
                 self.plan(self.at(), "companies created", self.new_company(self.company_name()))
         return self.planned

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from email.message import Message
-from typing import BinaryIO
+from typing import Protocol
 
 #: The largest request body the sandbox reads (no Codat request body comes near it).
 MAX_BODY = 1 << 20
@@ -28,6 +28,14 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 CHUNKED = -1
 #: The WSGI environ key under which the server hands the app the request's unread ``Body``.
 BODY_KEY = "codat_nb.body"
+
+
+class Reader(Protocol):
+    """What a body is read from: the connection's buffered input."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class FramingError(Exception):
@@ -73,7 +81,7 @@ class Body:
 
     def __init__(
         self,
-        rfile: BinaryIO,
+        rfile: Reader,
         length: int,
         limit: int = MAX_BODY,
         before_read: Callable[[], None] | None = None,
@@ -83,11 +91,6 @@ class Body:
         self._data: bytes | None = None
         self.complete = length == 0
         self.started = False
-
-    @property
-    def announced(self) -> int:
-        """The length the headers announced (``CHUNKED`` when unknown)."""
-        return self._length
 
     def read(self) -> bytes:
         """The whole body; FramingError 413 if it is longer than the limit, 400 if malformed."""

@@ -13,30 +13,32 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Generic, TypeVar
 
 KEPT_FOR = timedelta(minutes=90)
 #: Keys remembered at most (oldest forgotten first), so a flood of keys cannot exhaust memory.
 MAX_KEYS = 50_000
 
 PROCEED, REPLAY, IN_PROGRESS, MISMATCH = "proceed", "replay", "in_progress", "mismatch"
+#: What is kept of an answer (the app decides: nothing here knows HTTP).
+Answer = TypeVar("Answer")
 
 
 @dataclass
-class _Entry:
+class _Entry(Generic[Answer]):
     fingerprint: str
     expires: datetime
-    response: Any = None  # None while the first request is still in progress
+    response: Answer | None = None  # None while the first request is still in progress
 
 
-class IdempotencyKeys:
+class IdempotencyKeys(Generic[Answer]):
     """Thread-safe memory of the keys seen and the first response to each."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry[Answer]] = OrderedDict()
 
-    def begin(self, key: str, fingerprint: str, now: datetime) -> tuple[str, Any]:
+    def begin(self, key: str, fingerprint: str, now: datetime) -> tuple[str, Answer | None]:
         """What to do with a request carrying ``key``: (PROCEED|REPLAY|IN_PROGRESS|MISMATCH,
         the kept response for REPLAY)."""
         with self._lock:
@@ -53,7 +55,7 @@ class IdempotencyKeys:
                 return IN_PROGRESS, None
             return REPLAY, entry.response
 
-    def finish(self, key: str, response: Any) -> None:
+    def finish(self, key: str, response: Answer) -> None:
         """Keep the first response for ``key`` (to replay it)."""
         with self._lock:
             entry = self._entries.get(key)

@@ -22,7 +22,8 @@ from codat_nb.sandbox.links import (
     company_path,
     connection_path,
 )
-from codat_nb.sandbox.store import CompanyNotFound, ConnectionNotFound, Store
+from codat_nb.sandbox.rules import CompanyNotFound, ConnectionNotFound
+from codat_nb.sandbox.store import Store
 
 #: Headers browsers send with a prefetch or prerender, and what they say.
 _PREFETCH_HEADERS = {
@@ -65,7 +66,8 @@ class LinkPages:
     def __init__(self, store: Store, links: OneTimeLinks):
         self.store, self.links = store, links
 
-    def connection(self, request: Request, company_id: str, connection_id: str) -> Response:
+    def link_page(self, request: Request, company_id: str, connection_id: str) -> Response:
+        """A connection's link URL: the customer finishing Codat's flow."""
         company_id, connection_id = company_id.lower(), connection_id.lower()
         try:
             row = self.store.get_connection_wire(company_id, connection_id)
@@ -86,7 +88,8 @@ class LinkPages:
             "You can close this window.",
         )
 
-    def company(self, request: Request, company_id: str) -> Response:
+    def company_link_page(self, request: Request, company_id: str) -> Response:
+        """A company's ``redirect``: its connections, each with its own link."""
         company_id = company_id.lower()
         try:
             company = self.store.get_company_wire(company_id)

@@ -19,16 +19,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, Platform
-from codat_nb.sandbox.store import (
+from codat_nb.sandbox.shapes import (
     DEAUTHORIZED,
     LINKED,
     PENDING,
     UNLINKED,
-    Store,
+    access_error,
     connection_wire,
     new_uuid,
     stamp,
 )
+from codat_nb.sandbox.store import Store
 from codat_nb.wire.dates import as_instant
 
 MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
@@ -166,8 +167,7 @@ class _Builder:
         if status == DEAUTHORIZED and rng.random() < 0.75:
             code, text, message = rng.choice(ERRORS)
             errored = last_sync or created + timedelta(days=1)
-            errors = [{"statusCode": code, "statusText": text, "errorMessage": message,
-                       "erroredOnUtc": stamp(errored), "status": "Active"}]  # fmt: skip
+            errors = [access_error(code, text, message, stamp(errored))]
         connection_id = new_uuid(rng)
         row = connection_wire(
             connection_id=connection_id,
@@ -291,7 +291,9 @@ def _reference(company: dict[str, Any]) -> dict[str, Any]:
     return {"id": company["id"], "name": company["name"]}
 
 
-def _scale_rows(store: Store, company_id: str, count: int, rng: random.Random) -> list[dict]:
+def _scale_rows(
+    store: Store, company_id: str, count: int, rng: random.Random
+) -> list[dict[str, Any]]:
     """``count`` connections for one company in a seeded status mix, created a second apart."""
     base = store.clock.now()
     platforms = list(PLATFORMS.values())
@@ -324,22 +326,20 @@ def _check_count(name: str, value: object) -> int:
 def scale_company(store: Store, connections: int, company_name: str) -> str:
     """One company with ``connections`` rows in a seeded status mix, for paging benchmarks."""
     _check_count("connections", connections)
-    details = store.create_company(company_name)
-    details.pop("dataConnections")
-    rng = random.Random(f"scale:{details['id']}:{connections}")
-    store.ingest([(details, _scale_rows(store, details["id"], connections, rng))])
-    return details["id"]
+    company_id: str = store.create_company(company_name)["id"]
+    rng = random.Random(f"scale:{company_id}:{connections}")
+    store.load_connections(company_id, _scale_rows(store, company_id, connections, rng))
+    return company_id
 
 
 def scale_portfolio(store: Store, companies: int, per_company: int) -> list[str]:
     """``companies`` companies of ``per_company`` connections each (portfolio benchmarks)."""
     _check_count("companies", companies)
     _check_count("connections_per_company", per_company)
-    loaded = []
+    loaded: list[str] = []
     for n in range(companies):
-        details = store.create_company(f"Scale Company {n + 1}")
-        details.pop("dataConnections")
-        rng = random.Random(f"scale:{details['id']}")
-        loaded.append((details, _scale_rows(store, details["id"], per_company, rng)))
-    store.ingest(loaded)
-    return [details["id"] for details, _ in loaded]
+        company_id: str = store.create_company(f"Scale Company {n + 1}")["id"]
+        rng = random.Random(f"scale:{company_id}")
+        store.load_connections(company_id, _scale_rows(store, company_id, per_company, rng))
+        loaded.append(company_id)
+    return loaded

@@ -26,11 +26,15 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from codat_nb.sandbox.framing import BODY_KEY, Body, FramingError, body_length
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("codat_nb.sandbox")
 
@@ -110,7 +114,7 @@ class _HeaderCap:
         self._rfile, self._left = rfile, MAX_HEADER_BYTES
 
     def readline(self, limit: int = -1) -> bytes:
-        line = self._rfile.readline(limit)
+        line: bytes = self._rfile.readline(limit)
         self._left -= len(line)
         if self._left < 0:
             raise http.client.LineTooLong(f"request headers beyond {MAX_HEADER_BYTES} bytes")
@@ -175,10 +179,12 @@ class _Handler(WSGIRequestHandler):
         environ["CONTENT_LENGTH"] = "0"
         environ.pop("wsgi.input_terminated", None)
         environ[BODY_KEY] = body
-        started: list = []
+        started: list[tuple[str, list[tuple[str, str]]]] = []
 
-        def start_response(status: str, headers: list, exc_info: object = None) -> object:
-            started[:] = [status, headers]
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            started[:] = [(status, headers)]
             return lambda data: None
 
         try:
@@ -187,7 +193,7 @@ class _Handler(WSGIRequestHandler):
                 payload = b"".join(chunks)
             finally:
                 getattr(chunks, "close", lambda: None)()
-            status, headers = started
+            status, headers = started[0]
             if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
                 self.close_connection = True
             if not self.close_connection and not body.discard():
@@ -271,7 +277,7 @@ class _WSGIServer(ThreadedWSGIServer):
 
     def __init__(
         self,
-        app: Callable,
+        app: WSGIApplication,
         listener: socket.socket,
         now: Callable[[], datetime],
         error_body: ErrorBody,
@@ -347,7 +353,7 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
         self.stopped = False
 
-    def start(self, app: Callable) -> None:
+    def start(self, app: WSGIApplication) -> None:
         """Serve ``app`` from a daemon thread."""
         with self._listener:  # the server works on its own duplicate of the socket
             self._server = _WSGIServer(

@@ -33,7 +33,8 @@ def parse_codat_datetime(value: str) -> datetime:
     except ValueError:
         pass
     try:
-        return pd.Timestamp(pd.to_datetime(text, format="ISO8601")).to_pydatetime()
+        parsed: datetime = pd.Timestamp(pd.to_datetime(text, format="ISO8601")).to_pydatetime()
+        return parsed
     except (ValueError, TypeError, OverflowError):
         raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
 
@@ -70,7 +71,8 @@ def to_utc_datetimes(column: str, values: Sequence[Any]) -> pd.Series:
     except (TypeError, ValueError) as exc:
         bad = next((v for v in values if v is not None and not _parses(v)), None)
         raise ValueError(f"column {column!r} holds a value that is not a date: {bad!r}") from exc
-    return parsed.astype(DATETIME_DTYPE)
+    result: pd.Series = parsed.astype(DATETIME_DTYPE)
+    return result
 
 
 def _parses(value: Any) -> bool:

@@ -115,3 +115,9 @@ def check_rows(
                 check_rows(field.item, items, f"{what}, {field.wire}")
         columns[field.wire] = values
     return columns
+
+
+def embedded_connections(company: Row) -> list[Row]:
+    """The connections a Company carries (``dataConnections``; a null or missing one: none)."""
+    connections: list[Row] = company.get("dataConnections") or []
+    return connections

@@ -105,6 +105,11 @@ class Schema:
         return (*lead, *(c for c in names if c not in lead))
 
 
+def _category_enum(wire: str, values: tuple[str, ...], label: str) -> Field:
+    """A required enum shown as a category column (a connection's status, its source type)."""
+    return Field(wire, ENUM, required=True, values=values, label=label, dtype=CATEGORY)
+
+
 DATA_CONNECTION_ERROR = Schema(
     "DataConnectionError",
     (
@@ -124,24 +129,10 @@ CONNECTION = Schema(
         Field("integrationId", TEXT, required=True, dtype=STR),
         Field("integrationKey", TEXT, dtype=CATEGORY, categories=PLATFORM_KEYS),
         Field("sourceId", TEXT, required=True, dtype=STR),
-        Field(
-            "sourceType",
-            ENUM,
-            required=True,
-            values=SOURCE_TYPES,
-            label="source type",
-            dtype=CATEGORY,
-        ),
+        _category_enum("sourceType", SOURCE_TYPES, "source type"),
         Field("platformName", TEXT, required=True, dtype=CATEGORY, categories=PLATFORM_NAMES),
         Field("linkUrl", TEXT, required=True, dtype=STR),
-        Field(
-            "status",
-            ENUM,
-            required=True,
-            values=CONNECTION_STATUSES,
-            label="connection status",
-            dtype=CATEGORY,
-        ),
+        _category_enum("status", CONNECTION_STATUSES, "connection status"),
         Field("lastSync", DATETIME, nullable=True, dtype=UTC_DATETIME),
         Field("created", DATETIME, required=True, dtype=UTC_DATETIME),
         Field(

@@ -12,6 +12,7 @@ import codat_nb
 from codat_nb import error_mapping, exceptions, paging
 from codat_nb.arguments import check_id
 from codat_nb.client import CodatClient
+from codat_nb.endpoint import check_timeout
 from codat_nb.frames import (
     COMPANY_COLUMNS,
     CONNECTION_COLUMNS,
@@ -19,7 +20,6 @@ from codat_nb.frames import (
     connections_frame,
 )
 from codat_nb.retry import RetryPolicy
-from codat_nb.transport import check_timeout
 from codat_nb.wire.dates import to_utc_datetimes
 from codat_nb.wire.protocol import basic_auth_header
 

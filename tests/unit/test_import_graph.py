@@ -1,5 +1,6 @@
-"""The package's import graph: no cycles (function-level imports included), leaf modules stay
-leaves, and using the client never imports the sandbox's server stack."""
+"""The package's import graph: no cycles at any level (function-level and TYPE_CHECKING imports
+included, between modules and between folders), leaf modules stay leaves, and using the client
+never imports the sandbox's server stack."""
 
 from __future__ import annotations
 
@@ -23,23 +24,20 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
-def _type_checking_only(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
-    while node in parents:
-        node = parents[node]
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return True
-    return False
-
-
-def imports_of(name: str) -> set[str]:
-    """Package modules ``name`` imports anywhere in its body (not under TYPE_CHECKING)."""
+def imports_of(name: str, type_checking: bool = True) -> set[str]:
+    """Package modules ``name`` imports anywhere in its body (``type_checking``: those under
+    ``if TYPE_CHECKING:`` too, which a circle of types makes as real as one of code)."""
     path = MODULES[name]
     tree = ast.parse(path.read_text())
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    skipped: set[ast.AST] = set()
+    if not type_checking:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped |= set(ast.walk(node))
     found = set()
     for node in ast.walk(tree):
-        if _type_checking_only(node, parents):
+        if node in skipped:
             continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
@@ -57,47 +55,70 @@ def imports_of(name: str) -> set[str]:
 GRAPH = {name: imports_of(name) for name in MODULES}
 
 
-def fail_on_a_cycle(graph: dict[str, set[str]], what: str) -> None:
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (as the path that closes it), or None."""
     done: set[str] = set()
 
-    def visit(name: str, path: list[str]) -> None:
+    def visit(name: str, path: list[str]) -> list[str] | None:
         if name in path:
-            cycle = path[path.index(name) :] + [name]
-            pytest.fail(f"{what}: " + " -> ".join(cycle))
+            return path[path.index(name) :] + [name]
         if name in done:
-            return
+            return None
         for target in sorted(graph.get(name, ())):
-            visit(target, [*path, name])
+            cycle = visit(target, [*path, name])
+            if cycle:
+                return cycle
         done.add(name)
+        return None
 
     for name in sorted(graph):
-        visit(name, [])
+        cycle = visit(name, [])
+        if cycle:
+            return cycle
+    return None
 
 
-def test_no_import_cycles():
-    fail_on_a_cycle(GRAPH, "import cycle")
-
-
-def place_of(name: str) -> str:
-    """Where a module stands in the folder-level graph: its sub-package folder (every module of
-    ``codat_nb/notebook/`` is ``codat_nb/notebook/``), or itself at the top level."""
+def unit_of(name: str) -> str:
+    """The unit a module belongs to at folder level: a subpackage as a whole
+    (``codat_nb.sandbox.store`` -> ``codat_nb.sandbox``); a module at the top of the package
+    stands for itself."""
     parts = name.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and MODULES[name].name == "__init__.py"):
-        return "/".join(parts[:2]) + "/"
-    return name
+    return ".".join(parts[:2]) if len(parts) > 2 or MODULES[name].name == "__init__.py" else name
 
 
-def test_no_folder_imports_what_imports_it_back():
-    """A sub-package is one node: ``analysis`` importing ``notebook/display.py`` while
-    ``notebook/portfolio_view.py`` imports ``analysis`` is a circle even though no module
-    imports itself back. The package itself (``codat_nb``) is left out as a target: importing
-    any of its modules runs it."""
-    folders: dict[str, set[str]] = {}
+def folder_graph() -> dict[str, set[str]]:
+    """Which unit imports which (imports inside one subpackage left out)."""
+    graph: dict[str, set[str]] = {}
     for name, targets in GRAPH.items():
-        for target in targets - {"codat_nb"}:
-            if place_of(target) != place_of(name):
-                folders.setdefault(place_of(name), set()).add(place_of(target))
-    fail_on_a_cycle(folders, "folder-level import cycle")
+        source = unit_of(name)
+        graph.setdefault(source, set()).update(unit_of(t) for t in targets if unit_of(t) != source)
+    return graph
+
+
+def test_no_import_cycles_between_modules():
+    cycle = find_cycle(GRAPH)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_import_cycles_between_folders():
+    cycle = find_cycle(folder_graph())
+    assert cycle is None, "folder import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_folder_graph_sees_a_module_reaching_into_a_subpackage():
+    assert "codat_nb.sandbox" in folder_graph()["codat_nb.client"]
+    assert "codat_nb.query" in folder_graph()["codat_nb.sandbox"]
+
+
+def test_the_cycle_finder_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_graph_sees_type_checking_imports():
+    """Proof TYPE_CHECKING imports count: the API base names the transport only for types."""
+    assert "codat_nb.transport" in GRAPH["codat_nb.api_base"]
+    assert "codat_nb.transport" not in imports_of("codat_nb.api_base", type_checking=False)
 
 
 @pytest.mark.parametrize("leaf", ["codat_nb._version", "codat_nb.exceptions", "codat_nb.colours"])

@@ -205,3 +205,22 @@ def test_progress_bars_show_only_where_a_person_watches(monkeypatch, environment
     assert bar.disable is not watched
     if watched:  # a disabled bar keeps no label
         assert bar.desc == "Listing connections of company x"
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 5, 7, 10])
+@pytest.mark.parametrize("extra", [0, 1, 2, 5, 13])
+def test_probe_requests_counts_what_the_plan_reads(page_size, extra):
+    """The quota check counts the boundary reads arithmetically; it must agree with the plan
+    itself for any page size, server cap and number of pages."""
+    for largest in {page_size, page_size + extra, 2 * page_size + extra, 30}:
+        if largest < page_size:
+            continue
+        for boundaries in range(60):
+            edges = [(n * page_size, None, None) for n in range(1, boundaries + 1)]
+            planned = sum(len(p.pages) for p in paging.probe_plan(edges, largest))
+            assert paging.probe_requests(boundaries, page_size, largest) == planned
+
+
+def test_probe_requests_for_a_lying_total_is_arithmetic():
+    """2**31 rows in pages of 10 would be a plan of 214 million boundaries: counted, not built."""
+    assert paging.probe_requests(2**31 // 10, 10, 5000) == 2**31 // 10 // 500 + 2**31 // 5000 + 1

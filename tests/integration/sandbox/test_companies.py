@@ -125,7 +125,7 @@ def test_the_name_pattern_space_is_dotnets(sandbox):
     import sys
     import unicodedata
 
-    from codat_nb.sandbox.store import allowed_in_name
+    from codat_nb.sandbox.rules import allowed_in_name
 
     dotnet = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "Z"}
     dotnet |= set("\f\n\r\t\v\x85")

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from codat_nb.platforms import PLATFORMS
-from codat_nb.sandbox.store import RuleViolation
+from codat_nb.sandbox.rules import RuleViolation
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from codat_nb.sandbox import app as sandbox_app
+from codat_nb.sandbox import routes
 from codat_nb.sandbox.server import MAX_CONNECTIONS
 from tests.support import ROOT
 
@@ -395,7 +396,7 @@ def test_the_link_pages_are_the_only_routes_without_authentication(sandbox):
     connection = sandbox.store.create_connection(company, "gbol")["id"]
     values = {"company_id": company, "connection_id": connection}
     public = []
-    for rule in sandbox_app._URLS.iter_rules():
+    for rule in routes.URLS.iter_rules():
         path = rule.rule
         for name, value in values.items():
             path = path.replace(f"<{name}>", value)

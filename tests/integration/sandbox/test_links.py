@@ -185,3 +185,19 @@ def test_one_time_links_are_on_in_the_demo_and_off_for_an_empty_sandbox():
         assert "?link.otp=" in demo.store.get_company_wire(company)["redirect"]
     with Sandbox(seed="demo", one_time_links=False) as plain:
         assert plain.faults.one_time_links is False
+
+
+def test_loaded_companies_carry_one_otp_like_any_other(otp_sandbox, auth_session):
+    """Bulk loads store bare links, so each shown link carries exactly one fresh OTP (they once
+    stored the OTP of the moment they were created, and showed two)."""
+    session = auth_session(otp_sandbox)
+    loaded = [otp_sandbox.load_scale(3), *otp_sandbox.load_portfolio(2, 1)]
+    for company in loaded:
+        shown_company = session.get(f"{otp_sandbox.url}/companies/{company}").json()
+        redirect = urlsplit(shown_company["redirect"])
+        assert redirect.path == f"/company/{company}"
+        assert list(parse_qs(redirect.query)) == ["link.otp"]
+        assert len(parse_qs(redirect.query)["link.otp"]) == 1
+        assert requests.get(shown_company["redirect"], timeout=30).status_code == 200
+        for connection in shown_company["dataConnections"]:
+            assert parse_qs(urlsplit(connection["linkUrl"]).query).keys() == {"otp"}
