@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Literal
 
 import ipywidgets as widgets
 import pandas as pd
 
 from codat_nb.notebook.controls import make_button, plural, with_class
 
+#: The actions that ask first.
+Action = Literal["unlink", "delete"]
+
 
 @dataclass(frozen=True)
 class Pending:
     """An action waiting for its confirmation."""
 
-    action: str
+    action: Action
     company_id: str
     ids: tuple[str, ...]
 
@@ -45,7 +49,7 @@ class ConfirmBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         )
         with_class(self, "confirm-box")
 
-    def ask(self, action: str, company_id: str, targets: pd.DataFrame, question: str) -> Pending:
+    def ask(self, action: Action, company_id: str, targets: pd.DataFrame, question: str) -> Pending:
         """Ask ``question`` (``{n}`` stands for the count) about ``targets``, rows of a
         connections frame, listing each; returns what now waits for confirmation."""
         self.pending = Pending(action, company_id, tuple(targets["id"]))

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from codat_nb.exceptions import CodatError
-from codat_nb.notebook.confirmation import Pending
+from codat_nb.notebook.confirmation import Action, Pending
 from codat_nb.notebook.connection_browser import FAILED, ConnectionBrowser, handler
 from codat_nb.notebook.controls import describe_error, plural
 from codat_nb.notebook.links import (
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: the browser sends both clicks before the disabled state reaches it, and the kernel runs the
 #: queued second click after the first has finished and enabled the buttons again.
 DOUBLE_CLICK_S = 0.5
-_PAST = {"unlink": "Unlinked", "delete": "Deleted"}
+_PAST: dict[Action, str] = {"unlink": "Unlinked", "delete": "Deleted"}
 
 
 class ConnectionManager(ConnectionBrowser):
@@ -240,7 +240,7 @@ class ConnectionManager(ConnectionBrowser):
             "gone for good.",
         )
 
-    def _ask(self, action: str, targets: pd.DataFrame, question: str) -> None:
+    def _ask(self, action: Action, targets: pd.DataFrame, question: str) -> None:
         if targets.empty or self.company_id is None:
             self._say("Select a connection first.", "error")
             return
@@ -262,7 +262,7 @@ class ConnectionManager(ConnectionBrowser):
         self._update_buttons()
         if pending is None:  # a second click after the first one consumed the confirmation
             return
-        actions: dict[str, Callable[[str, str], object]] = {
+        actions: dict[Action, Callable[[str, str], object]] = {
             "unlink": self.client.connections.unlink,
             "delete": self.client.connections.delete,
         }
