@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from codat_nb.notebook.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
+from codat_nb.wire.dates import utc_moment
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 TOTAL = "Total"
@@ -81,17 +82,7 @@ def _as_timedelta(older_than: object) -> pd.Timedelta:
 def _as_utc_timestamp(now: object) -> pd.Timestamp:
     if now is None:
         return pd.Timestamp.now(tz="UTC")
-    if not isinstance(now, (str, datetime, pd.Timestamp)):
-        raise TypeError(
-            f"now must be a datetime, Timestamp or ISO string, not {type(now).__name__}"
-        )
-    try:
-        ts = pd.Timestamp(now)
-    except ValueError:
-        raise ValueError(f"now={now!r} is not a date-time") from None
-    if pd.isna(ts):
-        raise ValueError("now must be a date-time, not NaT")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc_moment(now, "now", naive_is_utc=True)
 
 
 def stale(

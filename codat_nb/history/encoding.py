@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 
 from codat_nb import frames
 from codat_nb.wire import schema as s
+from codat_nb.wire.dates import utc_moment
 
 PORTFOLIO_COLUMNS = ("company_id", "company_name", *frames.CONNECTION_COLUMNS)
 TIME_COLUMNS = ("created", "last_sync")
@@ -50,23 +50,7 @@ _HINT = "record the frame client.connections.list_all() returns"
 
 def utc_time(value: object, name: str) -> pd.Timestamp:
     """``value`` (datetime, Timestamp or ISO string with a zone) as a UTC Timestamp in µs."""
-    if not isinstance(value, (str, datetime)):
-        raise TypeError(
-            f"{name} must be a timezone-aware datetime, Timestamp or ISO string, "
-            f"not {type(value).__name__}"
-        )
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a date-time") from None
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date-time, not NaT")
-    if stamp.tzinfo is None:
-        raise ValueError(
-            f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
-            "pd.Timestamp(..., tz='UTC')) so the snapshot time cannot shift"
-        )
-    return stamp.tz_convert("UTC").as_unit("us")
+    return utc_moment(value, name, naive_is_utc=False).as_unit("us")
 
 
 def micros(stamp: pd.Timestamp) -> int:
@@ -171,6 +155,22 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = series.astype("str")
     return pd.DataFrame(out, index=portfolio.index)
+
+
+def unstorable(portfolio: pd.DataFrame, *, nul: bool) -> str:
+    """Where a frame holds text that cannot be stored, "column of connection id": text UTF-8
+    cannot encode (a lone surrogate), or with ``nul`` a NUL character (PostgreSQL's text)."""
+    for column in portfolio.columns:
+        for connection_id, value in zip(portfolio["id"], portfolio[column], strict=True):
+            if not isinstance(value, str):
+                continue
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{column!r} of connection {connection_id}"
+            if nul and "\x00" in value:
+                return f"{column!r} of connection {connection_id}"
+    return "the portfolio"
 
 
 def fingerprints(stored: pd.DataFrame) -> np.ndarray:

@@ -8,13 +8,13 @@ agree.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from codat_nb.frames import CONNECTION_COLUMNS
+from codat_nb.history.backend import Database
 from codat_nb.history.encoding import KNOWN_CATEGORIES, NAT, category, from_micros
 from codat_nb.history.interning import COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER, INTERNED
 from codat_nb.wire.schema import CONNECTION_STATUSES
@@ -96,7 +96,7 @@ JOIN state AS s ON s.id = f.state
 {_joins("company_name", "platform_name", "latest_error")}
 LEFT JOIN status AS fs ON fs.id = f.from_status
 LEFT JOIN status AS ts ON ts.id = f.to_status
-ORDER BY f.cur_at, f.change, t_company_name.value, co.company_id, c.connection_id
+ORDER BY f.cur_at, f.change, t_company_name.value NULLS FIRST, co.company_id, c.connection_id
 """
 
 _CHANGE_COUNTS = f"WITH {_PAIRS} SELECT change, count(*) FROM found GROUP BY change"
@@ -129,14 +129,14 @@ def timestamp(value: int) -> pd.Timestamp:
     return pd.Timestamp(value, unit="us", tz="UTC")
 
 
-def snapshot_summary(db: sqlite3.Connection, at: int) -> dict[str, Any] | None:
+def snapshot_summary(db: Database, at: int) -> dict[str, Any] | None:
     """The snapshot taken at ``at`` (µs) as ``Recorded``'s fields (without ``new``), or None."""
-    row = db.execute(
+    row = db.row(
         f"SELECT {', '.join(SNAPSHOT_COLUMNS)}, "
         "(SELECT max(taken_at) FROM snapshot AS p WHERE p.taken_at < s.taken_at) "
         "FROM snapshot AS s WHERE taken_at = ?",
         (at,),
-    ).fetchone()
+    )
     if row is None:
         return None
     fields = dict(zip(SNAPSHOT_COLUMNS, row[:-1], strict=True))
@@ -154,20 +154,18 @@ WHERE change IN ({_STATUS_CHANGED}, {_APPEARED})
 """
 
 
-def newly_deauthorized(db: sqlite3.Connection, since: int, until: int) -> int:
+def newly_deauthorized(db: Database, since: int, until: int) -> int:
     """Connections that became (or appeared) Deauthorized in the snapshots in (since, until]."""
-    return db.execute(_NEWLY_DEAUTHORIZED, {"since": since, "until": until}).fetchone()[0]
+    return int(db.value(_NEWLY_DEAUTHORIZED, {"since": since, "until": until}))
 
 
-def change_counts(db: sqlite3.Connection, since: int, until: int) -> dict[str, int]:
-    counts = dict(db.execute(_CHANGE_COUNTS, {"since": since, "until": until}).fetchall())
+def change_counts(db: Database, since: int, until: int) -> dict[str, int]:
+    counts = dict(db.rows(_CHANGE_COUNTS, {"since": since, "until": until}))
     return {kind: counts.get(CHANGE_KINDS.index(kind), 0) for kind in COUNTED}
 
 
-def snapshots(db: sqlite3.Connection) -> pd.DataFrame:
-    rows = db.execute(
-        f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshot ORDER BY taken_at"
-    ).fetchall()
+def snapshots(db: Database) -> pd.DataFrame:
+    rows = db.rows(f"SELECT {', '.join(SNAPSHOT_COLUMNS)} FROM snapshot ORDER BY taken_at")
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(SNAPSHOT_COLUMNS)
     data = {"taken_at": from_micros(columns[0])}
     for name, values in zip(SNAPSHOT_COLUMNS[1:-1], columns[1:-1], strict=True):
@@ -176,26 +174,33 @@ def snapshots(db: sqlite3.Connection) -> pd.DataFrame:
     return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS))
 
 
-def snapshot_at_or_before(db: sqlite3.Connection, at: int) -> tuple[int, int] | None:
+def snapshot_at_or_before(db: Database, at: int) -> tuple[int, int] | None:
     """(id, taken_at) of the latest snapshot taken at or before ``at``."""
-    return db.execute(
+    found = db.row(
         "SELECT id, taken_at FROM snapshot WHERE taken_at <= ? ORDER BY taken_at DESC LIMIT 1",
         (at,),
-    ).fetchone()
+    )
+    return None if found is None else (int(found[0]), int(found[1]))
 
 
-def first_taken_at(db: sqlite3.Connection) -> int | None:
-    return db.execute("SELECT min(taken_at) FROM snapshot").fetchone()[0]
+def first_taken_at(db: Database) -> int | None:
+    found = db.value("SELECT min(taken_at) FROM snapshot")
+    return None if found is None else int(found)
 
 
-def portfolio_columns(db: sqlite3.Connection, snapshot: int) -> dict[str, tuple]:
-    rows = db.execute(_PORTFOLIO, (snapshot,)).fetchall()
+def latest_taken_at(db: Database) -> int:
+    """The latest snapshot's time (0 when there is none)."""
+    return int(db.value("SELECT coalesce(max(taken_at), 0) FROM snapshot"))
+
+
+def portfolio_columns(db: Database, snapshot: int) -> dict[str, tuple[Any, ...]]:
+    rows = db.rows(_PORTFOLIO, (snapshot,))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(_PORTFOLIO_ORDER)
     return dict(zip(_PORTFOLIO_ORDER, columns, strict=True))
 
 
-def changes(db: sqlite3.Connection, since: int, until: int) -> pd.DataFrame:
-    rows = db.execute(_CHANGES, {"since": since, "until": until}).fetchall()
+def changes(db: Database, since: int, until: int) -> pd.DataFrame:
+    rows = db.rows(_CHANGES, {"since": since, "until": until})
     c = list(zip(*rows, strict=True)) if rows else [()] * len(CHANGE_COLUMNS)
     statuses = category("status", [*c[5], *c[6]]).dtype
     data = {
@@ -223,17 +228,17 @@ def _ordered(column: str, values: set[Any]) -> list[Any]:
     return [v for v in known if v in values] + sorted(values - set(known))
 
 
-def status_over_time(db: sqlite3.Connection, by: str | None) -> pd.DataFrame:
+def status_over_time(db: Database, by: str | None) -> pd.DataFrame:
     times = pd.DatetimeIndex(
-        from_micros([t for (t,) in db.execute("SELECT taken_at FROM snapshot ORDER BY taken_at")]),
+        from_micros([t for (t,) in db.rows("SELECT taken_at FROM snapshot ORDER BY taken_at")]),
         name="taken_at",
     )
     keys = ["taken_at", *([by] if by else [])]
-    rows = db.execute(
+    rows = db.rows(  # the sum cast: PostgreSQL sums BIGINTs as NUMERIC
         f"SELECT s.taken_at, {', '.join(f't.{k}' for k in keys[1:] + ['status'])}, "
-        "sum(t.connections) FROM tally AS t JOIN snapshot AS s ON s.id = t.snapshot "
-        f"GROUP BY {', '.join(f'{i + 1}' for i in range(len(keys) + 1))}"
-    ).fetchall()
+        "CAST(sum(t.connections) AS BIGINT) FROM tally AS t JOIN snapshot AS s "
+        f"ON s.id = t.snapshot GROUP BY {', '.join(f'{i + 1}' for i in range(len(keys) + 1))}"
+    )
     long = pd.DataFrame(rows, columns=[*keys, "status", "connections"])
     long["taken_at"] = from_micros(long["taken_at"].to_numpy(dtype=np.int64)).to_numpy()
     # Every documented status is a column, even at zero, so the shape does not depend on data.
