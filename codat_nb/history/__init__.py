@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -31,13 +31,14 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from codat_nb.history import queries, schema, writer
+from codat_nb.history import changes, queries, schema, writer
 from codat_nb.history.backend import (
     CommitFailed,
     Database,
     HistoryError,
     UnstorableText,
 )
+from codat_nb.history.changes import CHANGE_KINDS
 from codat_nb.history.encoding import (
     check_portfolio,
     micros,
@@ -46,7 +47,7 @@ from codat_nb.history.encoding import (
     unstorable,
     utc_time,
 )
-from codat_nb.history.queries import BY_COLUMNS, CHANGE_KINDS
+from codat_nb.history.queries import BY_COLUMNS
 from codat_nb.history.writer import Recorded
 
 __all__ = ["CHANGE_KINDS", "History", "HistoryError", "Recorded", "RecordingUncertain"]
@@ -105,6 +106,7 @@ class History:
         #: Where the history is, as messages name it (a URL without its password).
         self.location = self._db.location
         self._lock = threading.Lock()  # one connection: one caller at a time
+        self._checked: Hashable = None  # the history's stamp when check() last passed
         try:
             schema.prepare(self._db)
         except BaseException:
@@ -139,11 +141,14 @@ class History:
 
     def check(self) -> None:
         """Raise HistoryError if the history is damaged (every page of an SQLite file is read:
-        ``PRAGMA quick_check``), saying how to recover. ``record`` checks before writing."""
+        ``PRAGMA quick_check``), saying how to recover. ``record`` checks before writing,
+        unless this check passed and nothing was written since (the daily job checks before
+        it lists, so a damaged file costs no API calls and is checked once)."""
         with self._lock:
-            damage = self._db.read("check", self._db.damage)
+            damage, stamp = self._db.read("check", lambda: (self._db.damage(), self._db.stamp()))
         if damage is not None:
             raise HistoryError(self._damaged(damage))
+        self._checked = stamp
 
     def _damaged(self, damage: str) -> str:
         return f"{self.location} is damaged ({damage}); nothing was written. {self._db.recovery()}"
@@ -174,7 +179,9 @@ class History:
         stored = stored_values(portfolio)
 
         def work() -> Recorded:
-            damage = self._db.damage()
+            checked, self._checked, stamp = self._checked, None, self._db.stamp()
+            unchanged = stamp is not None and stamp == checked  # since check() passed
+            damage = None if unchanged else self._db.damage()
             if damage is not None:
                 raise HistoryError(self._damaged(damage))
             return writer.record(self._db, stored, taken_at, source)
@@ -261,7 +268,7 @@ class History:
 
         def work() -> pd.DataFrame:
             last = end if end is not None else queries.latest_taken_at(self._db)
-            return queries.changes(self._db, start, last)
+            return changes.changes(self._db, start, last)
 
         return self._read(work)
 

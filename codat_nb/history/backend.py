@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -165,6 +165,11 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def damage(self) -> str | None:
         """What is damaged in the stored pages, or None (inside a transaction)."""
+
+    @abc.abstractmethod
+    def stamp(self) -> Hashable:
+        """What changes whenever anyone writes to the history (None: not known), so a damage
+        check need not be repeated before a write when nothing was written since."""
 
     @abc.abstractmethod
     def recovery(self) -> str:

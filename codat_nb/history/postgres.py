@@ -16,7 +16,7 @@ privilege it lacks. A dropped connection is opened again on the next call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -160,6 +160,8 @@ class PostgresDatabase(Database):
     # ----- transactions -------------------------------------------------------------------
 
     def _transaction(self, begin: Sequence[str], doing: str, work: Callable[[], T]) -> T:
+        """``work()`` after ``begin``, then COMMIT (a write) or ROLLBACK (a read)."""
+        writing = begin[0] == "BEGIN"
         with self.translated(doing):
             db = self._ready()
             for statement in begin:
@@ -170,6 +172,10 @@ class PostgresDatabase(Database):
         except BaseException:
             self._rollback()
             raise
+        if not writing:
+            with self.translated(doing):
+                db.execute("ROLLBACK")
+            return result
         try:
             db.execute("COMMIT")
         except self.psycopg.Error as error:
@@ -248,6 +254,9 @@ class PostgresDatabase(Database):
         """None: PostgreSQL checks its own pages as it reads them (with data checksums on,
         ``initdb --data-checksums``); ``amcheck`` is the administrator's deeper check."""
         return None
+
+    def stamp(self) -> Hashable:
+        return None  # nothing to check again (``damage``)
 
     def recovery(self) -> str:
         return "restore the database from its last backup (pg_dump or the server's backups)"

@@ -20,6 +20,8 @@ Tables (times are integer microseconds since the Unix epoch, UTC; JSON columns a
   that move daily. About 25 bytes per connection per snapshot in SQLite.
 * ``status``: status names by code (documented ones first; a new one Codat sends is added).
 * ``tally``: connections per status, platform and source type per snapshot, for trends.
+* ``change``: what changed between a snapshot and the one before it (``kind`` is a position in
+  ``queries.CHANGE_KINDS``), found once when the snapshot is recorded (since version 3).
 
 SQLite marks a history with ``PRAGMA application_id`` and ``user_version``; PostgreSQL with the
 one-row table ``codat_nb_history`` (``application_id``, ``version``). In PostgreSQL integers
@@ -32,13 +34,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from codat_nb.history import changes
 from codat_nb.history.backend import Database, HistoryError, Identity
-from codat_nb.history.encoding import STATE_COLUMNS, without_one_time_password
+from codat_nb.history.encoding import NAT, STATE_COLUMNS, without_one_time_password
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
 #: The schema version this code writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE snapshot (
@@ -155,8 +158,30 @@ def _upgrade_to_v2(db: Database) -> None:
     db.execute("ALTER TABLE state_v2 RENAME TO state")
 
 
+_CHANGE_V3 = """
+CREATE TABLE change (
+    snapshot {int} NOT NULL REFERENCES snapshot (id),
+    kind {int} NOT NULL,
+    connection {int} NOT NULL REFERENCES connection (id),
+    from_status {int} REFERENCES status (id),
+    to_status {int} REFERENCES status (id),
+    state {int} NOT NULL REFERENCES state (id),
+    last_sync {int},
+    PRIMARY KEY (snapshot, kind, connection)
+){without_rowid}
+"""
+
+
+def _upgrade_to_v3(db: Database) -> None:
+    """Version 3: what changed between consecutive snapshots is stored when the later one is
+    recorded, so ``changes()`` over a month reads rows instead of comparing 30 pairs of
+    snapshots member by member (3.3x the listing's time at 100,000 connections, before)."""
+    db.execute(db.dialect.ddl(_CHANGE_V3))
+    changes.store_changes(db, since=NAT, until=-(NAT + 1))
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` history into version ``n`` (0 is a new one).
-MIGRATIONS = {1: _create_v1, 2: _upgrade_to_v2}
+MIGRATIONS = {1: _create_v1, 2: _upgrade_to_v2, 3: _upgrade_to_v3}
 
 
 def _refuse_foreign_or_newer(db: Database, identity: Identity) -> None:

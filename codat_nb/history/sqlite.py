@@ -21,7 +21,7 @@ import os
 import pwd
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.request import pathname2url
@@ -156,6 +156,9 @@ class SQLiteDatabase(Database):
     # ----- transactions -------------------------------------------------------------------
 
     def _transaction(self, begin: str, doing: str, work: Callable[[], T]) -> T:
+        """``work()`` between ``begin`` and COMMIT (a write) or ROLLBACK (a read: nothing to
+        commit, and it also ends the error state SQLite keeps after reading a damaged page)."""
+        writing = begin != "BEGIN"
         with self.translated(doing):
             db = self._db()
             db.execute(begin)
@@ -166,6 +169,10 @@ class SQLiteDatabase(Database):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        if not writing:
+            with self.translated(doing):
+                db.execute("ROLLBACK")
+            return result
         try:
             db.execute("COMMIT")
         except sqlite3.Error as error:
@@ -201,6 +208,13 @@ class SQLiteDatabase(Database):
         info = self.path.stat()
         wal = self.path.with_name(self.path.name + "-wal").exists()
         return info.st_ino, info.st_size, info.st_mtime_ns, wal
+
+    def stamp(self) -> Hashable:
+        """The file's and its WAL's identity, size and modification time: a commit by anyone
+        appends to the WAL, a checkpoint writes the file."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        info = wal.stat() if wal.exists() else None
+        return self._stamp(), None if info is None else (info.st_size, info.st_mtime_ns)
 
     def write(self, doing: str, work: Callable[[], T]) -> T:
         if self.read_only:

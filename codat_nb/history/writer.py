@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from codat_nb.history import queries
+from codat_nb.history import changes, queries
 from codat_nb.history.backend import Database
 from codat_nb.history.encoding import fingerprints, micros, sql_values
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
@@ -202,11 +202,12 @@ def record(
     )
     _tally(db, snapshot, stored)
     if previous is not None:
-        counts = queries.change_counts(db, previous_at, at)
+        changes.store_changes(db, previous_at, at)
+        counts = changes.change_counts(db, snapshot)
         db.execute(
             "UPDATE snapshot SET appeared = ?, disappeared = ?, status_changed = ?, stalled = ? "
             "WHERE id = ?",
-            (*(counts[k] for k in queries.COUNTED), snapshot),
+            (*(counts[k] for k in changes.COUNTED), snapshot),
         )
     summary = queries.snapshot_summary(db, at)
     assert summary is not None  # written just above, in this transaction
