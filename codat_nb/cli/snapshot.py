@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -151,7 +152,9 @@ def _record(client: CodatClient, job: _Job) -> int | None:
         except CodatError as error:
             return _fail(4, f"cannot list the portfolio from {source}: {error}")
         try:
-            job.summary = history.record(portfolio, source=source)
+            with warnings.catch_warnings():  # a warning of the record is reported below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                job.summary = history.record(portfolio, source=source)
         except RecordingUncertain as error:
             job.summary, job.uncertain = error.summary, True
             _say(str(error))

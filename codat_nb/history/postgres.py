@@ -164,10 +164,10 @@ class PostgresDatabase(Database):
         writing = begin[0] == "BEGIN"
         with self.translated(doing):
             db = self._ready()
-            for statement in begin:
-                db.execute(statement)
         try:
             with self.translated(doing):
+                for statement in begin:  # the write lock's wait can fail: then roll back too
+                    db.execute(statement)
                 result = work()
         except BaseException:
             self._rollback()

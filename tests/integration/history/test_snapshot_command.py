@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from codat_nb.cli.snapshot import EXIT_CODES
-from codat_nb.history import History
+from codat_nb.history import History, HistoryError
 from tests.support import ROOT
 
 
@@ -259,3 +259,171 @@ def test_ctrl_c_after_recording_says_so_and_still_alerts(
     assert ran.code == code
     assert f"interrupted after recording {times.iloc[1].isoformat()}" in ran.err
     assert ("1 connection(s) newly Deauthorized" in ran.err) is alerting
+
+
+# ----- failures after the snapshot is committed: it is recorded, and the alert is raised -----
+
+
+@pytest.fixture
+def lost_one(in_process, demo_sandbox, listing, next_day):
+    """Day one recorded by the job; then a Linked connection lost access, and a day passed."""
+    assert in_process().code == 0
+    target = listing().query("status == 'Linked'").iloc[0]
+    demo_sandbox.store.deauthorize(target["company_id"], target["id"])
+    next_day()
+    return target
+
+
+def disk_full(*_args, **_kwargs):
+    raise HistoryError("cannot read the history: the disk is full (database or disk is full)")
+
+
+@pytest.mark.parametrize("alerting, code", [(True, 1), (False, 5)], ids=["alert", "plain"])
+def test_a_failure_after_the_commit_reports_recorded_and_keeps_the_alert(
+    store, in_process, lost_one, monkeypatch, alerting, code
+):
+    """The issue's lost alert: an I/O error after the commit (here while the report is
+    read) made the job exit 3, "nothing recorded", and the next day compared with this
+    snapshot, so the loss was never alerted."""
+    monkeypatch.setattr(History, "changes", disk_full)
+
+    ran = in_process(*(["--fail-on-deauthorized"] if alerting else []))
+
+    with store.open() as history:
+        times = history.snapshots()["taken_at"]
+    assert len(times) == 2
+    assert ran.code == code
+    assert f"recorded {times.iloc[1].isoformat()}, but then: HistoryError: " in ran.err
+    assert "the disk is full" in ran.err and "Traceback" not in ran.err
+    assert ("1 connection(s) newly Deauthorized" in ran.err) is alerting
+
+
+@pytest.fixture
+def failing_commit(monkeypatch, store):
+    """``failing_commit(stored, lookup_fails=False)``: make this backend's COMMIT report an
+    error, after storing or instead of it; with ``lookup_fails`` the history cannot be asked
+    afterwards either."""
+    from codat_nb.history.backend import CommitFailed
+    from codat_nb.history.postgres import PostgresDatabase
+    from codat_nb.history.sqlite import SQLiteDatabase
+
+    backend = SQLiteDatabase if store.name == "sqlite" else PostgresDatabase
+    original = backend.write
+
+    def fail(stored: bool, lookup_fails: bool = False) -> None:
+        def write(db, doing, work):
+            done = []
+
+            def undone():  # not stored: the work is done, then rolled back
+                done.append(work())
+                raise KeyboardInterrupt
+
+            try:
+                result = original(db, doing, work if stored else undone)
+            except KeyboardInterrupt:
+                result = done[0]
+            if lookup_fails:
+                monkeypatch.setattr(db, "read", disk_full)
+            error = HistoryError(f"cannot {doing} {db.location}: the disk is full (SQLITE_FULL)")
+            raise CommitFailed(error, result)
+
+        monkeypatch.setattr(backend, "write", write)
+
+    return fail
+
+
+@pytest.mark.parametrize("alerting, code", [(True, 1), (False, 5)], ids=["alert", "plain"])
+def test_a_commit_that_stored_the_snapshot_but_reported_an_error_is_recorded(
+    store, in_process, lost_one, failing_commit, alerting, code
+):
+    """SQLite reports a checkpoint failing after the commit as the COMMIT's error; a
+    PostgreSQL connection can drop after the server committed. The history is asked."""
+    failing_commit(stored=True)
+
+    ran = in_process(*(["--fail-on-deauthorized"] if alerting else []))
+
+    with store.open() as history:
+        assert len(history.snapshots()) == 2
+    assert ran.code == code
+    assert "but then: the snapshot is recorded, but committing it reported: cannot record" in (
+        ran.err
+    )
+    assert ("1 connection(s) newly Deauthorized" in ran.err) is alerting
+
+
+def test_a_commit_that_failed_records_nothing_and_exits_3(
+    store, in_process, lost_one, failing_commit
+):
+    failing_commit(stored=False)
+
+    ran = in_process("--fail-on-deauthorized")
+
+    assert ran.code == 3
+    assert "cannot record a snapshot in" in ran.err and "the disk is full" in ran.err
+    with store.open() as history:
+        assert len(history.snapshots()) == 1
+
+
+@pytest.mark.parametrize("alerting, code", [(True, 1), (False, 3)], ids=["alert", "plain"])
+def test_when_it_is_not_known_whether_it_was_recorded_the_alert_is_raised(
+    store, in_process, lost_one, failing_commit, alerting, code
+):
+    """The commit failed and the history cannot be asked: alert anyway (if it was not
+    recorded, the next run alerts again: a repeat, never a loss)."""
+    failing_commit(stored=True, lookup_fails=True)
+
+    ran = in_process(*(["--fail-on-deauthorized"] if alerting else []))
+
+    assert ran.code == code
+    assert "was recorded is not known" in ran.err and "recording it again is safe" in ran.err
+    assert ("1 connection(s) newly Deauthorized" in ran.err) is alerting
+
+
+def test_the_python_api_returns_the_recorded_snapshot_with_a_warning(
+    history, listing, failing_commit
+):
+    failing_commit(stored=True)
+
+    with pytest.warns(RuntimeWarning, match="the snapshot is recorded, but committing it"):
+        summary = history.record(listing())
+
+    assert summary.new and "the disk is full" in summary.warning
+    assert len(history.snapshots()) == 1
+
+
+def test_a_full_disk_after_the_commit_still_alerts(tmp_path, unlimited_sandbox, monkeypatch):
+    """The issue's own case, SQLite: 10,000 companies of 5 connections, and the job's second
+    run under a 2.5 MiB file-size limit (RLIMIT_FSIZE), as a full disk: the snapshot's log
+    fits, the writes after it do not. Recorded, and the lost connections alerted."""
+    import resource
+
+    sb = unlimited_sandbox
+    sb.load_portfolio(10_000, 5)
+    env = {"CODAT_AUTH_HEADER": sb.auth_header, "CODAT_BASE_URL": sb.url}
+    path = tmp_path / "history.sqlite"
+    assert snapshot("--db", str(path), env=env).code == 0
+    linked = [
+        (company_id, row["id"])
+        for company_id in sb.store.company_ids()[:200]
+        for row in sb.store.connections_wire(company_id)
+        if row["status"] == "Linked"
+    ]
+    for company_id, connection_id in linked[:8]:
+        sb.store.deauthorize(company_id, connection_id)
+    sb.clock.set(sb.clock.now() + pd.Timedelta(days=1))
+    limit = 5 * 2**19
+
+    full = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "snapshot", "--db", str(path),
+         "--fail-on-deauthorized"],
+        capture_output=True, text=True, timeout=300,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CODAT_")}, **env,
+             "PYTHONPATH": str(ROOT)},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )  # fmt: skip
+
+    assert path.stat().st_size > limit  # writes at the end of the file failed
+    assert full.returncode == 1, full.stderr
+    assert "8 connection(s) newly Deauthorized" in full.stderr
+    with History(path) as history:
+        assert len(history.snapshots()) == 2
