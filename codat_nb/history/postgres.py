@@ -15,10 +15,12 @@ privilege it lacks. A dropped connection is opened again on the next call.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from codat_nb.history.backend import (
     APPLICATION_ID,
@@ -77,8 +79,8 @@ def redacted(url: str) -> str:
         user, _, host = netloc.rpartition("@")
         if ":" in user:
             netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="=-%")))
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _driver() -> Any:
@@ -136,26 +138,35 @@ class PostgresDatabase(Database):
 
     # ----- statements ---------------------------------------------------------------------
 
-    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        return self._db().execute(pyformat(sql), params).fetchall()
-
-    def row(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
-        found: tuple[Any, ...] | None = self._db().execute(pyformat(sql), params).fetchone()
-        return found
-
-    def execute(self, sql: str, params: Params = ()) -> None:
-        self._db().execute(pyformat(sql), params)
-
-    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    @contextlib.contextmanager
+    def _storable(self) -> Iterator[None]:
+        """psycopg's refusal of a NUL character in text as UnstorableText (the caller names
+        the value); other errors as they are."""
         try:
-            with self._db().cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            yield
         except self.psycopg.DataError as error:
             if "NUL" in str(error):
                 raise UnstorableText(str(error)) from error
             raise
+
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        with self._storable():
+            return self._db().execute(pyformat(sql), params).fetchall()
+
+    def row(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        with self._storable():
+            found: tuple[Any, ...] | None = self._db().execute(pyformat(sql), params).fetchone()
+        return found
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        with self._storable():
+            self._db().execute(pyformat(sql), params)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._storable(), self._db().cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     # ----- transactions -------------------------------------------------------------------
 
