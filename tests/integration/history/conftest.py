@@ -90,14 +90,16 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_store(postgres_server: PostgresServer) -> PostgresStore:
-    """An empty database of its own on the tests' server."""
+def postgres_store(postgres_server: PostgresServer) -> Iterator[PostgresStore]:
+    """An empty database of its own on the tests' server, dropped afterwards."""
     import psycopg
 
     name = f"history_{next(_databases)}"
     with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    return PostgresStore(postgres_server.url(name), postgres_server.password)
+    yield PostgresStore(postgres_server.url(name), postgres_server.password)
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=BACKENDS)
