@@ -133,7 +133,9 @@ def _lookup(db: Database, table: str, columns: tuple[str, ...], ids: Any) -> pd.
         marks = ", ".join("?" * len(batch))
         names = ", ".join(("id", *columns))
         found += db.rows(f"SELECT {names} FROM {table} WHERE id IN ({marks})", batch)
-    return pd.DataFrame(found, columns=["id", *columns], dtype=object).set_index("id")
+    looked_up: pd.DataFrame = pd.DataFrame(found, columns=["id", *columns], dtype=object)
+    by_id: pd.DataFrame = looked_up.set_index("id")
+    return by_id
 
 
 def _named(db: Database, rows: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +147,8 @@ def _named(db: Database, rows: pd.DataFrame) -> pd.DataFrame:
     connections["company_id"] = connections["company"].map(companies)
     for column in _NAMED:
         states[column] = states[column].map(texts)
-    return rows.join(connections, on="connection").join(states, on="state")
+    named: pd.DataFrame = rows.join(connections, on="connection").join(states, on="state")
+    return named
 
 
 def changes(db: Database, since: int, until: int) -> pd.DataFrame:
@@ -169,7 +172,9 @@ def changes(db: Database, since: int, until: int) -> pd.DataFrame:
         "connection_id": pd.Series(rows["connection_id"].tolist(), dtype="str"),
         "platform_name": category("platform_name", rows["platform_name"].tolist()),
         "change": pd.Series(
-            pd.Categorical.from_codes(rows["change"].to_numpy(dtype=np.int64), CHANGE_KINDS)
+            pd.Categorical.from_codes(
+                rows["change"].to_numpy(dtype=np.int64), categories=pd.Index(CHANGE_KINDS)
+            )
         ),
         "from_status": status.iloc[: len(rows)].reset_index(drop=True),
         "to_status": status.iloc[len(rows) :].reset_index(drop=True),
@@ -178,4 +183,5 @@ def changes(db: Database, since: int, until: int) -> pd.DataFrame:
         "last_sync": from_micros(rows["last_sync"].to_numpy(dtype=np.int64)),
         "latest_error": pd.Series(rows["latest_error"].tolist(), dtype="str"),
     }
-    return pd.DataFrame(data, columns=list(CHANGE_COLUMNS))
+    frame: pd.DataFrame = pd.DataFrame(data, columns=list(CHANGE_COLUMNS))
+    return frame

@@ -71,8 +71,8 @@ def _templates(
 
 def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
     """The ``text`` id of each value (None stays None); values not stored yet are added."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    uniques = list(uniques)
+    codes, found = pd.factorize(pd.Series(list(values), dtype=object))
+    uniques: list[Any] = list(found)
     known: dict[str, int] = {}
     for start in range(0, len(uniques), _BATCH):
         batch = uniques[start : start + _BATCH]
@@ -84,7 +84,8 @@ def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
     db.insert("text", ("id", "value"), added)
     known.update((value, key) for key, value in added)
     ids = np.array([known[value] for value in uniques] + [None], dtype=object)[codes]
-    return ids.tolist()  # code -1 (a missing value) picks the None at the end
+    keys: list[int | None] = ids.tolist()  # code -1 (a missing value) picks the None at the end
+    return keys
 
 
 def state_values(db: Database, rows: pd.DataFrame) -> dict[str, list[Any]]:

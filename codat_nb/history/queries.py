@@ -50,7 +50,8 @@ _PORTFOLIO_ORDER = ("company_id", "company_name", *CONNECTION_COLUMNS)
 
 def timestamp(value: int) -> pd.Timestamp:
     """Stored microseconds as a UTC Timestamp."""
-    return pd.Timestamp(value, unit="us", tz="UTC")
+    stamp: pd.Timestamp = pd.Timestamp(value, unit="us", tz="UTC")
+    return stamp
 
 
 def snapshot_summary(db: Database, at: int) -> dict[str, Any] | None:
@@ -78,7 +79,8 @@ def snapshots(db: Database) -> pd.DataFrame:
     for name, values in zip(SNAPSHOT_COLUMNS[1:-1], columns[1:-1], strict=True):
         data[name] = pd.Series(values, dtype="int64")
     data["source"] = pd.Series(columns[-1], dtype="str")
-    return pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS))
+    frame: pd.DataFrame = pd.DataFrame(data, columns=list(SNAPSHOT_COLUMNS))
+    return frame
 
 
 def snapshot_at_or_before(db: Database, at: int) -> tuple[int, int] | None:
@@ -127,6 +129,7 @@ def status_over_time(db: Database, by: str | None) -> pd.DataFrame:
     long["taken_at"] = from_micros(long["taken_at"].to_numpy(dtype=np.int64)).to_numpy()
     # Every documented status is a column, even at zero, so the shape does not depend on data.
     statuses = [*CONNECTION_STATUSES, *sorted(set(long["status"]) - set(CONNECTION_STATUSES))]
+    index: pd.Index
     if by:
         long[by] = long[by].fillna(MISSING)
         groups = _ordered(by, set(long[by]) - {MISSING})
@@ -134,7 +137,7 @@ def status_over_time(db: Database, by: str | None) -> pd.DataFrame:
         index = pd.MultiIndex.from_product([times, groups], names=keys)
     else:
         index = times
-    table = long.set_index([*keys, "status"])["connections"].unstack("status")
-    table = table.reindex(index=index, columns=statuses).fillna(0).astype("int64")
+    wide = long.set_index([*keys, "status"])["connections"].unstack("status")
+    table: pd.DataFrame = wide.reindex(index=index, columns=statuses).fillna(0).astype("int64")
     table.columns.name = "status"
     return table

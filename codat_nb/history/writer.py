@@ -9,6 +9,7 @@ under the write lock, so rows go in in bulk (``Database.insert``) and nothing is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,8 @@ def _connection_keys(db: Database, companies: np.ndarray, connection_ids: pd.Ser
     )
     result = keys.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     result[new] = fresh
-    return result.astype(np.int64)
+    ids: np.ndarray = result.astype(np.int64)
+    return ids
 
 
 def _state_keys(
@@ -125,13 +127,14 @@ def _state_keys(
     columns += state_values(db, stored.loc[changed]).values()
     names = ("id", "connection", "fingerprint", *STORED_STATE_COLUMNS)
     db.insert("state", names, zip(*columns, strict=True))
-    return keys.astype(np.int64)
+    ids: np.ndarray = keys.astype(np.int64)
+    return ids
 
 
 def _tally(db: Database, snapshot: int, stored: pd.DataFrame) -> None:
     counts = stored.groupby(list(TALLY_COLUMNS), dropna=False, observed=True).size()
     rows = [
-        (snapshot, *(None if pd.isna(v) else v for v in group), int(n))
+        (snapshot, *(None if pd.isna(v) else v for v in cast(tuple[Any, ...], group)), int(n))
         for group, n in counts.items()
     ]
     db.insert("tally", ("snapshot", *TALLY_COLUMNS, "connections"), rows)

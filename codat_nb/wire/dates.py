@@ -99,11 +99,10 @@ def utc_moment(value: object, name: str, *, naive_is_utc: bool) -> pd.Timestamp:
         raise ValueError(f"{name}={value!r} is not a date-time") from None
     if pd.isna(stamp):
         raise ValueError(f"{name} must be a date-time, not NaT")
-    if stamp.tzinfo is not None:
-        return stamp.tz_convert("UTC")
-    if naive_is_utc:
-        return stamp.tz_localize("UTC")
-    raise ValueError(
-        f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
-        "pd.Timestamp(..., tz='UTC')) so the time cannot shift"
-    )
+    if stamp.tzinfo is None and not naive_is_utc:
+        raise ValueError(
+            f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
+            "pd.Timestamp(..., tz='UTC')) so the time cannot shift"
+        )
+    utc: pd.Timestamp = stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+    return utc
