@@ -77,6 +77,7 @@ class Dialect:
         return spelled if self.foreign_keys else re.sub(r"\s+REFERENCES \w+ \(\w+\)", "", spelled)
 
 
+_BATCH = 500  # values per IN (...) list
 _MARKS = re.compile(r"'(?:[^']|'')*'|\?|:(\w+)|%")
 
 
@@ -132,6 +133,19 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def insert(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Add rows to ``table`` as fast as the database allows."""
+
+    def matching(
+        self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """``(key, *columns)`` of ``table``'s rows whose ``key`` is one of ``values`` (in
+        batches well under any limit on parameters)."""
+        names = ", ".join((key, *columns))
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), _BATCH):
+            batch = values[start : start + _BATCH]
+            marks = ", ".join("?" * len(batch))
+            found += self.rows(f"SELECT {names} FROM {table} WHERE {key} IN ({marks})", batch)
+        return found
 
     # ----- transactions -------------------------------------------------------------------
 

@@ -37,46 +37,34 @@ CHANGE_COLUMNS = (
     "latest_error",
 )
 _STATUS_CHANGED, _APPEARED, _DISAPPEARED, _STALLED = range(len(CHANGE_KINDS))
-_BATCH = 500  # ids per IN (...) lookup
 
-# What changed in each consecutive snapshot pair whose later one was taken in (:since, :until]
-# (``change`` is a position in CHANGE_KINDS), stored as ``change`` rows.
+# What changed from snapshot :previous to snapshot :current, stored as ``change`` rows
+# (``change`` is a position in CHANGE_KINDS). The ids are parameters, not looked up in the
+# query, so both databases read just the two snapshots' members by their primary key.
 _STORE_CHANGES = f"""
-WITH ordered AS (
-    SELECT id, taken_at,
-           lag(id) OVER (ORDER BY taken_at) AS prev_id,
-           lag(taken_at) OVER (ORDER BY taken_at) AS prev_at
-    FROM snapshot
-),
-pairs AS (
-    SELECT prev_id, id AS cur_id FROM ordered
-    WHERE prev_id IS NOT NULL AND taken_at > :since AND taken_at <= :until
-),
-linked AS (SELECT id FROM status WHERE name = 'Linked'),
+WITH linked AS (SELECT id FROM status WHERE name = 'Linked'),
 found AS (
-    SELECT p.cur_id, b.connection, a.status AS from_status, b.status AS to_status,
-           b.state, b.last_sync,
+    SELECT b.connection, a.status AS from_status, b.status AS to_status, b.state, b.last_sync,
            CASE WHEN a.connection IS NULL THEN {_APPEARED}
                 WHEN a.status != b.status THEN {_STATUS_CHANGED}
                 ELSE {_STALLED} END AS change
-    FROM pairs AS p
-    JOIN member AS b ON b.snapshot = p.cur_id
-    LEFT JOIN member AS a ON a.snapshot = p.prev_id AND a.connection = b.connection
-    WHERE a.connection IS NULL
-       OR a.status != b.status
-       OR (a.status = (SELECT id FROM linked) AND b.status = a.status
-           AND (b.last_sync IS NULL OR b.last_sync <= a.last_sync))
+    FROM member AS b
+    LEFT JOIN member AS a ON a.snapshot = :previous AND a.connection = b.connection
+    WHERE b.snapshot = :current
+      AND (a.connection IS NULL
+           OR a.status != b.status
+           OR (a.status = (SELECT id FROM linked) AND b.status = a.status
+               AND (b.last_sync IS NULL OR b.last_sync <= a.last_sync)))
     UNION ALL
-    SELECT p.cur_id, a.connection, a.status, NULL, a.state, a.last_sync, {_DISAPPEARED}
-    FROM pairs AS p
-    JOIN member AS a ON a.snapshot = p.prev_id
-    WHERE NOT EXISTS (
-        SELECT 1 FROM member AS b WHERE b.snapshot = p.cur_id AND b.connection = a.connection
+    SELECT a.connection, a.status, NULL, a.state, a.last_sync, {_DISAPPEARED}
+    FROM member AS a
+    WHERE a.snapshot = :previous AND NOT EXISTS (
+        SELECT 1 FROM member AS b WHERE b.snapshot = :current AND b.connection = a.connection
     )
 )
 INSERT INTO change (snapshot, kind, connection, from_status, to_status, state, last_sync)
-SELECT cur_id, change, connection, from_status, to_status, state, last_sync FROM found
-ORDER BY 1, 2, 3
+SELECT :current, change, connection, from_status, to_status, state, last_sync FROM found
+ORDER BY change, connection
 """
 
 # The stored changes of the pairs whose later snapshot was taken in (:since, :until], as keys
@@ -103,10 +91,9 @@ WHERE snapshot = ? AND kind IN ({_STATUS_CHANGED}, {_APPEARED})
 """
 
 
-def store_changes(db: Database, since: int, until: int) -> None:
-    """Find and store what changed in each consecutive pair of snapshots whose later one was
-    taken in (since, until] (when a snapshot is recorded: the one pair it ends)."""
-    db.execute(_STORE_CHANGES, {"since": since, "until": until})
+def store_changes(db: Database, previous: int, current: int) -> None:
+    """Find and store what changed from snapshot ``previous`` to ``current`` (its successor)."""
+    db.execute(_STORE_CHANGES, {"previous": previous, "current": current})
 
 
 def newly_deauthorized(db: Database, snapshot: int) -> int:
@@ -124,15 +111,10 @@ def change_counts(db: Database, snapshot: int) -> dict[str, int]:
 
 
 def _lookup(db: Database, table: str, columns: tuple[str, ...], ids: Any) -> pd.DataFrame:
-    """``columns`` of ``table``'s rows with these ids (indexed by id), in batches."""
+    """``columns`` of ``table``'s rows with these ids (indexed by id)."""
     keys = pd.Series(ids, dtype=object).dropna()
     wanted = np.unique(keys.to_numpy(dtype=np.int64)).tolist()
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(wanted), _BATCH):
-        batch = wanted[start : start + _BATCH]
-        marks = ", ".join("?" * len(batch))
-        names = ", ".join(("id", *columns))
-        found += db.rows(f"SELECT {names} FROM {table} WHERE id IN ({marks})", batch)
+    found = db.matching(table, "id", wanted, columns)
     looked_up: pd.DataFrame = pd.DataFrame(found, columns=["id", *columns], dtype=object)
     by_id: pd.DataFrame = looked_up.set_index("id")
     return by_id

@@ -38,7 +38,6 @@ STORED_STATE_COLUMNS = (
     *JSON_COLUMNS,
 )
 COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER = "<company_id>", "<connection_id>"
-_BATCH = 500  # values per IN (...) lookup, well under either database's limit on parameters
 
 
 def expand(template: str, company_id: str, connection_id: str) -> str:
@@ -73,11 +72,7 @@ def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
     """The ``text`` id of each value (None stays None); values not stored yet are added."""
     codes, found = pd.factorize(pd.Series(list(values), dtype=object))
     uniques: list[Any] = list(found)
-    known: dict[str, int] = {}
-    for start in range(0, len(uniques), _BATCH):
-        batch = uniques[start : start + _BATCH]
-        marks = ", ".join("?" * len(batch))
-        known.update(db.rows(f"SELECT value, id FROM text WHERE value IN ({marks})", batch))
+    known: dict[str, int] = dict(db.matching("text", "value", uniques, ("id",)))
     new = [value for value in uniques if value not in known]
     first = db.value("SELECT coalesce(max(id), 0) + 1 FROM text")
     added = [(first + n, value) for n, value in enumerate(new)]

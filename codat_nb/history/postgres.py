@@ -168,6 +168,13 @@ class PostgresDatabase(Database):
             for row in rows:
                 copy.write_row(row)
 
+    def matching(
+        self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """One query with an array parameter, however many values (one round trip)."""
+        names = ", ".join((key, *columns))
+        return self.rows(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", (list(values),))
+
     # ----- transactions -------------------------------------------------------------------
 
     def _transaction(self, begin: Sequence[str], doing: str, work: Callable[[], T]) -> T:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from codat_nb.history import changes
 from codat_nb.history.backend import Database, HistoryError, Identity
-from codat_nb.history.encoding import NAT, STATE_COLUMNS, without_one_time_password
+from codat_nb.history.encoding import STATE_COLUMNS, without_one_time_password
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
@@ -177,7 +177,9 @@ def _upgrade_to_v3(db: Database) -> None:
     recorded, so ``changes()`` over a month reads rows instead of comparing 30 pairs of
     snapshots member by member (3.3x the listing's time at 100,000 connections, before)."""
     db.execute(db.dialect.ddl(_CHANGE_V3))
-    changes.store_changes(db, since=NAT, until=-(NAT + 1))
+    ids = [snapshot for (snapshot,) in db.rows("SELECT id FROM snapshot ORDER BY taken_at")]
+    for previous, current in zip(ids, ids[1:], strict=False):
+        changes.store_changes(db, previous, current)
 
 
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` history into version ``n`` (0 is a new one).

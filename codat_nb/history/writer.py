@@ -205,7 +205,7 @@ def record(
     )
     _tally(db, snapshot, stored)
     if previous is not None:
-        changes.store_changes(db, previous_at, at)
+        changes.store_changes(db, previous, snapshot)
         counts = changes.change_counts(db, snapshot)
         db.execute(
             "UPDATE snapshot SET appeared = ?, disappeared = ?, status_changed = ?, stalled = ? "
