@@ -38,35 +38,6 @@ CHANGE_COLUMNS = (
 )
 _STATUS_CHANGED, _APPEARED, _DISAPPEARED, _STALLED = range(len(CHANGE_KINDS))
 
-# What changed from snapshot :previous to snapshot :current, stored as ``change`` rows
-# (``change`` is a position in CHANGE_KINDS). The ids are parameters, not looked up in the
-# query, so both databases read just the two snapshots' members by their primary key.
-_STORE_CHANGES = f"""
-WITH linked AS (SELECT id FROM status WHERE name = 'Linked'),
-found AS (
-    SELECT b.connection, a.status AS from_status, b.status AS to_status, b.state, b.last_sync,
-           CASE WHEN a.connection IS NULL THEN {_APPEARED}
-                WHEN a.status != b.status THEN {_STATUS_CHANGED}
-                ELSE {_STALLED} END AS change
-    FROM member AS b
-    LEFT JOIN member AS a ON a.snapshot = :previous AND a.connection = b.connection
-    WHERE b.snapshot = :current
-      AND (a.connection IS NULL
-           OR a.status != b.status
-           OR (a.status = (SELECT id FROM linked) AND b.status = a.status
-               AND (b.last_sync IS NULL OR b.last_sync <= a.last_sync)))
-    UNION ALL
-    SELECT a.connection, a.status, NULL, a.state, a.last_sync, {_DISAPPEARED}
-    FROM member AS a
-    WHERE a.snapshot = :previous AND NOT EXISTS (
-        SELECT 1 FROM member AS b WHERE b.snapshot = :current AND b.connection = a.connection
-    )
-)
-INSERT INTO change (snapshot, kind, connection, from_status, to_status, state, last_sync)
-SELECT :current, change, connection, from_status, to_status, state, last_sync FROM found
-ORDER BY change, connection
-"""
-
 # The stored changes of the pairs whose later snapshot was taken in (:since, :until], as keys
 # (the names are looked up once per distinct key): status ids -1 and times NAT for none.
 _CHANGE_ROWS = f"""
@@ -91,9 +62,77 @@ WHERE snapshot = ? AND kind IN ({_STATUS_CHANGED}, {_APPEARED})
 """
 
 
-def store_changes(db: Database, previous: int, current: int) -> None:
-    """Find and store what changed from snapshot ``previous`` to ``current`` (its successor)."""
-    db.execute(_STORE_CHANGES, {"previous": previous, "current": current})
+#: A snapshot's members as ``found`` compares them: int64 columns, NAT for no ``last_sync``.
+MEMBER_COLUMNS = ("connection", "state", "status", "last_sync")
+
+
+def members(db: Database, snapshot: int) -> pd.DataFrame:
+    """The members of ``snapshot`` (MEMBER_COLUMNS)."""
+    rows = db.rows(
+        f"SELECT connection, state, status, coalesce(last_sync, {NAT}) FROM member "
+        "WHERE snapshot = ?",
+        (snapshot,),
+    )
+    table = np.array(rows, dtype=np.int64).reshape(-1, len(MEMBER_COLUMNS))
+    frame: pd.DataFrame = pd.DataFrame(table, columns=list(MEMBER_COLUMNS))
+    return frame
+
+
+def found(before: pd.DataFrame, after: pd.DataFrame, linked: int) -> pd.DataFrame:
+    """What changed from the members ``before`` to ``after`` (MEMBER_COLUMNS; ``linked`` is
+    Linked's status id): one row per change, ``kind`` a position in CHANGE_KINDS, -1 for no
+    status, sorted by kind and connection.
+
+    Computed here rather than in SQL: both snapshots' members are at hand when a snapshot is
+    recorded, and a join of two snapshots in SQL left PostgreSQL's planner, before its
+    statistics knew the new rows, free to compare every member with every other one."""
+    at = pd.Index(before["connection"]).get_indexer(after["connection"])
+    seen = at >= 0
+    old_status = np.where(seen, before["status"].to_numpy()[at], -1)
+    old_sync = np.where(seen, before["last_sync"].to_numpy()[at], NAT)
+    status, sync = after["status"].to_numpy(), after["last_sync"].to_numpy()
+    kind = np.full(len(after), -1)
+    kind[~seen] = _APPEARED
+    kind[seen & (old_status != status)] = _STATUS_CHANGED
+    stalled = seen & (old_status == status) & (status == linked)
+    kind[stalled & ((sync == NAT) | (sync <= old_sync))] = _STALLED
+    kept = kind >= 0
+    gone = pd.Index(after["connection"]).get_indexer(before["connection"]) < 0
+    rows = pd.concat(
+        [
+            pd.DataFrame({"kind": kind[kept], "connection": after["connection"].to_numpy()[kept],
+                          "from_status": old_status[kept], "to_status": status[kept],
+                          "state": after["state"].to_numpy()[kept], "last_sync": sync[kept]}),
+            pd.DataFrame({"kind": _DISAPPEARED, "connection": before["connection"][gone],
+                          "from_status": before["status"][gone], "to_status": -1,
+                          "state": before["state"][gone], "last_sync": before["last_sync"][gone]}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    changed: pd.DataFrame = rows.astype(np.int64).sort_values(["kind", "connection"])
+    return changed
+
+
+def store_changes(db: Database, snapshot: int, changed: pd.DataFrame) -> None:
+    """Store ``found``'s rows as ``snapshot``'s changes."""
+    values = {
+        column: [None if v == none else v for v in changed[column].tolist()]
+        for column, none in (("from_status", -1), ("to_status", -1), ("last_sync", NAT))
+    }
+    db.insert(
+        "change",
+        ("snapshot", "kind", "connection", "from_status", "to_status", "state", "last_sync"),
+        zip(
+            [snapshot] * len(changed), changed["kind"].tolist(), changed["connection"].tolist(),
+            values["from_status"], values["to_status"], changed["state"].tolist(),
+            values["last_sync"], strict=True,
+        ),
+    )  # fmt: skip
+
+
+def linked_status(db: Database) -> int:
+    """The id of the status Linked (documented statuses are stored when a history is made)."""
+    return int(db.value("SELECT id FROM status WHERE name = 'Linked'"))
 
 
 def newly_deauthorized(db: Database, snapshot: int) -> int:
@@ -102,11 +141,9 @@ def newly_deauthorized(db: Database, snapshot: int) -> int:
     return int(db.value(_NEWLY_DEAUTHORIZED, (snapshot,)))
 
 
-def change_counts(db: Database, snapshot: int) -> dict[str, int]:
-    """How many connections ``snapshot`` found of each kind of change (the kinds it counts)."""
-    counts = dict(
-        db.rows("SELECT kind, count(*) FROM change WHERE snapshot = ? GROUP BY kind", (snapshot,))
-    )
+def change_counts(changed: pd.DataFrame) -> dict[str, int]:
+    """How many of ``found``'s rows are of each kind the snapshot counts."""
+    counts = changed["kind"].value_counts()
     return {kind: int(counts.get(CHANGE_KINDS.index(kind), 0)) for kind in COUNTED}
 
 

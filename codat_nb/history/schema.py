@@ -178,8 +178,10 @@ def _upgrade_to_v3(db: Database) -> None:
     snapshots member by member (3.3x the listing's time at 100,000 connections, before)."""
     db.execute(db.dialect.ddl(_CHANGE_V3))
     ids = [snapshot for (snapshot,) in db.rows("SELECT id FROM snapshot ORDER BY taken_at")]
+    linked = changes.linked_status(db)
     for previous, current in zip(ids, ids[1:], strict=False):
-        changes.store_changes(db, previous, current)
+        before, after = changes.members(db, previous), changes.members(db, current)
+        changes.store_changes(db, current, changes.found(before, after, linked))
 
 
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` history into version ``n`` (0 is a new one).

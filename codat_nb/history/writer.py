@@ -16,7 +16,7 @@ import pandas as pd
 
 from codat_nb.history import changes, queries
 from codat_nb.history.backend import Database
-from codat_nb.history.encoding import fingerprints, micros, sql_values
+from codat_nb.history.encoding import NAT, fingerprints, micros, sql_values
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 
 TALLY_COLUMNS = ("status", "platform_name", "integration_key", "source_type")
@@ -102,20 +102,28 @@ def _connection_keys(db: Database, companies: np.ndarray, connection_ids: pd.Ser
     return ids
 
 
+_BEFORE = ("connection", "state", "status", "last_sync", "fingerprint")
+
+
+def _previous_members(db: Database, previous: int | None) -> pd.DataFrame:
+    """The previous snapshot's members (``changes.MEMBER_COLUMNS``) and their states'
+    fingerprints: what this snapshot is compared with."""
+    rows = db.rows(
+        f"SELECT m.connection, m.state, m.status, coalesce(m.last_sync, {NAT}), s.fingerprint "
+        "FROM member AS m JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
+        (previous,),
+    )
+    table = np.array(rows, dtype=np.int64).reshape(-1, len(_BEFORE))
+    frame: pd.DataFrame = pd.DataFrame(table, columns=list(_BEFORE))
+    return frame
+
+
 def _state_keys(
-    db: Database, previous: int | None, connections: np.ndarray, stored: pd.DataFrame
+    db: Database, before: pd.DataFrame, connections: np.ndarray, stored: pd.DataFrame
 ) -> np.ndarray:
     """Reuse the previous snapshot's state where the fingerprint matches; insert the others."""
     prints = fingerprints(stored)
-    rows = db.rows(
-        "SELECT m.connection, m.state, s.fingerprint FROM member AS m "
-        "JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
-        (previous,),
-    )
-    before = pd.DataFrame(
-        np.array(rows, dtype=np.int64).reshape(-1, 3),
-        columns=["connection", "state", "fingerprint"],
-    )
+    before = before[["connection", "state", "fingerprint"]]
     now = pd.DataFrame({"connection": connections, "new_print": prints})
     matched = now.merge(before, how="left", on="connection")
     changed = (matched["fingerprint"] != matched["new_print"]).to_numpy()
@@ -179,9 +187,10 @@ def record(
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
     _check_source(source, _recorded_source(db))
+    before = _previous_members(db, previous)
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
-    states = _state_keys(db, previous, connections, stored)
+    states = _state_keys(db, before, connections, stored)
     statuses = _keys_of(db, "status", "name", stored["status"])
     snapshot = _next_id(db, "snapshot")
     db.execute(
@@ -205,8 +214,11 @@ def record(
     )
     _tally(db, snapshot, stored)
     if previous is not None:
-        changes.store_changes(db, previous, snapshot)
-        counts = changes.change_counts(db, snapshot)
+        after = {"connection": connections, "state": states, "status": statuses}
+        after["last_sync"] = stored["last_sync"].to_numpy(dtype=np.int64)  # NAT: none
+        changed = changes.found(before, pd.DataFrame(after), changes.linked_status(db))
+        changes.store_changes(db, snapshot, changed)
+        counts = changes.change_counts(changed)
         db.execute(
             "UPDATE snapshot SET appeared = ?, disappeared = ?, status_changed = ?, stalled = ? "
             "WHERE id = ?",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,49 @@ def test_a_role_without_select_is_told_what_to_grant(postgres_store, analyst_url
     )
     with pytest.raises(HistoryError, match=denied):
         History(analyst_url).snapshots()
+
+
+def readme_permissions() -> tuple[list[str], list[str]]:
+    """The SQL README's "For teams" gives: (as an administrator, then in the database)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### For teams: PostgreSQL") :]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)[:2]
+    statements = [
+        [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
+        for block in blocks
+    ]
+    return statements[0], statements[1]
+
+
+def test_the_permissions_readme_gives_teams_work(postgres_server, listing, next_day):
+    """The job's role creates and writes the history; an analyst reads it all, may not record."""
+    import psycopg
+
+    administrator, in_database = readme_permissions()
+    assert any("CREATE DATABASE codat OWNER codat_job" in s for s in administrator)
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        for statement in administrator:
+            admin.execute(statement)
+        admin.execute("ALTER ROLE codat_job PASSWORD 'job-secret'")
+        admin.execute("ALTER ROLE alice PASSWORD 'alice-secret'")
+    try:
+        with psycopg.connect(postgres_server.url("codat"), autocommit=True) as admin:
+            for statement in in_database:
+                admin.execute(statement)
+        with History(postgres_server.url("codat", "codat_job", "job-secret")) as job:
+            job.record(listing())
+            next_day()
+            job.record(listing())
+            truth = expected(job)
+        with History(postgres_server.url("codat", "alice", "alice-secret")) as alice:
+            for name, frame in expected(alice).items():
+                pd.testing.assert_frame_equal(frame, truth[name])
+            next_day()
+            with pytest.raises(HistoryError, match="the role alice lacks a privilege"):
+                alice.record(listing())
+            assert len(alice.snapshots()) == 2
+    finally:
+        with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS codat WITH (FORCE)")
+            for role in ("alice", "analysts", "codat_job"):
+                admin.execute(f"DROP ROLE IF EXISTS {role}")
