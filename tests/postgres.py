@@ -7,7 +7,9 @@ binaries are found with ``pg_config --bindir``, else in ``/usr/lib/postgresql/<v
 (Debian's ``postgresql`` package), else on the PATH.
 
 Why not ``pytest-postgresql``: it runs ``pg_ctl`` as the current user, which fails as root, and
-the benchmark needs the same server outside pytest.
+the benchmark needs the same server outside pytest. The server is a child process (``setpriv``
+changes the user and makes it die with its parent), not a ``pg_ctl`` daemon, so a test run or
+benchmark that is killed leaves no server running.
 
     with PostgresServer() as server:
         url = server.url("postgres")  # postgresql://codat:...@127.0.0.1:PORT/postgres
@@ -19,9 +21,11 @@ import glob
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +34,7 @@ from types import TracebackType
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 USER = "codat"  # the superuser the tests connect as (password authentication over TCP)
 START_ATTEMPTS = 3  # a free port may be taken between choosing it and the server binding it
+STARTUP_TIMEOUT_S = 120  # an upper bound, not a wait: a loaded machine may be slow
 
 
 class PostgresUnavailable(RuntimeError):
@@ -76,6 +81,7 @@ class PostgresServer:
         self.data = self.folder / "data"
         self.port = 0
         self.started = False
+        self.process: subprocess.Popen[bytes] | None = None
 
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_root else []
@@ -91,14 +97,10 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         if self.as_root:
-            if shutil.which("runuser") is None:
-                raise PostgresUnavailable("running as root, and runuser is not installed")
             try:
                 shutil.chown(self.folder, user="postgres")
             except LookupError:
-                raise PostgresUnavailable(
-                    "running as root, and there is no postgres user"
-                ) from None
+                raise PostgresUnavailable("running as root, without a postgres user") from None
         (self.folder / "password").write_text(self.password + "\n")
         if self.as_root:
             shutil.chown(self.folder / "password", user="postgres")
@@ -111,20 +113,38 @@ class PostgresServer:
         (self.folder / "password").unlink()
         for attempt in range(START_ATTEMPTS):
             self.port = _free_port()
-            options = " ".join(
-                [f"-p {self.port}", "-c listen_addresses=127.0.0.1",
-                 f"-c unix_socket_directories={self.folder}",
-                 *(f"-c {setting}" for setting in self.settings)]
-            )  # fmt: skip
-            started = self._run(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
-                str(self.folder / "server.log"), "-w", "-t", "120", "-o", options, "start",
-                check=attempt == START_ATTEMPTS - 1,
-            )  # fmt: skip
-            if started.returncode == 0:
-                self.started = True
+            if self._serve(last=attempt == START_ATTEMPTS - 1):
                 return self
         raise AssertionError("unreachable")  # the last attempt raised
+
+    def _serve(self, *, last: bool) -> bool:
+        """Run the server as a child that dies with this process, however this one ends
+        (``--pdeathsig``: killed tests or benchmarks leave no server behind); True once it
+        accepts connections, False if it could not bind the port (unless ``last``: raise)."""
+        who = ["--reuid=postgres", "--regid=postgres", "--clear-groups"] if self.as_root else []
+        settings = [f"-c{setting}" for setting in
+                    ("listen_addresses=127.0.0.1", f"unix_socket_directories={self.folder}",
+                     *self.settings)]  # fmt: skip
+        with open(self.folder / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                ["setpriv", *who, "--pdeathsig", "SIGQUIT", "--",
+                 str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 *settings],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.folder,
+            )  # fmt: skip
+        ready = [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                if last:
+                    raise PostgresUnavailable(f"the server exited: {self.log()[-2000:]}")
+                return False
+            if subprocess.run(ready).returncode == 0:
+                self.started = True
+                return True
+            time.sleep(0.1)
+        self.process.kill()
+        raise PostgresUnavailable(f"the server did not start in {STARTUP_TIMEOUT_S} s")
 
     def url(self, database: str = "postgres", user: str = USER, password: str | None = None) -> str:
         """A ``postgresql://`` URL over loopback TCP (the superuser's password unless given)."""
@@ -136,10 +156,14 @@ class PostgresServer:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """Stop the server (immediately: nothing in it is kept) and remove its directory."""
+        """Stop the server (fast shutdown: nothing in it is kept) and remove its directory."""
         if self.started:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                      "-w", "stop", check=False)  # fmt: skip
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
             self.started = False
         with suppress(FileNotFoundError):
             shutil.rmtree(self.folder)

@@ -80,8 +80,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     except ImportError:
         _unavailable('psycopg is not installed (pip install "codat-nb[postgres]")')
     try:
-        server = PostgresServer().start()
+        server = PostgresServer()
     except PostgresUnavailable as error:
+        _unavailable(f"cannot start PostgreSQL: {error}")
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        server.stop()  # its directory
         _unavailable(f"cannot start PostgreSQL: {error}")
     try:
         yield server
