@@ -107,6 +107,8 @@ class Database(abc.ABC):
     location: str
     dialect: Dialect
     read_only: bool = False
+    _conn: Any = None  # the driver's connection (None: none open)
+    _closed = False
     stores_nul: bool = True  # whether text may hold a NUL character
     kind: str  # "an SQLite database", for messages
     foreign_hint: str  # what to give instead of another application's database
@@ -148,6 +150,44 @@ class Database(abc.ABC):
         return found
 
     # ----- transactions -------------------------------------------------------------------
+
+    def _transaction(
+        self, doing: str, work: Callable[[], T], begin: Sequence[str], *, writing: bool
+    ) -> T:
+        """``work()`` after the ``begin`` statements, then COMMIT (a write) or ROLLBACK (a
+        read: nothing to commit, and it also ends the error state SQLite keeps after reading a
+        damaged page); rolled back on any error. An error on COMMIT raises CommitFailed."""
+        with self.translated(doing):
+            self._connected()
+        try:
+            with self.translated(doing):
+                for statement in begin:  # the write lock's wait can fail: rolled back too
+                    self.execute(statement)
+                result = work()
+        except BaseException:
+            self._abandon()
+            raise
+        if not writing:
+            with self.translated(doing):
+                self.execute("ROLLBACK")
+            return result
+        try:
+            self.execute("COMMIT")
+        except Exception as error:
+            if not self.is_driver_error(error):
+                raise
+            self._abandon()
+            failed = HistoryError(f"cannot {doing} {self.location}: {self.describe(error)}")
+            raise CommitFailed(failed, result) from error
+        return result
+
+    @abc.abstractmethod
+    def _connected(self) -> None:
+        """Make sure there is a connection to run a transaction on (or raise)."""
+
+    @abc.abstractmethod
+    def _abandon(self) -> None:
+        """Roll back whatever transaction is open, if the connection still can."""
 
     @abc.abstractmethod
     def read(self, doing: str, work: Callable[[], T]) -> T:
@@ -193,9 +233,12 @@ class Database(abc.ABC):
     def who_may_only_read(self) -> str:
         """Why this user may read but not write, naming the permission writing needs."""
 
-    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection; safe to call twice."""
+        self._closed = True
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     @abc.abstractmethod
     def describe(self, error: Exception) -> str:

@@ -66,15 +66,19 @@ WHERE snapshot = ? AND kind IN ({_STATUS_CHANGED}, {_APPEARED})
 MEMBER_COLUMNS = ("connection", "state", "status", "last_sync")
 
 
-def members(db: Database, snapshot: int) -> pd.DataFrame:
-    """The members of ``snapshot`` (MEMBER_COLUMNS)."""
+def members(db: Database, snapshot: int | None, *, fingerprints: bool = False) -> pd.DataFrame:
+    """The members of ``snapshot`` (MEMBER_COLUMNS; none for None), with their states'
+    ``fingerprint`` if asked (what the writer compares a new snapshot's values with)."""
+    columns = [*MEMBER_COLUMNS, *(["fingerprint"] if fingerprints else [])]
     rows = db.rows(
-        f"SELECT connection, state, status, coalesce(last_sync, {NAT}) FROM member "
-        "WHERE snapshot = ?",
+        f"SELECT m.connection, m.state, m.status, coalesce(m.last_sync, {NAT})"
+        + (", s.fingerprint FROM member AS m JOIN state AS s ON s.id = m.state" if fingerprints
+           else " FROM member AS m")
+        + " WHERE m.snapshot = ?",
         (snapshot,),
-    )
-    table = np.array(rows, dtype=np.int64).reshape(-1, len(MEMBER_COLUMNS))
-    frame: pd.DataFrame = pd.DataFrame(table, columns=list(MEMBER_COLUMNS))
+    )  # fmt: skip
+    table = np.array(rows, dtype=np.int64).reshape(-1, len(columns))
+    frame: pd.DataFrame = pd.DataFrame(table, columns=columns)
     return frame
 
 

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from codat_nb.history.backend import (
     APPLICATION_ID,
-    CommitFailed,
     Database,
     Dialect,
     HistoryError,
@@ -177,32 +176,10 @@ class PostgresDatabase(Database):
 
     # ----- transactions -------------------------------------------------------------------
 
-    def _transaction(self, begin: Sequence[str], doing: str, work: Callable[[], T]) -> T:
-        """``work()`` after ``begin``, then COMMIT (a write) or ROLLBACK (a read)."""
-        writing = begin[0] == "BEGIN"
-        with self.translated(doing):
-            db = self._ready()
-        try:
-            with self.translated(doing):
-                for statement in begin:  # the write lock's wait can fail: then roll back too
-                    db.execute(statement)
-                result = work()
-        except BaseException:
-            self._rollback()
-            raise
-        if not writing:
-            with self.translated(doing):
-                db.execute("ROLLBACK")
-            return result
-        try:
-            db.execute("COMMIT")
-        except self.psycopg.Error as error:
-            self._rollback()
-            failed = HistoryError(f"cannot {doing} {self.location}: {self.describe(error)}")
-            raise CommitFailed(failed, result) from error
-        return result
+    def _connected(self) -> None:
+        self._ready()
 
-    def _rollback(self) -> None:
+    def _abandon(self) -> None:
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
             try:
@@ -211,7 +188,8 @@ class PostgresDatabase(Database):
                 conn.close()  # the next call connects again
 
     def read(self, doing: str, work: Callable[[], T]) -> T:
-        return self._transaction(("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",), doing, work)
+        begin = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)
+        return self._transaction(doing, work, begin, writing=False)
 
     def write(self, doing: str, work: Callable[[], T]) -> T:
         wait = f"{max(1, math.ceil(self.timeout * 1000))}ms"  # 0 would mean "for ever"
@@ -221,7 +199,7 @@ class PostgresDatabase(Database):
             f"SELECT pg_advisory_xact_lock({APPLICATION_ID}, hashtext(current_schema()))",
             "SET LOCAL lock_timeout = 0",  # the lock is ours: statements may take their time
         )
-        return self._transaction(begin, doing, work)
+        return self._transaction(doing, work, begin, writing=True)
 
     def who_may_only_read(self) -> str:
         return _DENIED.format(user=self._user(), error="it may only read")
@@ -278,12 +256,6 @@ class PostgresDatabase(Database):
 
     def recovery(self) -> str:
         return "restore the database from its last backup (pg_dump or the server's backups)"
-
-    def close(self) -> None:
-        self._closed = True
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def describe(self, error: Exception) -> str:
         code = getattr(error, "sqlstate", None)

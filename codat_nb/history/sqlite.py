@@ -28,7 +28,6 @@ from urllib.request import pathname2url
 
 from codat_nb.history.backend import (
     APPLICATION_ID,
-    CommitFailed,
     Database,
     Dialect,
     HistoryError,
@@ -155,43 +154,23 @@ class SQLiteDatabase(Database):
 
     # ----- transactions -------------------------------------------------------------------
 
-    def _transaction(self, begin: str, doing: str, work: Callable[[], T]) -> T:
-        """``work()`` between ``begin`` and COMMIT (a write) or ROLLBACK (a read: nothing to
-        commit, and it also ends the error state SQLite keeps after reading a damaged page)."""
-        writing = begin != "BEGIN"
-        with self.translated(doing):
-            db = self._db()
-            db.execute(begin)
-        try:
-            with self.translated(doing):
-                result = work()
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        if not writing:
-            with self.translated(doing):
-                db.execute("ROLLBACK")
-            return result
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            failed = HistoryError(f"cannot {doing} {self.path}: {self.describe(error)}")
-            raise CommitFailed(failed, result) from error
-        return result
+    def _connected(self) -> None:
+        self._db()
+
+    def _abandon(self) -> None:
+        if self._conn is not None and self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def read(self, doing: str, work: Callable[[], T]) -> T:
         if not self.read_only or self._closed:
-            return self._transaction("BEGIN", doing, work)
+            return self._transaction(doing, work, ("BEGIN",), writing=False)
         for _ in range(_READ_ATTEMPTS):
             before = self._stamp()
             immutable = not before[-1] and not os.access(self.path.parent, os.W_OK | os.X_OK)
             mode = "ro&immutable=1" if immutable else "ro"
             self._conn = self._connect(f"file:{pathname2url(str(self.path))}?mode={mode}", uri=True)
             try:
-                result = self._transaction("BEGIN", doing, work)
+                result = self._transaction(doing, work, ("BEGIN",), writing=False)
             finally:
                 self._conn.close()
                 self._conn = None
@@ -219,7 +198,7 @@ class SQLiteDatabase(Database):
     def write(self, doing: str, work: Callable[[], T]) -> T:
         if self.read_only:
             raise HistoryError(f"cannot {doing} {self.path}: {self.who_may_only_read()}")
-        return self._transaction("BEGIN IMMEDIATE", doing, work)
+        return self._transaction(doing, work, ("BEGIN IMMEDIATE",), writing=True)
 
     def who_may_only_read(self) -> str:
         return (
@@ -265,12 +244,6 @@ class SQLiteDatabase(Database):
             f"shell's `.recover` salvages what it can; record from now on in a new file "
             "(codat-nb snapshot --db NEW_PATH)"
         )
-
-    def close(self) -> None:
-        self._closed = True
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def describe(self, error: Exception) -> str:
         """What went wrong, from SQLite's result code (``sqlite_errorcode``, Python 3.11+)."""

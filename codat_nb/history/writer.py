@@ -16,7 +16,7 @@ import pandas as pd
 
 from codat_nb.history import changes, queries
 from codat_nb.history.backend import Database
-from codat_nb.history.encoding import NAT, fingerprints, micros, sql_values
+from codat_nb.history.encoding import fingerprints, micros, sql_values
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 
 TALLY_COLUMNS = ("status", "platform_name", "integration_key", "source_type")
@@ -102,22 +102,6 @@ def _connection_keys(db: Database, companies: np.ndarray, connection_ids: pd.Ser
     return ids
 
 
-_BEFORE = ("connection", "state", "status", "last_sync", "fingerprint")
-
-
-def _previous_members(db: Database, previous: int | None) -> pd.DataFrame:
-    """The previous snapshot's members (``changes.MEMBER_COLUMNS``) and their states'
-    fingerprints: what this snapshot is compared with."""
-    rows = db.rows(
-        f"SELECT m.connection, m.state, m.status, coalesce(m.last_sync, {NAT}), s.fingerprint "
-        "FROM member AS m JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
-        (previous,),
-    )
-    table = np.array(rows, dtype=np.int64).reshape(-1, len(_BEFORE))
-    frame: pd.DataFrame = pd.DataFrame(table, columns=list(_BEFORE))
-    return frame
-
-
 def _state_keys(
     db: Database, before: pd.DataFrame, connections: np.ndarray, stored: pd.DataFrame
 ) -> np.ndarray:
@@ -187,7 +171,7 @@ def record(
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
     _check_source(source, _recorded_source(db))
-    before = _previous_members(db, previous)
+    before = changes.members(db, previous, fingerprints=True)
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
     states = _state_keys(db, before, connections, stored)
