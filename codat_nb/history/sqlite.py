@@ -5,9 +5,10 @@ up front (``BEGIN IMMEDIATE``) and wait up to ``timeout`` seconds for another wr
 
 A file this user may read but not write (the job runs as another user) is opened read-only:
 everything reads, and a write is refused naming the permission. Each read then opens its own
-read-only connection. Where no writer has the file open (no ``-wal`` file) and the directory is
-not writable (SQLite could not create its ``-shm`` index), the file is read as immutable and
-the read is kept only if the file did not change meanwhile (else it is read again).
+read-only connection: while a writer has the file open, through its ``-wal`` and ``-shm``
+files; otherwise the file is read as immutable (so the reader never creates those files, which
+would be the reader's and could lock the job out), and the read is kept only if the file did
+not change meanwhile (else it is read again).
 
 A new file is created ``rw-r-----`` (0640, whatever the umask): the job's group may read it,
 others may not (it names customers). SQLite gives its ``-wal`` and ``-shm`` files the same mode.
@@ -166,7 +167,7 @@ class SQLiteDatabase(Database):
             return self._transaction(doing, work, ("BEGIN",), writing=False)
         for _ in range(_READ_ATTEMPTS):
             before = self._stamp()
-            immutable = not before[-1] and not os.access(self.path.parent, os.W_OK | os.X_OK)
+            immutable = not before[-1]  # no writer has it open: read it as it is on disk
             mode = "ro&immutable=1" if immutable else "ro"
             self._conn = self._connect(f"file:{pathname2url(str(self.path))}?mode={mode}", uri=True)
             try:
