@@ -9,12 +9,17 @@ Pure functions: nothing here talks to the network, so results depend only on the
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from codat_nb.notebook.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
+from codat_nb.colours import status_colour
+from codat_nb.wire.dates import utc_moment
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 TOTAL = "Total"
 
@@ -29,7 +34,7 @@ def _require_columns(df: object, *columns: str) -> None:
         )
 
 
-def _known_first(values: pd.Series, known: tuple[str, ...]) -> list[str]:
+def _known_first(values: pd.Series[str], known: tuple[str, ...]) -> list[str]:
     """Known values in their documented order, then anything new Codat sent, alphabetically."""
     present = set(values)
     return [v for v in known if v in present] + sorted(present - set(known))
@@ -53,7 +58,7 @@ def status_summary(
     counts = pd.crosstab(groups.to_numpy(), status.to_numpy())
     columns = list(CONNECTION_STATUSES) + sorted(set(status) - set(CONNECTION_STATUSES))
     rows = _known_first(groups, SOURCE_TYPES if by == "source_type" else ())
-    table = counts.reindex(index=rows, columns=columns, fill_value=0).astype("int64")
+    table: pd.DataFrame = counts.reindex(index=rows, columns=columns, fill_value=0).astype("int64")
     table.index.name, table.columns.name = by, "status"
     if totals:
         table[TOTAL] = table.sum(axis=1)
@@ -68,7 +73,7 @@ def _as_timedelta(older_than: object) -> pd.Timedelta:
             f"not {type(older_than).__name__}"
         )
     try:
-        delta = pd.Timedelta(older_than)
+        delta: pd.Timedelta = pd.Timedelta(older_than)
     except ValueError:
         raise ValueError(
             f"older_than={older_than!r} is not a duration; use e.g. '30D', '12h', '90min'"
@@ -80,18 +85,9 @@ def _as_timedelta(older_than: object) -> pd.Timedelta:
 
 def _as_utc_timestamp(now: object) -> pd.Timestamp:
     if now is None:
-        return pd.Timestamp.now(tz="UTC")
-    if not isinstance(now, (str, datetime, pd.Timestamp)):
-        raise TypeError(
-            f"now must be a datetime, Timestamp or ISO string, not {type(now).__name__}"
-        )
-    try:
-        ts = pd.Timestamp(now)
-    except ValueError:
-        raise ValueError(f"now={now!r} is not a date-time") from None
-    if pd.isna(ts):
-        raise ValueError("now must be a date-time, not NaT")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        wall_clock: pd.Timestamp = pd.Timestamp.now(tz="UTC")
+        return wall_clock
+    return utc_moment(now, "now", naive_is_utc=True)
 
 
 def stale(
@@ -116,14 +112,15 @@ def stale(
     mask = (reference - since) > delta
     result = df.loc[mask].copy()
     result["last_sync_age"] = age[mask]
-    return (
+    ordered: pd.DataFrame = (
         result.assign(_order=last_sync[mask])
         .sort_values("_order", na_position="first", kind="stable")
         .drop(columns="_order")
     )
+    return ordered
 
 
-def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
+def plot_status(df: pd.DataFrame, by: str = "source_type", ax: Axes | None = None) -> Axes:
     """A horizontal stacked bar chart of ``status_summary(df, by)``; returns the matplotlib Axes.
 
     Colours are fixed per status (the same as the widgets' badges) and the order follows the
@@ -134,9 +131,10 @@ def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(8, 0.45 * max(len(table), 2) + 1.2))
-    colours = [STATUS_COLOURS.get(s, UNKNOWN_STATUS_COLOUR) for s in table.columns]
     plot_table = table.iloc[::-1] if len(table) else table.reindex([""], fill_value=0)
-    plot_table.plot.barh(stacked=True, ax=ax, color=colours, width=0.7)
+    plot_table.plot.barh(
+        stacked=True, ax=ax, color=[status_colour(s) for s in table.columns], width=0.7
+    )
     ax.set_xlabel("connections")
     ax.set_ylabel(by.replace("_", " "))
     ax.set_title(f"Connections by status and {by.replace('_', ' ')} ({int(table.values.sum())})")
@@ -147,11 +145,11 @@ def plot_status(df: pd.DataFrame, by: str = "source_type", ax=None):
         ax.set_xlim(0, 1)
         ax.text(0.5, 0.5, "no connections", transform=ax.transAxes, ha="center", va="center")
     ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.figure.tight_layout()
+    _fit_layout(ax)
     return ax
 
 
-def plot_status_over_time(counts: pd.DataFrame, ax=None):
+def plot_status_over_time(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """A line per status across snapshots, from ``History.status_over_time()``; returns the Axes.
 
     Lines rather than stacked areas, so each status's own trend shows (a stacked band moves with
@@ -178,7 +176,7 @@ def plot_status_over_time(counts: pd.DataFrame, ax=None):
     import matplotlib.dates as mdates
 
     for status in counts.columns:
-        colour = STATUS_COLOURS.get(status, UNKNOWN_STATUS_COLOUR)
+        colour = status_colour(status)
         ax.plot(counts.index, counts[status], marker="o", color=colour, label=status)
     ax.set_title(f"Connections by status over time ({len(counts)} snapshots)")
     ax.set_ylabel("connections")
@@ -188,14 +186,26 @@ def plot_status_over_time(counts: pd.DataFrame, ax=None):
     if len(counts):
         if len(counts) <= 8:
             ax.set_xticks(counts.index)
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y", tz="UTC"))
+            # matplotlib.dates ships no annotations for these constructors.
+            formatter = mdates.DateFormatter("%d %b %Y", tz="UTC")  # type: ignore[no-untyped-call]
+            ax.xaxis.set_major_formatter(formatter)
         else:
-            locator = mdates.AutoDateLocator(tz="UTC")
+            locator = mdates.AutoDateLocator(tz="UTC")  # type: ignore[no-untyped-call]
             ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz="UTC"))
+            concise = mdates.ConciseDateFormatter(locator, tz="UTC")  # type: ignore[no-untyped-call]
+            ax.xaxis.set_major_formatter(concise)
         ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     else:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "no snapshots", transform=ax.transAxes, ha="center", va="center")
-    ax.figure.tight_layout()
+    _fit_layout(ax)
     return ax
+
+
+def _fit_layout(ax: Axes) -> None:
+    """Make room for the labels and the legend, unless ``ax`` lives in a subfigure: a subfigure
+    has no layout of its own, and its figure's layout is the caller's to choose."""
+    from matplotlib.figure import Figure
+
+    if isinstance(ax.figure, Figure):
+        ax.figure.tight_layout()

@@ -12,22 +12,14 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
+from codat_nb.colours import status_colour
 from codat_nb.exceptions import CodatError
 from codat_nb.wire.dates import parse_codat_datetime
 from codat_nb.wire.models import Connection
-
-#: One colour per connection status, shared by badges, tables and charts.
-STATUS_COLOURS: dict[str, str] = {
-    "Linked": "#2e7d32",
-    "PendingAuth": "#ef8f00",
-    "Unlinked": "#757575",
-    "Deauthorized": "#c62828",
-}
-UNKNOWN_STATUS_COLOUR = "#6a1b9a"
 
 _CARD = (
     "border:1px solid {border};border-radius:6px;padding:8px 12px;margin:4px 0;"
@@ -37,12 +29,19 @@ _CARD = (
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0;line-height:1.4"
 _CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:top"
 _KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
+#: A value from a frame's cell or a model's field: whatever scalar pandas holds (NaT, NA, ...).
+Cell: TypeAlias = Any
+
+
+def is_missing(value: Cell) -> bool:
+    """Whether a cell holds nothing: None, NaN, NaT or NA."""
+    return value is None or bool(pd.isna(value))
 
 
 def status_badge(status: object) -> str:
     """A coloured pill for a connection status (unknown statuses still render, in purple)."""
     text = "" if status is None or status is pd.NA else str(status)
-    colour = STATUS_COLOURS.get(text, UNKNOWN_STATUS_COLOUR)
+    colour = status_colour(text)
     return (
         f'<span class="codat-nb-status codat-nb-status-{escape(text, quote=True)}" '
         f'style="background:{colour};color:#fff;border-radius:9px;padding:1px 8px;'
@@ -50,19 +49,22 @@ def status_badge(status: object) -> str:
     )
 
 
-def format_timestamp(value: object) -> str:
+def format_timestamp(value: Cell) -> str:
     """``2026-11-01 09:00:00 UTC`` when aware, the bare time when unqualified, '' when missing."""
-    if value is None or pd.isna(value):
+    if is_missing(value):
         return ""
     ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        return ts.strftime("%Y-%m-%d %H:%M:%S")
-    return ts.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+    text: str = (
+        ts.strftime("%Y-%m-%d %H:%M:%S")
+        if ts.tzinfo is None
+        else ts.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+    return text
 
 
-def format_age(then: object, now: object) -> str:
+def format_age(then: Cell, now: Cell) -> str:
     """How long ago ``then`` was, relative to ``now`` (the server's clock, for determinism)."""
-    if then is None or pd.isna(then):
+    if is_missing(then):
         return "never"
     delta = _as_utc(now) - _as_utc(then)
     seconds = delta.total_seconds()
@@ -79,9 +81,10 @@ def format_age(then: object, now: object) -> str:
     return f"{int(seconds // 60)} min ago"
 
 
-def _as_utc(value: object) -> pd.Timestamp:
+def _as_utc(value: Cell) -> pd.Timestamp:
     ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    utc: pd.Timestamp = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc
 
 
 def _link(url: str) -> str:
@@ -155,7 +158,7 @@ def connection_html(conn: Connection) -> str:
             ("Errors", data_connection_errors_html(conn.data_connection_errors or [])),
         ]
     )
-    colour = STATUS_COLOURS.get(conn.status, UNKNOWN_STATUS_COLOUR)
+    colour = status_colour(conn.status)
     return (
         '<div class="codat-nb-card codat-nb-connection-card" '
         f'style="{_CARD.format(border=colour)}">'
@@ -165,7 +168,7 @@ def connection_html(conn: Connection) -> str:
     )
 
 
-def _validation_items(validation: object) -> list[tuple[str, str]]:
+def _validation_items(validation: Any) -> list[tuple[str, str]]:
     """(kind, text) pairs from a validation block, whether a pydantic model or a wire dict."""
     if validation is None:
         return []
@@ -192,16 +195,19 @@ def error_html(err: Exception) -> str:
     pairs = [("Message", escape(str(message)))]
     if method or url:
         pairs.append(("Request", f"<code>{escape(' '.join(p for p in (method, url) if p))}</code>"))
-    if getattr(err, "service", None):
-        pairs.append(("Service", escape(str(err.service))))
+    service = getattr(err, "service", None)
+    if service:
+        pairs.append(("Service", escape(str(service))))
     pairs.extend(
         (kind.capitalize(), escape(text))
         for kind, text in _validation_items(getattr(err, "validation", None))
     )
-    if getattr(err, "retry_after", None) is not None:
-        pairs.append(("Retry after", escape(f"{err.retry_after} s")))
-    if getattr(err, "can_be_retried", None):
-        pairs.append(("Can be retried", escape(str(err.can_be_retried))))
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None:
+        pairs.append(("Retry after", escape(f"{retry_after} s")))
+    can_be_retried = getattr(err, "can_be_retried", None)
+    if can_be_retried:
+        pairs.append(("Can be retried", escape(str(can_be_retried))))
     pairs.append(
         (
             "Correlation id",
@@ -236,18 +242,18 @@ PORTFOLIO_COLUMNS = (
 )
 
 
-def _cell(column: str, value: object, now: object) -> str:
+def _cell(column: str, value: Cell, now: Cell) -> str:
     if column == "status":
         return status_badge(value)
     if column in ("id", "integration_key", "company_id"):
-        return f"<code>{escape('' if pd.isna(value) else str(value))}</code>"
+        return f"<code>{escape('' if is_missing(value) else str(value))}</code>"
     if column == "created":  # the day; the time in the tooltip and the card
         full = format_timestamp(value)
         return f'<span title="{escape(full, quote=True)}">{escape(full[:10])}</span>'
     if column == "last_sync":
         text = format_age(value, now) if now is not None else format_timestamp(value)
         return escape(text or "never")
-    return escape("" if value is None or pd.isna(value) else str(value))
+    return escape("" if is_missing(value) else str(value))
 
 
 def table_cells(

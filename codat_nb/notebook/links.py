@@ -15,7 +15,7 @@ from html import escape
 
 import pandas as pd
 
-from codat_nb.notebook.display import status_badge
+from codat_nb.notebook.display import Cell, is_missing, status_badge
 
 #: What an export holds per connection, as (frame column, CSV header).
 EXPORT_COLUMNS = (
@@ -31,10 +31,10 @@ RELINKABLE = ("Deauthorized", "Unlinked")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _spreadsheet_safe(value: object) -> str:
+def _spreadsheet_safe(value: Cell) -> str:
     """A cell a spreadsheet shows as text: company names come from the network, and one that
     starts with ``=`` would otherwise run as a formula when the CSV is opened."""
-    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    text = "" if is_missing(value) else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

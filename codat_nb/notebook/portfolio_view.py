@@ -16,8 +16,9 @@ one before it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 import ipywidgets as widgets
 import pandas as pd
@@ -25,12 +26,24 @@ import pandas as pd
 from codat_nb.analysis import stale
 from codat_nb.exceptions import CodatError
 from codat_nb.frames import portfolio_frame
-from codat_nb.notebook.controls import make_button, with_class
-from codat_nb.notebook.display import PORTFOLIO_COLUMNS, table_cells
+from codat_nb.notebook.connection_table import ConnectionTable
+from codat_nb.notebook.controls import (
+    ALL,
+    OwnChanges,
+    describe_error,
+    make_button,
+    matching_companies,
+    replace_options,
+    status_html,
+    with_class,
+)
+from codat_nb.notebook.display import PORTFOLIO_COLUMNS
 from codat_nb.notebook.links import download_html, links_csv
-from codat_nb.notebook.table import DataTable
-from codat_nb.notebook.widgets import ALL, ConnectionManager
+from codat_nb.notebook.widgets import ConnectionManager
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
+
+if TYPE_CHECKING:
+    from codat_nb.client import CodatClient
 
 #: Staleness choices: label -> window (no sync, or no news since creation, for that long).
 STALENESS = {"Any": None, "7 days": "7D", "30 days": "30D", "90 days": "90D"}
@@ -52,14 +65,33 @@ PRESETS = {
 }
 
 
-class PortfolioView(widgets.VBox):
+class ChangeHistory(Protocol):
+    """What the "Changed" filter asks of a history (``codat_nb.history.History`` has it):
+    rows with a ``connection_id`` (and a ``change``, if any) for what changed ``since``. A
+    ``snapshots()`` method returning rows with ``taken_at`` is used when present."""
+
+    def changes(self, since: pd.Timestamp) -> pd.DataFrame: ...
+
+
+class SnapshotHistory(ChangeHistory, Protocol):
+    def snapshots(self) -> pd.DataFrame: ...
+
+
+def keeps_snapshots(history: ChangeHistory | None) -> TypeGuard[SnapshotHistory]:
+    """Whether ``history`` can say when its snapshots were taken."""
+    return callable(getattr(history, "snapshots", None))
+
+
+class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no types
     """The portfolio of ``client`` as a table with filters and presets; a click on a row opens
     its company in ``self.manager``.
 
     ``history`` (optional) enables the "Changed" filter; ``page_size`` rows show at a time.
     """
 
-    def __init__(self, client: Any, *, history: Any = None, page_size: int = 25) -> None:
+    def __init__(
+        self, client: CodatClient, *, history: ChangeHistory | None = None, page_size: int = 25
+    ) -> None:
         if history is not None and not callable(getattr(history, "changes", None)):
             raise TypeError(
                 f"history must have a changes(since) method, not {type(history).__name__}"
@@ -71,13 +103,45 @@ class PortfolioView(widgets.VBox):
         self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
         self.manager = ConnectionManager(client, page_size=page_size)
         super().__init__()
-        self._syncing = False
+        self._own_changes = OwnChanges()  # held while the view sets its own filters
         self._build(page_size)
         self.manager.on_connections_changed(self._company_changed)
         self._load()
 
     # ----------------------------------------------------------------------------- layout
     def _build(self, page_size: int) -> None:
+        self._build_filters()
+        self.preset_buttons = [
+            make_button(label, "preset", tooltip=f"Filter: {label.lower()}") for label in PRESETS
+        ]
+        self.clear_filters_button = make_button("All connections", "preset-clear")
+        self.reload_button = make_button("Reload portfolio", "reload", icon="refresh")
+        self.export_button = make_button(
+            "Export link URLs (CSV)", "portfolio-export", icon="download"
+        )
+        self.summary = with_class(widgets.HTML(), "portfolio-summary")
+        self.download = with_class(widgets.HTML(), "portfolio-download")
+        self.table = ConnectionTable(
+            PORTFOLIO_COLUMNS,
+            "portfolio-table",
+            page_size=page_size,
+            multiple=False,
+            empty_text="no connections match",
+        )
+        self.children = [
+            widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
+            widgets.HBox([self.search, self.status_filter, self.source_filter]),
+            widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
+            self.summary,
+            self.table,
+            widgets.HBox([self.export_button, self.download]),
+            widgets.HTML("<hr style='margin:8px 0'>"),
+            self.manager,
+        ]
+        self.add_class("codat-nb-portfolio")
+        self._wire()
+
+    def _build_filters(self) -> None:
         self.search = with_class(
             widgets.Text(placeholder="Company name or id", description="Company"), "search"
         )
@@ -101,43 +165,15 @@ class PortfolioView(widgets.VBox):
                 options=[
                     label
                     for label, since in CHANGED.items()
-                    if since != LATEST or callable(getattr(self.history, "snapshots", None))
+                    if since != LATEST or keeps_snapshots(self.history)
                 ],
                 description="Changed",
                 layout={"display": "flex" if self.history is not None else "none"},
             ),
             "portfolio-changed",
         )
-        self.preset_buttons = [
-            make_button(label, "preset", tooltip=f"Filter: {label.lower()}") for label in PRESETS
-        ]
-        self.clear_filters_button = make_button("All connections", "preset-clear")
-        self.reload_button = make_button("Reload portfolio", "reload", icon="refresh")
-        self.export_button = make_button(
-            "Export link URLs (CSV)", "portfolio-export", icon="download"
-        )
-        self.summary = with_class(widgets.HTML(), "portfolio-summary")
-        self.download = with_class(widgets.HTML(), "portfolio-download")
-        self.table = with_class(
-            DataTable(
-                [label for _, label in PORTFOLIO_COLUMNS],
-                page_size=page_size,
-                multiple=False,
-                empty_text="no connections match",
-            ),
-            "portfolio-table",
-        )
-        self.children = [
-            widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
-            widgets.HBox([self.search, self.status_filter, self.source_filter]),
-            widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
-            self.summary,
-            self.table,
-            widgets.HBox([self.export_button, self.download]),
-            widgets.HTML("<hr style='margin:8px 0'>"),
-            self.manager,
-        ]
-        self.add_class("codat-nb-portfolio")
+
+    def _wire(self) -> None:
         for control in (
             self.search,
             self.status_filter,
@@ -162,7 +198,7 @@ class PortfolioView(widgets.VBox):
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
         return bundle
 
@@ -172,10 +208,8 @@ class PortfolioView(widgets.VBox):
         try:
             frame = self.client.connections.list_all()
         except (CodatError, ValueError, TypeError) as err:
-            self.summary.value = (
-                '<div class="codat-nb-status-error" style="color:#b71c1c;font-size:13px">'
-                f"Could not list the portfolio: {type(err).__name__}: "
-                f"{escape(str(err), quote=False)}</div>"
+            self.summary.value = status_html(
+                f"Could not list the portfolio: {describe_error(err)}", "error"
             )
             return
         self.portfolio = frame
@@ -189,16 +223,8 @@ class PortfolioView(widgets.VBox):
 
     def _platform_options(self) -> None:
         platforms = sorted(set(self.portfolio["platform_name"].dropna().astype(str)))
-        self._set_options(self.platform_filter, [ALL, *platforms])
-
-    def _set_options(self, dropdown: widgets.Dropdown, options: list[str]) -> None:
-        self._syncing = True
-        try:
-            current = dropdown.value
-            dropdown.options = options
-            dropdown.value = current if current in options else options[0]
-        finally:
-            self._syncing = False
+        with self._own_changes.hold():
+            replace_options(self.platform_filter, [ALL, *platforms])
 
     def _company_changed(self, company_id: str, connections: pd.DataFrame) -> None:
         """The manager reloaded a company: put its rows in place of the ones listed before."""
@@ -229,63 +255,56 @@ class PortfolioView(widgets.VBox):
         ):
             if dropdown.value != ALL:
                 frame = frame[(frame[column].astype("string") == dropdown.value).fillna(False)]
-        term = self.search.value.strip().casefold()
-        if term:
-            names = frame["company_name"].astype("string").str.casefold()
-            ids = frame["company_id"].astype("string").str.casefold()
-            found = names.str.contains(term, regex=False) | ids.str.contains(term, regex=False)
-            frame = frame[found.fillna(False)]
+        frame = matching_companies(frame, self.search.value)
         window = STALENESS[self.staleness_filter.value]
         if window is not None and len(frame):
             frame = frame.loc[sorted(stale(frame, window, now=self._now()).index)]
-        if CHANGED[self.changed_filter.value] is not None and self.history is not None:
-            frame = frame[frame["id"].isin(self._changed_ids(self.changed_filter.value))]
+        changed = CHANGED[self.changed_filter.value]
+        if changed is not None and self.history is not None:
+            ids = self._changed_ids(self.history, self.changed_filter.value, changed)
+            frame = frame[frame["id"].isin(ids)]
         return frame
 
-    def _changed_ids(self, choice: str) -> set[str]:
-        """Ids of the connections the history says changed (asked once per choice and load)."""
+    def _changed_ids(self, history: ChangeHistory, choice: str, window: str) -> set[str]:
+        """Ids of the connections the history says changed in ``window`` (asked once per
+        choice and load)."""
         if choice not in self._changed:
-            window = CHANGED[choice]
-            if window == LATEST:
-                taken = list(self.history.snapshots()["taken_at"])
-                since = taken[-2] if len(taken) > 1 else (taken[-1] if taken else self._now())
-            else:
-                since = self._now() - pd.Timedelta(window)
-            changes = self.history.changes(since=since)
+            changes = history.changes(since=self._changed_since(history, window))
             if "change" in changes:  # a stalled sync is not a change of the connection
                 changes = changes[changes["change"].astype(str) != "stalled"]
             self._changed[choice] = set(changes["connection_id"].astype(str))
         return self._changed[choice]
+
+    def _changed_since(self, history: ChangeHistory, window: str) -> pd.Timestamp:
+        """Where ``window`` starts: a duration back from now, or (LATEST) the snapshot before
+        the latest one."""
+        if window != LATEST:
+            start: pd.Timestamp = self._now() - pd.Timedelta(window)
+            return start
+        taken = list(history.snapshots()["taken_at"]) if keeps_snapshots(history) else []
+        return taken[-2] if len(taken) > 1 else (taken[-1] if taken else self._now())
 
     def _now(self) -> pd.Timestamp:
         return self.server_time if self.server_time is not None else pd.Timestamp.now(tz="UTC")
 
     def _apply(self, status: str, staleness: str) -> None:
         """A preset: set the filters it names, clear the others, redraw once."""
-        self._syncing = True
-        try:
+        with self._own_changes.hold():
             self.search.value = ""
             self.source_filter.value = ALL
             self.platform_filter.value = ALL
             self.changed_filter.value = "Any time"
             self.status_filter.value = status
             self.staleness_filter.value = staleness
-        finally:
-            self._syncing = False
         self._redraw()
 
-    def _on_filter(self, _change: dict) -> None:
-        if not self._syncing:
+    def _on_filter(self, _change: Mapping[str, Any]) -> None:
+        if not self._own_changes.active:
             self._redraw()
 
     def _redraw(self) -> None:
         visible = self.visible_connections()
-        now = self.server_time
-
-        def render(start: int, stop: int) -> list[list[str]]:
-            return table_cells(visible.iloc[start:stop], PORTFOLIO_COLUMNS, now)
-
-        self.table.set_rows(list(visible["id"]), render)
+        self.table.show(visible, self.server_time)
         companies = visible["company_id"].nunique()
         self.summary.value = (
             f'<div style="font-size:13px;font-weight:600">{len(visible):,} of '
@@ -295,7 +314,7 @@ class PortfolioView(widgets.VBox):
         self.download.value = ""
 
     # --------------------------------------------------------------------------- actions
-    def _on_row(self, change: dict) -> None:
+    def _on_row(self, change: Mapping[str, Any]) -> None:
         """A click on a row: open its company in the manager, that connection selected."""
         if not change["new"]:
             return

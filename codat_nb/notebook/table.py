@@ -10,7 +10,7 @@ formatting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ class DataTable(anywidget.AnyWidget):
                 self.page = self._index[kept[0]] // self.page_size
                 self._draw_page()
 
-    def _draw_page(self, _change: dict | None = None) -> None:
+    def _draw_page(self, _change: Mapping[str, Any] | None = None) -> None:
         start = self.page * self.page_size
         stop = min(start + self.page_size, len(self._ids))
         cells = self._render(start, stop)
@@ -100,6 +100,6 @@ class DataTable(anywidget.AnyWidget):
             for row_id, row in zip(self._ids[start:stop], cells, strict=True)
         ]
 
-    def _keep_active_selected(self, change: dict) -> None:
+    def _keep_active_selected(self, change: Mapping[str, Any]) -> None:
         if self.active not in change["new"]:
             self.active = change["new"][-1] if change["new"] else None

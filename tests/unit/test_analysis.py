@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from codat_nb.analysis import plot_status, stale, status_summary
-from codat_nb.notebook.display import STATUS_COLOURS
+from codat_nb.colours import STATUS_COLOURS
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
 matplotlib.use("Agg")
@@ -196,3 +196,14 @@ def test_plot_status_is_the_same_every_run_and_uses_a_given_axes():
 def test_plot_status_of_an_empty_frame_says_so():
     ax = plot_status(SAMPLE.iloc[:0])
     assert any(t.get_text() == "no connections" for t in ax.texts)
+
+
+def test_plot_status_draws_into_a_subfigure_and_leaves_its_layout_alone():
+    """A subfigure has no tight_layout of its own (it used to raise AttributeError)."""
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(layout="constrained")
+    ax = figure.subfigures(1, 2)[1].subplots()
+    assert plot_status(SAMPLE, ax=ax) is ax
+    assert figure.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
+    assert len(ax.containers) == len(CONNECTION_STATUSES) + 1  # one per status, "Frozen" too

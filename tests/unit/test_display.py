@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from codat_nb.colours import STATUS_COLOURS
 from codat_nb.error_mapping import error_from_response
 from codat_nb.exceptions import NotFoundError, RateLimitError
 from codat_nb.notebook import display
@@ -69,7 +70,7 @@ def test_connection_card_without_optional_fields():
     html = display.connection_html(Connection.model_validate({**minimal, "status": "PendingAuth"}))
     assert "<em>never</em>" in html
     assert "codat-nb-connection-errors" not in html
-    assert display.STATUS_COLOURS["PendingAuth"] in html
+    assert STATUS_COLOURS["PendingAuth"] in html
 
 
 def test_error_card_shows_correlation_id_request_and_validation():

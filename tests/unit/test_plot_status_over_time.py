@@ -10,7 +10,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from codat_nb.analysis import plot_status_over_time
-from codat_nb.notebook.display import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
+from codat_nb.colours import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
 
 matplotlib.use("Agg")
 

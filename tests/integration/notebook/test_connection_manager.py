@@ -443,6 +443,21 @@ def test_buttons_without_a_target_are_disabled(portfolio):
     assert not mgr.refresh_button.disabled
 
 
+@pytest.mark.parametrize("button", ["create_button", "partner_button", "relink_button"])
+def test_a_click_that_needs_a_company_before_one_is_picked_says_so_and_sends_nothing(
+    portfolio, button
+):
+    """The buttons are disabled then, but ``click()`` from code still runs the handler."""
+    p = portfolio
+    mgr = ConnectionManager(p.client)
+    before = (p.sb.store.snapshot(), p.sb.store.request_count)
+    getattr(mgr, button).click()
+    assert (p.sb.store.snapshot(), p.sb.store.request_count) == before
+    assert "codat-nb-status-error" in mgr.status_line.value
+    assert "Pick a company first." in mgr.status_line.value
+    assert mgr.links.value == "" and mgr.company_id is None
+
+
 def test_every_named_widget_has_its_css_class(portfolio):
     mgr = ConnectionManager(portfolio.client)
     names = {
