@@ -46,6 +46,7 @@ class ConnectionsAPI(API):
         concurrency: int | None = None,
         progress: bool | None = None,
         check_quota: bool = True,
+        consistency: str = "checked",
     ) -> pd.DataFrame:
         """Every connection of a company as a DataFrame of ``CONNECTION_COLUMNS``: complete and
         consistent (see README, Pagination), or an error.
@@ -54,9 +55,12 @@ class ConnectionsAPI(API):
         ``order_by`` a field, ``-field`` for descending. ``page_size`` defaults to the largest
         Codat serves; ``limit`` is the only way to stop early. ``check_quota`` stops a listing
         that would need more requests than Codat's quota has left, before spending them.
+        ``consistency="verified"`` walks again until two walks agree: the connections at one
+        moment, for twice the requests.
         """
         company_id = check_id("company_id", company_id)
-        args = self._args(query, order_by, page_size, limit, concurrency, progress, check_quota)
+        walking = (concurrency, progress, check_quota, consistency)
+        args = self._args(query, order_by, page_size, limit, *walking)
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = connection_pages(self._transport, company_id, cache, tally)
@@ -175,6 +179,7 @@ class ConnectionsAPI(API):
         progress: bool | None = None,
         check_quota: bool = True,
         strict: bool = False,
+        consistency: str = "checked",
     ) -> pd.DataFrame:
         """Every connection of every company, ``company_id`` and ``company_name`` first.
 
@@ -185,9 +190,11 @@ class ConnectionsAPI(API):
         ``order_by`` are about connections (applied per company); ``company_query`` filters
         the companies (e.g. ``"dataConnections.status=Deauthorized"``). Companies that could
         not be read are in ``df.attrs["failures"]`` (one warning says how many); ``strict=True``
-        raises instead. ``df.attrs["requests"]`` says what it cost.
+        raises instead. ``consistency="verified"`` verifies every listing it makes (see
+        ``list``). ``df.attrs["requests"]`` says what it cost.
         """
-        walking = (page_size, None, concurrency, progress, check_quota)  # no limit: all of them
+        # no limit: all of them
+        walking = (page_size, None, concurrency, progress, check_quota, consistency)
         args = self._args(query, order_by, *walking)
         companies = ListingArgs.check(COMPANY, self._max_concurrency, company_query, None, *walking)
         plan = portfolio.Plan(
