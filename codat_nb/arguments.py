@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, Literal, cast
 from pydantic.alias_generators import to_camel
 
 from codat_nb.exceptions import CodatWarning
-from codat_nb.platforms import is_platform_key
+from codat_nb.platforms import PLATFORMS, is_platform_key, keys_for_name
 from codat_nb.query import QueryError, compile_order, conditions
 from codat_nb.wire.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, UUID_TEXT
 from codat_nb.wire.schema import Schema
@@ -50,9 +51,16 @@ def check_idempotency_key(value: Any) -> str | None:
 
 
 def check_platform_key(value: Any) -> str:
+    """A platform key's shape (four lowercase letters); a platform's name in its place (``xero``)
+    is refused with the key it means, since Codat would only answer that it does not know it."""
     if not isinstance(value, str):
         raise TypeError(f"platform_key must be a str, got {_type_name(value)}")
-    if not is_platform_key(value):
+    shaped = is_platform_key(value)
+    meant = keys_for_name(value, exact=shaped)  # a well-shaped unknown key may be new: sent
+    if meant:
+        choices = " or ".join(f"{key!r} ({PLATFORMS[key].name})" for key in meant)
+        raise ValueError(f"platform_key {value[:60]!r} names a platform; its key is {choices}")
+    if not shaped:
         raise ValueError(
             "platform_key must be four lowercase letters (e.g. 'gbol' for Xero), "
             f"got {value[:60]!r}"
@@ -77,6 +85,23 @@ def _query_error(name: str, exc: QueryError, schema: Schema) -> ValueError:
     return ValueError(f"{name}: {exc}{hint}")
 
 
+#: ``and``/``or`` between conditions (followed by ``property op``): a join Codat reads as part
+#: of the value before it, so the query matches nothing.
+_WORD_JOIN = re.compile(
+    r"\s+(and|or)\s+(?=[A-Za-z_][\w.]*\s*(?:!=|>=|<=|=|~|>|<))", flags=re.IGNORECASE
+)
+
+
+def _check_joins(query: str) -> None:
+    if _WORD_JOIN.search(query) is None:
+        return
+    meant = _WORD_JOIN.sub(lambda m: " && " if m.group(1).lower() == "and" else " || ", query)
+    raise ValueError(
+        f"query {query[:200]!r} joins conditions with 'and'/'or'; Codat's query language "
+        f"uses && and ||: did you mean {meant[:200]!r}?"
+    )
+
+
 def check_query(value: Any, schema: Schema | None = None, arrays: bool = False) -> str | None:
     """A query string; with ``schema``, read before anything is sent.
 
@@ -90,6 +115,7 @@ def check_query(value: Any, schema: Schema | None = None, arrays: bool = False) 
         raise TypeError(f"query must be a str or None, got {_type_name(value)}")
     if not value.strip():
         raise ValueError("query must not be blank; pass None to list everything")
+    _check_joins(value)
     if len(value) > MAX_QUERY_LENGTH:
         raise ValueError(
             f"query is {len(value)} characters long; Codat accepts at most {MAX_QUERY_LENGTH}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -59,6 +61,30 @@ def _resolve_auth_header(api_key: Any, auth_header: Any) -> Secret:
     return Secret(auth_header.reveal().strip())
 
 
+def _looks_like_header_value(key: str) -> bool:
+    """True when ``key`` is base64 of printable text: the portal's ready-made header without its
+    ``Basic `` (a raw key, random letters and digits, decodes to bytes that are not text)."""
+    try:
+        decoded = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(decoded) >= 8 and decoded.isascii() and decoded.decode().isprintable()
+
+
+def _refusal_hint(api_key: Secret | None) -> str:
+    """What to check when Codat answers 401, said with the error (never showing the key)."""
+    hint = (
+        "; check the credentials: CODAT_API_KEY (or api_key=) is the raw API key from Codat's "
+        "portal, CODAT_AUTH_HEADER (or auth_header=) is 'Basic ' + base64 of that key"
+    )
+    if api_key is not None and _looks_like_header_value(api_key.reveal().strip()):
+        hint += (
+            ". The API key given looks like the base64 value of an Authorization header, "
+            "not a raw key: set CODAT_AUTH_HEADER='Basic <that value>' instead"
+        )
+    return hint
+
+
 def _check_retries(retries: Any) -> RetryPolicy:
     if isinstance(retries, RetryPolicy):
         return retries
@@ -113,6 +139,7 @@ class CodatClient:
             retries=RetryPolicy() if retries is None else _check_retries(retries),
             max_response_bytes=max_response_bytes,
             session=session,
+            refusal_hint=_refusal_hint(api_key),
         )
         self.max_concurrency = max_concurrency
         self.sandbox: Sandbox | None = None

@@ -48,3 +48,20 @@ PLATFORMS: dict[str, Platform] = {
 def is_platform_key(value: object) -> bool:
     """True for a string of exactly four lowercase ASCII letters (Codat's key shape)."""
     return isinstance(value, str) and PLATFORM_KEY_PATTERN.fullmatch(value) is not None
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def keys_for_name(text: str, exact: bool = False) -> list[str]:
+    """The keys of the platforms ``text`` names (``"xero"`` -> ``["gbol"]``; unless ``exact``,
+    a name's beginning too: ``"QuickBooks"`` -> the QuickBooks ones), ignoring case, spaces and
+    punctuation; none for anything else, a known key included."""
+    wanted = _compact(text)
+    if len(wanted) < 3 or text in PLATFORMS:
+        return []
+    named = [p.key for p in PLATFORMS.values() if _compact(p.name) == wanted]
+    if named or exact:
+        return named
+    return [p.key for p in PLATFORMS.values() if _compact(p.name).startswith(wanted)]

@@ -33,6 +33,7 @@ from codat_nb._version import __version__
 from codat_nb.cancel import cancel_event
 from codat_nb.deadline import DeadlineAdapter, deadline_scope
 from codat_nb.exceptions import (
+    AuthenticationError,
     ClientClosedError,
     CodatConnectionError,
     CodatError,
@@ -101,11 +102,14 @@ class Transport:
         retries: RetryPolicy,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         session: requests.Session | None = None,
+        refusal_hint: str = "",
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
         self.retries = retries
         self.max_response_bytes = max_response_bytes
+        #: Added to a 401's message: what to check (said by the client, which knows the setup).
+        self.refusal_hint = refusal_hint
         self._auth = _BasicHeaderAuth(auth_header)
         self._headers = {"User-Agent": f"codat-nb/{__version__}", "Accept": "application/json"}
         self._owns_session = session is None
@@ -237,6 +241,8 @@ class Transport:
                 raise self._refused_error(error)
             if step.action == "raise":
                 error.message += step.note
+                if isinstance(error, AuthenticationError):
+                    error.message += self.refusal_hint
                 raise error
             if step.action == "quota":  # not kept as a pause: the next call asks again
                 raise self._quota_error(step.wait, attempt, error, method, url)

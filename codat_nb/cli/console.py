@@ -56,6 +56,20 @@ def _free(port: int) -> int | None:
         return sock.getsockname()[1]
 
 
+def kernel_problem(specs: Any = None) -> str | None:
+    """Why the page could not run (Voila runs it in a Python kernel), or None. ``specs``: a
+    ``jupyter_client`` KernelSpecManager (the default finds what this install has)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = (specs or KernelSpecManager()).get_all_specs().values()
+    if any(spec["spec"].get("language", "").lower() == "python" for spec in found):
+        return None
+    return (
+        "no Jupyter kernel for Python is installed here, so the page could not run; "
+        "install one with: pip install ipykernel"
+    )
+
+
 def _check(client: Any) -> str | None:
     """Why the credentials cannot be used (one cheap request), or None when they can."""
     try:
@@ -74,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     import codat_nb
     from codat_nb.notebook.console import serve
 
+    missing = kernel_problem()
+    if missing is not None:
+        return _fail(missing)
     port = _free(args.port)
     if port is None:
         return _fail(

@@ -2,7 +2,9 @@
 
 A notebook that uses the embedded sandbox shows the port the OS picked for it; the rules replace
 it, so stored outputs compare equal on every run. Use them as
-``pytest --nbval --nbval-sanitize-with "$(codat-nb nbval-config)" your.ipynb``.
+``pytest --nbval --nbval-sanitize-with="$(codat-nb nbval-config)" your.ipynb`` (with ``=``: a
+path given as a separate argument would make pytest pick a parent folder as its root and
+report a failing cell as ``../folder::Cell N``).
 """
 
 from __future__ import annotations

@@ -24,9 +24,25 @@ def split_requirement(text: str) -> tuple[str, str]:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2).replace(" ", "")
 
 
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+SELF = re.compile(r"^codat-nb\[([a-z,]+)\]$")
+
+
+def expand(requirements: list[str]) -> list[str]:
+    """Requirements with the project's own extras (``codat-nb[lab]``) spelled out."""
+    found: list[str] = []
+    for requirement in requirements:
+        extras = SELF.match(requirement)
+        if extras is None:
+            found.append(requirement)
+            continue
+        for extra in extras.group(1).split(","):
+            found += expand(PROJECT["optional-dependencies"][extra])
+    return found
+
+
 def pyproject_requirements() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    found = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    found = [*PROJECT["dependencies"], *expand(PROJECT["optional-dependencies"]["dev"])]
     return dict(split_requirement(r) for r in found)
 
 
@@ -83,3 +99,17 @@ def test_every_data_file_the_widgets_and_console_need_is_shipped():
     assert needed, "no data files found"
     for path in needed:
         assert any(fnmatch(path, pattern) for pattern in patterns), path
+
+
+def test_dev_includes_every_other_extra():
+    """``pip install -e ".[dev]"`` (the tests) has all that any extra brings."""
+    everything = {r for extra in PROJECT["optional-dependencies"].values() for r in expand(extra)}
+    assert everything <= set(expand(PROJECT["optional-dependencies"]["dev"]))
+
+
+def test_the_notebook_install_is_lighter_than_the_test_install():
+    """README's first command installs the lab extra, not the test tools and SDKs."""
+    lab = set(expand(PROJECT["optional-dependencies"]["lab"]))
+    assert not {r for r in lab if r.startswith(("playwright", "codat-", "ruff", "mypy"))}
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install ".[lab]"' in readme.split("## Run the tests")[0]

@@ -264,3 +264,28 @@ def test_sanitize_normalises_only_the_sandbox_port() -> None:
     assert sanitize(f"http://127.0.0.1:41234{path}") == sanitize(f"http://127.0.0.1:5{path}")
     untouched = f"https://api.codat.io{path} 2026-11-01 09:00:01+00:00 correlationId 3c134ab0"
     assert sanitize(untouched) == untouched
+
+
+def _notebook(path: Path, code: str, stored: str) -> None:
+    cell = nbformat.v4.new_code_cell(code, execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+
+
+def test_readmes_recipe_names_the_notebook_that_failed(tmp_path: Path) -> None:
+    """README's command for a user's own notebooks, run as written in a folder of their own:
+    with two notebooks, the failing one is named (not ``../folder::Cell 0``)."""
+    readme = (ROOT / "README.md").read_text()
+    recipe = re.search(r"`(pytest --nbval [^`]*) your\.ipynb`", readme).group(1)
+    _notebook(tmp_path / "good.ipynb", "print(1)", "1\n")
+    _notebook(tmp_path / "bad.ipynb", "print(2)", "3\n")
+    done = subprocess.run(
+        ["bash", "-c", f"{recipe} -p no:cacheprovider good.ipynb bad.ipynb"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 1 passed" in done.stdout, done.stdout
+    assert "FAILED bad.ipynb::Cell 0" in done.stdout

@@ -8,6 +8,7 @@ correlationId. Either way the sandbox's state is exactly what it was.
 
 from __future__ import annotations
 
+import base64
 import uuid
 import warnings
 
@@ -263,6 +264,31 @@ BEFORE_ANY_REQUEST = [
         ValueError,
         "secret",
     ),
+    # A first notebook's natural mistakes get the fix in the message.
+    (
+        "platform name for its key",
+        lambda c, w: c.connections.create(w.company_id, "xero"),
+        ValueError,
+        "'xero' names a platform; its key is 'gbol' (Xero)",
+    ),
+    (
+        "partial platform name",
+        lambda c, w: c.connections.create(w.company_id, "QuickBooks"),
+        ValueError,
+        "'qhyg' (QuickBooks Online)",
+    ),
+    (
+        "and instead of &&",
+        lambda c, w: c.connections.list(w.company_id, query="status=Linked and sourceType=Banking"),
+        ValueError,
+        "did you mean 'status=Linked && sourceType=Banking'",
+    ),
+    (
+        "OR instead of ||",
+        lambda c, w: c.connections.list_all(query="status=Linked OR status=Unlinked"),
+        ValueError,
+        "did you mean 'status=Linked || status=Unlinked'",
+    ),
 ]
 
 # Only Codat can judge these: the request goes out and the error comes back typed.
@@ -426,4 +452,24 @@ def test_a_wrong_key_raises_authentication_error_without_echoing_it(world):
         bad.connections.list(world.company_id)
     assert info.value.status_code == 401 and info.value.correlation_id
     assert secret not in str(info.value) and secret not in repr(info.value)
+    assert "CODAT_API_KEY" in str(info.value) and "CODAT_AUTH_HEADER" in str(info.value)
+    assert "looks like the base64 value" not in str(info.value)
     assert world.sb.store.snapshot() == state
+
+
+def test_the_header_value_pasted_as_the_key_gets_a_hint(world):
+    """The portal shows the raw key and the ready-made header; the header's base64 part pasted
+    as the key is refused by Codat, and the message says what it is and where it belongs."""
+    pasted = base64.b64encode(b"my-real-key-" + uuid.UUID(int=9).hex.encode()).decode()
+    with (
+        CodatClient(pasted, base_url=world.sb.url) as bad,
+        pytest.raises(codat_nb.AuthenticationError, match="CODAT_AUTH_HEADER='Basic <that") as info,
+    ):
+        bad.companies.list()
+    assert pasted not in str(info.value)
+
+
+def test_a_value_that_merely_contains_and_is_not_refused(world, client):
+    """``and`` inside a value (a company called "Marks and Spencer") is text, not a join."""
+    frame = client.connections.list(world.company_id, query="platformName=Marks and Spencer")
+    assert frame.empty

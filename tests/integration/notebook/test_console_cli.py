@@ -76,3 +76,15 @@ def test_a_bad_port_is_a_usage_error(port, capsys):
 
 def test_console_is_listed_in_the_help():
     assert "console" in build_parser().format_help()
+
+
+def test_a_missing_python_kernel_is_named_before_serving(tmp_path):
+    """A plain install without a Python kernel served a 500 page; the console now says what is
+    missing (and how to get it) instead of printing a URL."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from codat_nb.cli.console import kernel_problem
+
+    none_here = KernelSpecManager(kernel_dirs=[str(tmp_path)], ensure_native_kernel=False)
+    assert "pip install ipykernel" in kernel_problem(none_here)
+    assert kernel_problem() is None  # this install has one (ipykernel is a dependency)
