@@ -8,6 +8,8 @@ Listings run through ``client``'s ``Listings`` (so an interrupted one can be res
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import pandas as pd
 
@@ -22,11 +24,11 @@ from codat_nb.arguments import (
     check_strategy,
 )
 from codat_nb.exceptions import CodatTransportError, ServerError
-from codat_nb.frames import connections_frame
+from codat_nb.frames import connections_frame, joined_values
 from codat_nb.listing import PageCache, Tally, keep_matching, matching_models, record_cost
 from codat_nb.sources import connection_pages
 from codat_nb.wire.models import Connection, parse_model
-from codat_nb.wire.rows import Row
+from codat_nb.wire.rows import Row, check_rows
 from codat_nb.wire.schema import COMPANY, CONNECTION
 
 
@@ -64,13 +66,16 @@ class ConnectionsAPI(API):
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = connection_pages(self._transport, company_id, cache, tally)
+            # The gate on each page while the next are read; its values make the frame.
+            gate = partial(check_rows, CONNECTION, what=source.what, parse_dates=False)
 
-            def build(rows: list[Row]) -> pd.DataFrame:  # while the boundaries are checked
-                frame = connections_frame(rows, source.what)  # the gate first, then the filter
+            def build(rows: list[Row], checked: list[Any] | None) -> pd.DataFrame:
+                values = joined_values(checked, len(rows))
+                frame = connections_frame(rows, source.what, checked=True, values=values)
                 keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
                 return frame if all(keep) else frame[keep].reset_index(drop=True)
 
-            frame: pd.DataFrame = paging.collect(source, args, build=build)
+            frame: pd.DataFrame = paging.collect(source, args, prepare=gate, build=build)
             record_cost(tally, cache, self._transport.last_date(), frame)
             return frame
 

@@ -98,15 +98,17 @@ def frame(
     what: str = "a listing",
     *,
     checked: bool = False,
+    values: dict[str, list[Any]] | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
     by the same gate as every other reading (``wire.rows``) unless the caller already did
-    (``checked``; dates are parsed here either way)."""
+    (``checked``; dates are parsed here either way). ``values``: the checked rows' values by
+    wire name, as the gate returned them (used with ``checked``), so the rows are not read again."""
     rows = rows if isinstance(rows, list) else list(rows)
-    if checked:
-        values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
-    else:
+    if not checked:
         values = check_rows(schema, rows, what, parse_dates=False)
+    elif values is None:
+        values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
         columns[name] = pd.Series(compute(rows), dtype=dtype)
@@ -115,10 +117,30 @@ def frame(
 
 
 def connections_frame(
-    connections: Iterable[Row], what: str = "a listing", *, checked: bool = False
+    connections: Iterable[Row],
+    what: str = "a listing",
+    *,
+    checked: bool = False,
+    values: dict[str, list[Any]] | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of CONNECTION_COLUMNS from raw Connection wire dicts (camelCase)."""
-    return frame(s.CONNECTION, CONNECTION_DERIVED, connections, what, checked=checked)
+    return frame(
+        s.CONNECTION, CONNECTION_DERIVED, connections, what, checked=checked, values=values
+    )
+
+
+def joined_values(parts: list[Any] | None, rows: int) -> dict[str, list[Any]] | None:
+    """The gate's values of several pages (``check_rows``'s, page by page) as those of their
+    first ``rows`` rows; None when there are none to join."""
+    if not parts:
+        return None
+    joined: dict[str, list[Any]] = {}
+    for name in parts[0]:
+        column: list[Any] = []
+        for part in parts:
+            column += part[name]
+        joined[name] = column if len(column) == rows else column[:rows]
+    return joined
 
 
 def companies_frame(

@@ -149,9 +149,23 @@ def probe_requests(boundaries: int, page_size: int, largest: int) -> int:
         return 0
     step = largest // math.gcd(page_size, largest)  # every step-th boundary is on an edge
     edges = boundaries // step
-    keep_together = math.lcm(*range(2, largest + 1)) if largest >= 2 else 1
-    unsplittable = boundaries // (keep_together // math.gcd(keep_together, page_size))
-    return _pages_with_inner_boundaries(boundaries, page_size, largest) + edges + unsplittable
+    return (
+        _pages_with_inner_boundaries(boundaries, page_size, largest)
+        + edges
+        + _unsplittable(boundaries, page_size, largest)
+    )
+
+
+def _unsplittable(boundaries: int, page_size: int, largest: int) -> int:
+    """How many of the boundaries no page size from 2 to ``largest`` keeps inside a page: those
+    at a multiple of every such size, i.e. of their least common multiple (which passes any
+    position there is once ``largest`` is past a few dozen)."""
+    multiple, last = 1, boundaries * page_size
+    for size in range(2, largest + 1):
+        multiple = math.lcm(multiple, size)
+        if multiple > last:
+            return 0
+    return boundaries // (multiple // math.gcd(multiple, page_size))
 
 
 def _pages_with_inner_boundaries(boundaries: int, page_size: int, largest: int) -> int:

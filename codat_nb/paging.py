@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from codat_nb.arguments import ListingArgs
 from codat_nb.cancel import cancel_scope
 from codat_nb.exceptions import BadRequestError, CodatWarning, IncompleteListingError
-from codat_nb.listing import Page, Source, require_quota
+from codat_nb.listing import Page, Source, require_quota, row_id
 from codat_nb.page_plan import Layout, Probe, Read, probe_plan, shown
 from codat_nb.window import Shown, Task, Window
 from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
@@ -116,6 +116,9 @@ class Walk:
         self._following = 2
         self._probes: deque[Probe] | None = None
         self._follow_ups = 0
+        #: what ``prepare`` returned for each page, while its rows begin the walk's rows in
+        #: order (None once a repeated row was dropped: they no longer line up)
+        self.prepared: list[Any] | None = []
 
     @property
     def expected(self) -> int:
@@ -203,9 +206,9 @@ class Walk:
         self._probes = deque(probe_plan(self.unchecked, self.probe_limit))
         return True
 
-    def pages(self) -> Iterator[Page]:
-        """Each data read's new rows (a page), in order; probes are compared on the way. Reads
-        past the planned end are made while the totals grow."""
+    def pages(self) -> Iterator[tuple[list[Any], list[object]]]:
+        """Each data read's new rows and their ids, in order; probes are compared on the way.
+        Reads past the planned end are made while the totals grow."""
         first, layout, resumed = self._start()
         if not resumed:
             self._check_quota(self.args, layout)
@@ -239,7 +242,7 @@ class Walk:
                     new = self._accept(task, page, layout, bar)
                     if window.executor is not None:
                         window.fill(tasks)  # workers read ahead while this page is used
-                    yield {**page, "results": new}
+                    yield new
                     if not page["results"] or self.gap:
                         if not page["results"] and task.number < self.last:
                             self.empty_page = task.number
@@ -260,8 +263,10 @@ class Walk:
             if bar is not None:
                 bar.close()
 
-    def _accept(self, read: Read, page: Page, layout: Layout, bar: tqdm[Any] | None) -> list[Any]:
-        """A data read's new rows; the plan grows while the totals do."""
+    def _accept(
+        self, read: Read, page: Page, layout: Layout, bar: tqdm[Any] | None
+    ) -> tuple[list[Any], list[object]]:
+        """A data read's new rows and their ids; the plan grows while the totals do."""
         if bar is not None:
             bar.update(1)
         new = self._take(read.start, page["results"], data=True)
@@ -279,27 +284,27 @@ class Walk:
             # A read cut short while the listing goes on: a cap page 1 did not show.
             self.probe_limit = max(2, min(self.probe_limit, answer.short))
 
-    def _take(self, start: int, results: list[Any], data: bool) -> list[Any]:
+    def _take(self, start: int, results: list[Any], data: bool) -> tuple[list[Any], list[object]]:
         """Compare a read's rows with the rows known at the same positions (they must be the
         same rows) and mark the boundaries it shows; a data read's rows past them are new (the
-        result)."""
+        result, with their ids)."""
         known = len(self.ids)
-        keys = [row.get("id") if isinstance(row, dict) else None for row in results]
+        keys: list[object] = [row_id(row) for row in results]
         if start > known:
             self.gap = self.gap or data
-            return []
+            return [], []
         shared = min(len(keys), known - start)
         if keys[:shared] != self.ids[start : start + shared]:
             self.moved = True
         if not data or shared == len(keys):
             shown(self.unchecked, start, start + len(keys))
-            return []
+            return [], []
         if start == known and known:
             self.unchecked.append(known)  # rows known - 1 and known: not in this read
         shown(self.unchecked, start, start + len(keys))
-        self.ids += keys[shared:]
-        new: list[Any] = results[shared:]
-        return new
+        new_keys = keys[shared:] if shared else keys
+        self.ids += new_keys
+        return results[shared:] if shared else results, new_keys
 
     def _first_page(self, args: ListingArgs) -> tuple[Page, ListingArgs]:
         """Page 1, and the arguments the rest is walked with. A server that refuses pages over
@@ -323,19 +328,19 @@ class Walk:
         """Distinct rows (by id) in server order, up to ``limit``."""
         seen: set[Any] = set()
         limit = self.args.limit
-        for page in self.pages():
-            results = page["results"]
+        for results, keys in self.pages():
             if not results or (limit is not None and self.distinct >= limit):
                 continue  # the walk goes on: its later reads still show boundaries
             if self.prepare is not None:  # while the workers read the next pages
-                self.prepare(results)
-            keys = [row.get("id") if isinstance(row, dict) else None for row in results]
+                part = self.prepare(results)
+                if self.prepared is not None:
+                    self.prepared.append(part)
             fresh = set(keys)
             if len(fresh) == len(keys) and fresh.isdisjoint(seen) and None not in fresh:
                 seen |= fresh  # the usual page: every row new, checked a page at a time
                 kept = results
             else:
-                kept = []
+                kept, self.prepared = [], None
                 for key, row in zip(keys, results, strict=True):
                     if key is not None and key in seen:
                         self.duplicates += 1
@@ -365,27 +370,33 @@ def _warn_duplicates(walk: Walk, stacklevel: int) -> None:
         )
 
 
+def _rows(rows: list[Row], prepared: list[Any] | None) -> list[Row]:
+    return rows
+
+
 def collect(
     source: Source,
     args: ListingArgs,
     prepare: Callable[[list[Row]], Any] | None = None,
-    build: Callable[[list[Row]], Any] = list,
+    build: Callable[[list[Row], list[Any] | None], Any] = _rows,
 ) -> Any:
     """Every row (or the first ``limit``) in server order, consistent as ``args.consistency``
-    says: ``build(rows)``, by default the list of raw wire dicts.
+    says: ``build(rows, prepared)``, by default the list of raw wire dicts.
 
-    ``prepare(rows)`` runs on each page as it arrives (the gate, say), while the next pages
-    are read; a page a repeated walk throws away has been prepared for nothing, no more.
+    ``prepare(rows)`` runs on each page's rows as they arrive (the gate, say), while the next
+    pages are read; ``prepared`` is what it returned for each page of the walk kept (their rows
+    begin with ``rows``, in order), or None when a repeated row was dropped. A page a repeated
+    walk throws away has been prepared for nothing, no more.
     """
     if args.consistency == "verified":
-        return build(_verified(source, args, prepare))
+        return build(*_verified(source, args, prepare))
     for attempt in range(1, MAX_WALKS + 1):
         walk = Walk(source, args, prepare)
         rows = list(walk.rows())
         problem = walk.problem()
         if problem is None:
             _warn_duplicates(walk, stacklevel=3)
-            return build(rows)
+            return build(rows, walk.prepared)
         source.cache.forget(source.what)  # those pages are not one state: read afresh
         if attempt < MAX_WALKS:
             warnings.warn(
@@ -400,7 +411,7 @@ def collect(
 
 def _verified(
     source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None
-) -> list[Row]:
+) -> tuple[list[Row], list[Any] | None]:
     """Walks, each reading afresh, until two consecutive ones agree row for row (by
     ``source.identity``). Every row both returned was in the listing when the second began
     (rows never come back once gone) and no fewer rows than its total were returned, so the
@@ -416,7 +427,7 @@ def _verified(
             identity = [source.identity(row) for row in rows]
             if identity == agreed:
                 _warn_duplicates(walk, stacklevel=4)
-                return rows
+                return rows, walk.prepared
             if agreed is not None:
                 problem = "two consecutive walks disagreed (the data changed between them)"
             agreed = identity

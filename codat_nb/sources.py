@@ -78,7 +78,7 @@ def collect_companies(
     shallow = frozenset() if connections else frozenset({"dataConnections"})
     gate = partial(check_rows, COMPANY, what=source.what, shallow=shallow)
 
-    def matching(rows: list[Row]) -> T:
+    def matching(rows: list[Row], prepared: object) -> T:
         keep = keep_matching(rows, args.query, COMPANY, source.what, arrays=True, limit=args.limit)
         return build([row for row, kept in zip(rows, keep, strict=True) if kept])
 
