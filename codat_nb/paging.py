@@ -13,10 +13,11 @@ So every boundary is shown by one read together with the rows either side of it,
 two reads share must be the same in both: in a chain the reads overlap (each repeats the last
 rows of the one before), otherwise probes read the boundaries in the same window as the pages.
 What this guarantees, exactly (README, Pagination): no row twice; every row returned was in the
-listing when its read was made; and every row in the listing throughout the walk whose place
-in the order did not change (no change to the ``order_by`` field) is returned. A walk that came
-back short, or whose reads disagree, is walked again (at most ``MAX_WALKS`` times); then
-``IncompleteListingError`` is raised rather than a wrong answer returned.
+listing when its read was made; no fewer rows than any page's total; and every row in the
+listing throughout the walk is returned, as long as no row's ``order_by`` field changes
+meanwhile. A walk that came back short, or whose reads disagree, is walked again (at most
+``MAX_WALKS`` times); then ``IncompleteListingError`` is raised rather than a wrong answer
+returned.
 
 ``consistency="verified"`` walks until two consecutive walks agree (``VERIFIED_WALKS`` at
 most): then the rows are exactly those of the listing at one moment, the second walk's start.

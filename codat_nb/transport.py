@@ -8,6 +8,10 @@ Everything above this module works with parsed JSON and CodatErrors; nothing abo
   first attempt still in progress) or a 429 (not kept by Codat) is retried safely;
 * a write answered 5xx is not retried: Codat replays the stored 5xx for the same key, and a
   new key could apply the write twice;
+* a write's final error carries its key, and its message says what the key can still do
+  (``exchange.write_advice``): send it again after a lost answer, a 409 or a 429; after a 5xx
+  or a refusal it would only get the same answer back;
+* a client has at most ``POOL_SIZE`` requests in flight; more wait for a connection;
 * reads and DELETEs retry on 408, 429, 5xx and network failures;
 * a refused connection (nothing listening) is retried for about a second, then reported with
   a hint, rather than retried for the whole deadline;
@@ -44,7 +48,14 @@ from codat_nb.exceptions import (
     RateLimitError,
     ResponseTooLargeError,
 )
-from codat_nb.exchange import TRANSPORT_FAILURES, WRITES, Outcome, failure_outcome, response_outcome
+from codat_nb.exchange import (
+    TRANSPORT_FAILURES,
+    WRITES,
+    Outcome,
+    failure_outcome,
+    response_outcome,
+    write_advice,
+)
 from codat_nb.headers import RateLimit, read_rate_limit, server_date
 from codat_nb.listing import Tally
 from codat_nb.retry import RatePause, RetryPolicy, next_step
@@ -170,8 +181,9 @@ class Transport:
         try:
             return self._request(_Call(method, url, params, json_body, headers), tally, deadline)
         except CodatError as exc:
-            if key is not None:  # to retry the write safely: create(..., idempotency_key=...)
+            if key is not None:  # what the key can and cannot do now
                 exc.idempotency_key = key
+                exc.message += write_advice(exc, key)
             raise
 
     def delete(self, path: str) -> None:
