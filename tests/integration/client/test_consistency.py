@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import warnings
 
+import pandas as pd
 import pytest
+import requests
 
 import codat_nb
 
@@ -144,3 +146,31 @@ def test_verified_never_answers_when_the_changes_come_back_every_walk(
         client.connections.list(
             linked_first, order_by="status", page_size=50, consistency="verified"
         )
+
+
+def test_a_verified_portfolio_walks_the_companies_twice_and_compares_their_connections(
+    demo_sandbox,
+):
+    """list_all and companies.list verify too: the demo portfolio (one page of companies) is
+    two requests; a connection created between the walks makes them disagree (a company's
+    connections are part of what the walks compare), and a third walk agrees."""
+    sb, created = demo_sandbox, []
+    company = sb.store.company_ids()[0]
+
+    def after_the_first_walk(response, *args, **kwargs):
+        if response.request.path_url.startswith("/companies?") and not created:
+            created.append(sb.store.create_connection(company, "gbol")["id"])
+
+    session = requests.Session()
+    session.hooks["response"].append(after_the_first_walk)
+    with codat_nb.CodatClient(auth_header=sb.auth_header, base_url=sb.url) as client:
+        calm = client.connections.list_all(consistency="verified")
+        assert calm.attrs["requests"] == 2
+        pd.testing.assert_frame_equal(calm, client.connections.list_all())
+    hooked = codat_nb.CodatClient(auth_header=sb.auth_header, base_url=sb.url, session=session)
+    with hooked, pytest.warns(codat_nb.CodatWarning, match="walks disagreed"):
+        companies, connections = hooked.companies.list(
+            with_connections=True, consistency="verified"
+        )
+    assert companies.attrs["requests"] == 3
+    assert created[0] in set(connections["id"])
