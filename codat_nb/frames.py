@@ -38,7 +38,7 @@ def _text(values: Sequence[Any]) -> pd.Series:
 def _category(field: s.Field, values: Sequence[Any]) -> pd.Series:
     known = field.known_categories
     known_set = set(known)
-    extra = sorted({v for v in values if v is not None and v not in known_set})
+    extra = sorted(set(values) - known_set - {None})
     if field.kind == s.ENUM:  # platforms come and go; a new status or source type is news
         for value in extra:
             known_or_warn(field.label, value, known)

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
+from itertools import repeat
 from typing import Any, TypeVar, cast
 
 from tqdm.auto import tqdm
@@ -290,7 +291,10 @@ class Walk:
         same rows) and mark the boundaries it shows; a data read's rows past them are new (the
         result, with their ids)."""
         known = len(self.ids)
-        keys: list[object] = [row_id(row) for row in results]
+        try:
+            keys: list[object] = list(map(dict.get, results, repeat("id")))
+        except TypeError:  # not all rows are objects: the gate refuses them later
+            keys = [row_id(row) for row in results]
         if start > known:
             self.gap = self.gap or data
             return [], []
