@@ -131,14 +131,15 @@ def connections_frame(
 
 def joined_values(parts: list[Any] | None, rows: int) -> dict[str, list[Any]] | None:
     """The gate's values of several pages (``check_rows``'s, page by page) as those of their
-    first ``rows`` rows; None when there are none to join."""
+    first ``rows`` rows; None when there are none to join. The pages' lists are let go as they
+    are joined (no second copy of every column at once)."""
     if not parts:
         return None
     joined: dict[str, list[Any]] = {}
-    for name in parts[0]:
+    for name in list(parts[0]):
         column: list[Any] = []
         for part in parts:
-            column += part[name]
+            column += part.pop(name)
         joined[name] = column if len(column) == rows else column[:rows]
     return joined
 
