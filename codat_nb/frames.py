@@ -68,23 +68,28 @@ def _latest_error(errors: list[Row]) -> Any:
     return latest.get("errorMessage") or latest.get("statusText")
 
 
-#: Columns computed from others: name -> (dtype, rows -> values).
-Derived = dict[str, tuple[str, Callable[[list[Row]], list[Any]]]]
+#: The rows' values of each column, by wire name (what the gate read).
+Values = dict[str, list[Any]]
+#: Columns computed from others: name -> (dtype, (rows, values) -> the column's values).
+Derived = dict[str, tuple[str, Callable[[list[Row], Values], list[Any]]]]
 
 CONNECTION_DERIVED: Derived = {
     "error_count": (
         s.INT64,
-        lambda rows: [len(r.get("dataConnectionErrors") or ()) for r in rows],
+        lambda rows, values: [len(e) if e else 0 for e in values["dataConnectionErrors"]],
     ),
     "latest_error": (
         s.STR,
-        lambda rows: [
-            _latest_error(e) if (e := r.get("dataConnectionErrors")) else None for r in rows
+        lambda rows, values: [
+            _latest_error(e) if e else None for e in values["dataConnectionErrors"]
         ],
     ),
 }
 COMPANY_DERIVED: Derived = {
-    "connection_count": (s.INT64, lambda rows: [len(r.get("dataConnections") or ()) for r in rows]),
+    "connection_count": (
+        s.INT64,
+        lambda rows, values: [len(r.get("dataConnections") or ()) for r in rows],
+    ),
 }
 
 CONNECTION_COLUMNS = s.CONNECTION.frame_columns(tuple(CONNECTION_DERIVED))
@@ -98,7 +103,7 @@ def frame(
     what: str = "a listing",
     *,
     checked: bool = False,
-    values: dict[str, list[Any]] | None = None,
+    values: Values | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
     by the same gate as every other reading (``wire.rows``) unless the caller already did
@@ -111,7 +116,7 @@ def frame(
         values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
-        columns[name] = pd.Series(compute(rows), dtype=dtype)
+        columns[name] = pd.Series(compute(rows, values), dtype=dtype)
     result: pd.DataFrame = pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
     return result
 
