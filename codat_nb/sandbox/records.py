@@ -32,6 +32,7 @@ class _Company:
     details: Row  # the wire dict without dataConnections (lastSync: derived if synced)
     connections: OrderedDict[str, Row] = field(default_factory=OrderedDict)
     wire_cache: Row | None = None
+    had_connections: bool = False  # once true, stays true: Codat's queries remember deletions
 
 
 class Records:
@@ -75,6 +76,12 @@ class Records:
     def companies_wire(self) -> list[Row]:
         return [_wire(company) for company in self._companies.values()]
 
+    def emptied(self, company_id: str) -> bool:
+        """True when the company had connections and every one of them was deleted (Codat's
+        "companies with no connections" query leaves such companies out)."""
+        company = self._company(company_id)
+        return company.had_connections and not company.connections
+
     def linked_companies(self) -> int:
         """Companies with a Linked connection (counted once per state version)."""
         with self.lock:
@@ -115,6 +122,7 @@ class Records:
             stored = in_wire_order(row)
             previous = company.connections.get(stored["id"])
             company.connections[stored["id"]] = stored
+            company.had_connections = True
             if previous is None:
                 self._changed(ChangeKind.CONNECTION_CREATED, company, at, stored)
             else:

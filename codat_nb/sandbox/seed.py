@@ -34,13 +34,14 @@ from codat_nb.wire.dates import as_instant
 
 MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
 
-ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
-# Rough market shares so the portfolio looks like a real book (Xero and QBO dominate).
-_ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "pqsw": 6, "akxx": 7, "knfz": 5, "trji": 5,
-                       "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5, "ndsk": 2,
+# The demo's platforms and their rough market shares, so the portfolio looks like a real book
+# (Xero and QBO dominate); pinned here, so new keys in the catalogue leave the demo as it is.
+_ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "ndsk": 2, "pqsw": 6, "akxx": 7, "knfz": 5,
+                       "trji": 5, "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5,
                        "mqjo": 1}  # fmt: skip
-ACCOUNTING_SHARES = [_ACCOUNTING_WEIGHTS[p.key] for p in ACCOUNTING]
-OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
+ACCOUNTING = [PLATFORMS[key] for key in _ACCOUNTING_WEIGHTS]
+ACCOUNTING_SHARES = list(_ACCOUNTING_WEIGHTS.values())
+OTHERS = [PLATFORMS[key] for key in ("suuo", "upvr", "fztf", "zsth", "exgd", "ugxp", "aiwb")]
 _EXPENSE = PLATFORMS[PARTNER_EXPENSE_KEY]
 
 NAME_HEADS = (
@@ -296,7 +297,7 @@ def _scale_rows(
 ) -> list[dict[str, Any]]:
     """``count`` connections for one company in a seeded status mix, created a second apart."""
     base = store.clock.now()
-    platforms = list(PLATFORMS.values())
+    platforms = [*ACCOUNTING, *OTHERS, _EXPENSE]
     statuses = (LINKED, LINKED, LINKED, PENDING, UNLINKED, DEAUTHORIZED)
     rows = []
     for n in range(count):

@@ -209,8 +209,11 @@ class Store:
         return self._add_connection(company_id, platform, PENDING)
 
     def create_partner_expense_connection(self, company_id: str) -> Row:
-        """The expense-side connection: Linked at once, sourceType Expense, key dfxm."""
-        return self._add_connection(company_id, PLATFORMS[PARTNER_EXPENSE_KEY], LINKED)
+        """The expense-side connection: Linked at once, sourceType Expense, key dfxm; only
+        for a company with a Linked accounting connection and none yet (``rules``)."""
+        with self._lock:
+            rules.partner_expense_allowed(self._records.connections(company_id))
+            return self._add_connection(company_id, PLATFORMS[PARTNER_EXPENSE_KEY], LINKED)
 
     def _add_connection(self, company_id: str, platform: Platform, status: str) -> Row:
         with self._lock:
@@ -229,11 +232,10 @@ class Store:
             return self._views.connection(self._records.put_connection(company_id, row, at))
 
     def unlink(self, company_id: str, connection_id: str) -> Row:
-        """Linked -> Unlinked (data kept). Unlinked stays Unlinked; other statuses are refused."""
+        """Linked -> Unlinked (data kept). Any other status, Unlinked included, is refused:
+        "Only Linked data connections can be unlinked" (Codat's connections guide)."""
         with self._lock:
             row = self._records.connection(company_id, connection_id)
-            if row["status"] == UNLINKED:
-                return self._views.connection(row)
             rules.require_linked(row, "can be unlinked")
             return self._change(company_id, row, self.clock.tick(), {"status": UNLINKED})
 

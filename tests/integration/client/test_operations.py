@@ -9,6 +9,7 @@ import pytest
 
 import codat_nb
 from codat_nb.wire.models import Company, Connection
+from tests.support import link_accounting
 
 MISSING = str(uuid.UUID(int=1, version=4))
 
@@ -48,9 +49,15 @@ def test_create_get_unlink_delete_lifecycle(sandbox, client, company):
 
 
 def test_create_partner_expense(sandbox, client, company):
+    accounting = link_accounting(sandbox, company)  # Codat: once accounting is authorized
     partner = client.connections.create_partner_expense(company)
     assert (partner.status, partner.source_type) == ("Linked", "Expense")
-    assert [row["id"] for row in sandbox.store.connections_wire(company)] == [partner.id]
+    assert [row["id"] for row in sandbox.store.connections_wire(company)] == [
+        accounting,
+        partner.id,
+    ]
+    with pytest.raises(codat_nb.BadRequestError, match="already has a partner expense"):
+        client.connections.create_partner_expense(company)
 
 
 def test_ids_accept_uuid_objects_and_upper_case(sandbox, client, company):

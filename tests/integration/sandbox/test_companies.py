@@ -162,3 +162,35 @@ def test_companies_query_on_their_connections_status(demo_sandbox, demo_session,
         item_id="pageSize",
         service="ClientsApi",
     )
+
+
+NO_CONNECTIONS = " && ".join(
+    f"dataConnections.status!={s}" for s in ("PendingAuth", "Linked", "Deauthorized", "Unlinked")
+)
+
+
+def test_companies_whose_connections_were_deleted_are_not_companies_with_no_connections(
+    sandbox, session
+):
+    """Codat's querying guide: the "companies with no connections" query "will exclude
+    companies that had connections but they were deleted"."""
+    never = sandbox.store.create_company("Never Connected Ltd")["id"]
+    emptied = sandbox.store.create_company("Emptied Ltd")["id"]
+    kept = sandbox.store.create_company("Still Connected Ltd")["id"]
+    for company in (emptied, kept):
+        sandbox.store.create_connection(company, "gbol")
+    sandbox.store.create_connection(kept, "qhyg")
+    gone = sandbox.store.connections_wire(emptied)[0]["id"]
+    session.delete(f"{sandbox.url}/companies/{emptied}/connections/{gone}").raise_for_status()
+    session.delete(
+        f"{sandbox.url}/companies/{kept}/connections/{sandbox.store.connections_wire(kept)[0]['id']}"
+    ).raise_for_status()
+
+    def ids(query: str) -> list[str]:
+        body = session.get(f"{sandbox.url}/companies", params={"query": query, "pageSize": 100})
+        return [c["id"] for c in body.json()["results"]]
+
+    assert ids(NO_CONNECTIONS) == [never]
+    assert ids("dataConnections.status=PendingAuth") == [kept]
+    listed = session.get(f"{sandbox.url}/companies/{emptied}").json()
+    assert listed["dataConnections"] == []  # the listing itself shows no connection
