@@ -1,8 +1,9 @@
 """The sandbox's records, and the one place they change.
 
 Companies and their connections are kept as the exact wire dicts Codat would send, never changed
-in place (a change replaces the dict), so readers can hold rows without copying. Four methods
-change them: ``add_company``, ``remove_company``, ``put_connection``, ``remove_connection``;
+in place (a change replaces the dict), so readers can hold rows without copying. Five methods
+change them: ``add_company``, ``put_company``, ``remove_company``, ``put_connection``,
+``remove_connection``;
 each applies the change, moves the state version (the page caches' key), forgets the company's
 cached wire form and publishes a ``Change`` (``changes.py``) through ``_changed``. Nothing else
 writes, so a listener hears of every change, whatever caused it. One re-entrant lock makes every
@@ -104,6 +105,13 @@ class Records:
             company = _Company(details)
             self._companies[details["id"]] = company
             self._changed(ChangeKind.COMPANY_CREATED, company, at)
+
+    def put_company(self, details: Row, at: datetime) -> None:
+        """Store ``details`` in place of the company's (same id, its connections kept)."""
+        with self.lock:
+            company = self._company(details["id"])
+            company.details = details
+            self._changed(ChangeKind.COMPANY_CHANGED, company, at)
 
     def remove_company(self, company_id: str, at: datetime) -> None:
         """Delete the company and its connections (each published first, then the company)."""

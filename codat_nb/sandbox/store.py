@@ -154,6 +154,40 @@ class Store:
             self._records.add_company(details, at)
             return self.get_company_wire(company_id)
 
+    def update_company(self, company_id: str, body: Mapping[str, Any]) -> Row:
+        """Update company (PATCH): the ``name``, ``description`` and ``tags`` given; a field
+        that is null or missing is left as it is (the document's update-company); empty
+        ``tags`` remove them all (Codat's managing-companies guide)."""
+        changes: dict[str, Any] = {}
+        if body.get("name") is not None:
+            changes["name"] = rules.company_name(body["name"])
+        if body.get("description") is not None:
+            changes["description"] = rules.company_description(body["description"])
+        if body.get("tags") is not None:
+            changes["tags"] = rules.company_tags(body["tags"])
+        return self._put_company(company_id, changes)
+
+    def replace_company(self, company_id: str, body: Mapping[str, Any]) -> Row:
+        """Replace company (PUT): ``name`` (required), ``description`` and ``tags`` replace the
+        company's, "even if new values haven't been defined in the payload" (the document):
+        a missing description becomes ``""``, missing tags are removed."""
+        changes = {
+            "name": rules.company_name(body.get("name")),
+            "description": rules.company_description(body.get("description")) or "",
+            "tags": rules.company_tags(body.get("tags")),
+        }
+        return self._put_company(company_id, changes)
+
+    def _put_company(self, company_id: str, changes: Mapping[str, Any]) -> Row:
+        with self._lock:
+            details = self._records.details(company_id)
+            updated = {**details, **changes}
+            if not updated.get("tags"):
+                updated.pop("tags", None)  # no tags: the property is left out, as on create
+            if updated != details:
+                self._records.put_company(updated, self.clock.tick())
+            return self.get_company_wire(company_id)
+
     def delete_company(self, company_id: str) -> None:
         """Delete a company and its connections (the clock does not move)."""
         self._records.remove_company(company_id, self.clock.now())

@@ -303,10 +303,38 @@ def test_unknown_path_is_404_and_wrong_method_is_405(sandbox, session, expect_er
     response = session.put(connections_url(sandbox, cid))
     expect_error(response, 405)
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
-    expect_error(session.put(f"{sandbox.url}/companies/{cid}", json={"name": "x"}), 405)
+    expect_error(session.post(f"{sandbox.url}/companies/{cid}", json={"name": "x"}), 405)
     expect_error(
         session.get(f"{sandbox.url}/companies/{cid}/sync/expenses/connections/partnerExpense"), 405
     )
+
+
+def test_routes_codat_has_but_the_sandbox_does_not_serve_say_so(sandbox, session, expect_error):
+    """Each operation of Codat's Platform API and Sync for Expenses documents that the sandbox
+    does not serve answers a 404 saying so (not "No company was found"), and changes nothing."""
+    from codat_nb.sandbox.unserved import DOCUMENTED
+
+    cid = make_company(sandbox, session)
+    before = sandbox.store.snapshot()
+    asked = 0
+    for document, paths in DOCUMENTED.items():
+        for path, methods in paths.items():
+            concrete = path.format(
+                companyId=cid,
+                connectionId=MISSING,
+                **{name: "x1" for name in ("productIdentifier", "dataType", "datasetId",
+                   "webhookId", "platformKey", "apiKeyId", "pushOperationKey", "syncId",
+                   "transactionId", "customDataIdentifier")},
+            )  # fmt: skip
+            for method in methods.split():
+                response = session.request(method, sandbox.url + concrete, json={})
+                body = expect_error(response, 404, contains="The sandbox does not serve")
+                assert f"{method} {path} (Codat's {document} has it)" in body["error"]
+                asked += 1
+    assert asked == 54
+    assert sandbox.store.snapshot() == before
+    other = expect_error(session.get(f"{sandbox.url}/companies/{cid}/data/invoices"), 404)
+    assert other["error"].startswith("No resource found at GET")  # not Codat's Platform API
 
 
 def test_every_response_has_rate_limit_headers(sandbox, session):
