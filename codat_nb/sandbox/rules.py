@@ -146,7 +146,11 @@ def partner_expense_allowed(rows: list[dict[str, Any]]) -> None:
     connection: Codat's Expenses guide creates it "once your customer has authorized access to
     their accounting software", and gives a company one of them (the sandbox refuses a second
     rather than guess what Codat does; docs/fidelity.md)."""
-    existing = [row for row in rows if row.get("integrationKey") == PARTNER_EXPENSE_KEY]
+    existing = [
+        row
+        for row in rows
+        if row.get("integrationKey") == PARTNER_EXPENSE_KEY or row["sourceType"] == "Expense"
+    ]
     if existing:
         row = existing[0]
         raise RuleViolation(

@@ -441,3 +441,25 @@ def test_bank_feed_keys_answer_as_codats_setup_guides_show(sandbox, session):
             "BankFeed",
             "PendingAuth",
         )
+
+
+def test_the_demo_covers_every_documented_value(demo_sandbox, demo_session):
+    """Every sourceType, status and error status of Codat's document appears in the demo, over
+    HTTP; and no company has a partner expense connection without its accounting software ever
+    authorized (docs/expenses/configure-customer.md)."""
+    from codat_nb.wire.schema import CONNECTION_STATUSES, ERROR_STATUSES, SOURCE_TYPES
+
+    page = demo_session.get(f"{demo_sandbox.url}/companies", params={"pageSize": 5000}).json()
+    rows = [row for company in page["results"] for row in company["dataConnections"]]
+    assert {row["sourceType"] for row in rows} == set(SOURCE_TYPES)
+    assert {row["status"] for row in rows} == set(CONNECTION_STATUSES)
+    errors = [e for row in rows for e in row.get("dataConnectionErrors") or []]
+    assert {e["status"] for e in errors} == set(ERROR_STATUSES)
+    assert all(e["resolvedOnUtc"] > e["erroredOnUtc"] for e in errors if e["status"] == "Resolved")
+    for company in page["results"]:
+        rows = company["dataConnections"]
+        if any(row["sourceType"] == "Expense" for row in rows):
+            accounting = [  # an older one may be Unknown
+                row["status"] for row in rows if row["sourceType"] in ("Accounting", "Unknown")
+            ]
+            assert set(accounting) - {"PendingAuth"}, company["id"]
