@@ -76,6 +76,11 @@ PLATFORMS: dict[str, Platform] = {
 }
 
 
+#: Integrations Codat documents without a platform key: their connections carry no
+#: ``integrationKey`` (the "Business documents file upload" of docs/integrations/file-upload.md).
+KEYLESS_PLATFORM_NAMES = ("Business documents file upload",)
+
+
 def is_platform_key(value: object) -> bool:
     """True for a string of exactly four lowercase ASCII letters (Codat's key shape)."""
     return isinstance(value, str) and PLATFORM_KEY_PATTERN.fullmatch(value) is not None

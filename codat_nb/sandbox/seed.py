@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, Platform
+from codat_nb.platforms import KEYLESS_PLATFORM_NAMES, PARTNER_EXPENSE_KEY, PLATFORMS, Platform
 from codat_nb.sandbox.shapes import (
     DEAUTHORIZED,
     LINKED,
@@ -93,7 +93,7 @@ _LEGACY_DAYS = 900
 _BANK_FEEDS = {"qhyg": "hcws", "tgff": "olpr"}
 #: Codat's "Business documents file upload" integration (docs/integrations/file-upload.md, under
 #: "Other integrations"): it documents no platform key, so these rows carry none.
-_DOCUMENTS = {"platformName": "Business documents file upload", "sourceType": "Other"}
+_DOCUMENTS = {"platformName": KEYLESS_PLATFORM_NAMES[0], "sourceType": "Other"}
 _INSTITUTIONS = ("Barclays", "HSBC UK", "Lloyds Bank", "Monzo Business", "NatWest", "Starling")
 _REGIONS = ("uk", "ie", "us", "au", "de")
 
