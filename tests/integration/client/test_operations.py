@@ -82,6 +82,31 @@ def test_companies_operations(sandbox, client):
         client.companies.get(made.id)
 
 
+def test_companies_update_and_replace(sandbox, client):
+    made = client.companies.create("Toft stores", description="refurb")
+    updated = client.companies.update(made.id, tags={"region": "uk"})
+    assert (updated.name, updated.description, updated.tags) == (
+        "Toft stores",
+        "refurb",
+        {"region": "uk"},
+    )
+    assert sandbox.store.get_company_wire(made.id)["tags"] == {"region": "uk"}
+    replaced = client.companies.replace(made.id, "New Name")
+    assert (replaced.name, replaced.description, replaced.tags) == ("New Name", "", None)
+    before = sandbox.store.snapshot()
+    for call, error in (
+        (lambda: client.companies.update(made.id), ValueError),
+        (lambda: client.companies.update(made.id, tags={"region": 1}), TypeError),
+        (lambda: client.companies.replace(made.id, " "), ValueError),
+        (lambda: client.companies.update("x", name="y"), ValueError),
+    ):
+        with pytest.raises(error):
+            call()
+    assert sandbox.store.snapshot() == before  # refused before anything was sent
+    with pytest.raises(codat_nb.NotFoundError):
+        client.companies.update(MISSING, name="Nobody")
+
+
 def test_not_found_company_and_connection(client, company):
     with pytest.raises(codat_nb.NotFoundError, match=MISSING):
         client.connections.list(MISSING)
