@@ -20,6 +20,7 @@ import contextlib
 import logging
 import queue
 import re
+import select
 import selectors
 import socket
 import threading
@@ -34,6 +35,9 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _HTTP_1_LINE = re.compile(rb"[^\r\n]* HTTP/\d\.\d\r?\n")
 _RECV = 64 << 10
 _TICK = 0.5  # seconds between deadline sweeps when nothing happens
+#: Seconds a worker waits for a kept-alive connection's next request before handing the
+#: connection back to the selector (a client walking pages sends it at once).
+_NEXT_REQUEST_WAIT = 0.002
 
 
 class Conn:
@@ -253,8 +257,7 @@ class IoLoop:
                 return
             keep = False
             try:
-                conn.sock.settimeout(self._read_timeout())
-                keep = self._serve(conn)
+                keep = self._serve_while_busy(conn)
             except Exception:  # ``serve`` logs its own failures; this is a last resort
                 log.exception("sandbox: a worker failed serving %s", conn.address)
             finally:
@@ -264,6 +267,27 @@ class IoLoop:
                     with self._lock:
                         self._busy.discard(conn)
                     conn.close()
+
+    def _serve_while_busy(self, conn: Conn) -> bool:
+        """Serve the connection's requests while the next one follows at once (a keep-alive
+        client walking pages), saving the trip through the selector; True to keep it open."""
+        while True:
+            conn.sock.settimeout(self._read_timeout())
+            if not self._serve(conn) or self._stopping.is_set():
+                return False
+            conn.deadline = time.monotonic() + self._read_timeout()
+            if not conn.head_ready():
+                ready, _, _ = select.select([conn.sock], [], [], _NEXT_REQUEST_WAIT)
+                if ready:
+                    try:
+                        data = conn.sock.recv(_RECV)
+                    except OSError:
+                        return False
+                    if not data:
+                        return False
+                    conn.buffer += data
+            if not conn.head_ready():
+                return True  # idle, or a partial head: the selector waits for the rest
 
     def park(self, conn: Conn) -> None:
         """A worker hands back a kept-alive connection: its next request must arrive within
