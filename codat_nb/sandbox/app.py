@@ -50,7 +50,7 @@ class SandboxApp:
     def __init__(self, store: Store, faults: Faults, api_key: str, seed: str):
         self.store = store
         self.faults = faults
-        self._auth = basic_auth_header(api_key).replace("Basic", "basic", 1).encode()
+        self._auth = basic_auth_header(api_key).encode()
         self._correlation_rng = random.Random(f"correlation:{seed}")
         self._correlation_lock = threading.Lock()
         self.idempotency: IdempotencyKeys[Kept] = IdempotencyKeys()
@@ -99,7 +99,7 @@ class SandboxApp:
         """The key's ``Basic`` credentials, the scheme in any case (RFC 9110, section 11.1)
         and separated by spaces; the credentials themselves compared exactly, in constant time."""
         scheme, _, credentials = header.strip(" ").partition(" ")
-        given = (scheme.lower() + " " + credentials.lstrip(" ")).encode("utf-8", "replace")
+        given = ("Basic " + credentials.lstrip(" ")).encode("utf-8", "replace")
         return scheme.lower() == "basic" and hmac.compare_digest(given, self._auth)
 
     def _answer(

@@ -71,23 +71,25 @@ class RateLimits:
 
     def charge(self, configured: int | None) -> Quota:
         """Charge one request to today's quota (the sandbox clock's UTC day)."""
-        return self._quota(configured, 1)
-
-    def peek(self, configured: int | None) -> Quota:
-        """Today's quota as it stands, charging nothing (for the headers of an answer that is
-        not charged: an unauthenticated request, an expired account)."""
-        return self._quota(configured, 0)
-
-    def _quota(self, configured: int | None, cost: int) -> Quota:
         now = self._clock.now()
         limit = self.daily_limit(configured)
         with self._lock:
             if now.date() != self._day:
                 self._day, self._used = now.date(), 0
-            self._used += cost
+            self._used += 1
             remaining = limit - self._used
         reset = datetime.combine(now.date() + timedelta(days=1), day_start(), tzinfo=now.tzinfo)
         return Quota(limit, max(remaining, -1), reset)
+
+    def peek(self, configured: int | None) -> Quota:
+        """Today's quota as it stands, charging nothing (for the headers of an answer that is
+        not charged: an unauthenticated request, an expired account)."""
+        now = self._clock.now()
+        limit = self.daily_limit(configured)
+        with self._lock:
+            used = self._used if now.date() == self._day else 0
+        reset = datetime.combine(now.date() + timedelta(days=1), day_start(), tzinfo=now.tzinfo)
+        return Quota(limit, max(limit - used, -1), reset)
 
     def per_minute_wait(self, client: str) -> int | None:
         """None to admit one more request from ``client`` (and count it), else the whole
