@@ -327,14 +327,28 @@ def test_routes_codat_has_but_the_sandbox_does_not_serve_say_so(sandbox, session
                    "transactionId", "customDataIdentifier")},
             )  # fmt: skip
             for method in methods.split():
+                if _served(method, concrete):  # a route added since (the webhooks', say)
+                    continue
                 response = session.request(method, sandbox.url + concrete, json={})
                 body = expect_error(response, 404, contains="The sandbox does not serve")
                 assert f"{method} {path} (Codat's {document} has it)" in body["error"]
                 asked += 1
-    assert asked == 54
+    assert asked >= 50  # of the 54 the two documents have beyond companies and connections
     assert sandbox.store.snapshot() == before
     other = expect_error(session.get(f"{sandbox.url}/companies/{cid}/data/invoices"), 404)
     assert other["error"].startswith("No resource found at GET")  # not Codat's Platform API
+
+
+def _served(method: str, path: str) -> bool:
+    from werkzeug.exceptions import HTTPException
+
+    from codat_nb.sandbox.routes import URLS
+
+    try:
+        URLS.bind("sandbox").match(path, method)
+    except HTTPException:
+        return False
+    return True
 
 
 def test_every_response_has_rate_limit_headers(sandbox, session):
