@@ -22,7 +22,7 @@ Listed: TypeAlias = pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]
 
 
 class CompaniesAPI(API):
-    """``client.companies``: list, get, create and delete companies."""
+    """``client.companies``: list, get, create, update, replace and delete companies."""
 
     _schema = COMPANY
 
@@ -93,7 +93,60 @@ class CompaniesAPI(API):
         )
         return parse_model(Company, answer, "POST /companies")
 
+    def update(
+        self,
+        company_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Company:
+        """Change what is given of a company's name, description and tags (Codat's update
+        company, a PATCH: the rest is kept; ``tags={}`` removes them all); safe to retry."""
+        body = _company_body(name, description, tags, optional_name=True)
+        if not body:
+            raise ValueError("update() needs at least one of name, description or tags")
+        path = f"/companies/{check_id('company_id', company_id)}"
+        answer = self._transport.request(
+            "PATCH", path, json_body=body, idempotency_key=check_idempotency_key(idempotency_key)
+        )
+        return parse_model(Company, answer, f"PATCH {path}")
+
+    def replace(
+        self,
+        company_id: str,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> Company:
+        """Replace a company's name, description and tags (Codat's replace company, a PUT):
+        a description or tags not given are cleared."""
+        body = _company_body(name, description, tags, optional_name=False)
+        path = f"/companies/{check_id('company_id', company_id)}"
+        answer = self._transport.request("PUT", path, json_body=body)
+        return parse_model(Company, answer, f"PUT {path}")
+
     def delete(self, company_id: str) -> None:
         """Delete a company and all its connections (irreversible). Read first, as
         ``connections.delete`` does, so a retried DELETE never reports an unknown id deleted."""
         self._transport.delete(f"/companies/{check_id('company_id', company_id)}")
+
+
+def _company_body(name: Any, description: Any, tags: Any, *, optional_name: bool) -> dict[str, Any]:
+    """The JSON body of an update or replace, each argument checked before anything is sent."""
+    body: dict[str, Any] = {}
+    checked_name = check_text("name", name, optional=optional_name)
+    if checked_name is not None:
+        body["name"] = checked_name
+    checked_description = check_text("description", description, optional=True)
+    if checked_description is not None:
+        body["description"] = checked_description
+    if tags is not None:
+        if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+        ):
+            raise TypeError(f"tags must be a dict of str to str, got {tags!r:.80}")
+        body["tags"] = tags
+    return body

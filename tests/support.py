@@ -53,6 +53,14 @@ def make_company(sb: Sandbox, n_connections: int, name: str = "Paging Test Ltd")
     return company_id
 
 
+def link_accounting(sb: Sandbox, company_id: str, platform_key: str = "gbol") -> str:
+    """A Linked accounting connection for the company, made through the store (what Codat
+    requires before a partner expense connection); returns its id."""
+    connection_id: str = sb.store.create_connection(company_id, platform_key)["id"]
+    sb.store.link(company_id, connection_id)
+    return connection_id
+
+
 def auth_session(sb: Sandbox) -> requests.Session:
     """A keep-alive session that sends the sandbox's Authorization header on every request."""
     session = requests.Session()

@@ -76,11 +76,16 @@ class SandboxApp:
 
     def _api(self, request: Request, match: routes.Match) -> Response:
         self.store.count_request()
-        if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), self._auth):
+        refusal = None
+        if not self._authenticated(request.headers.get("Authorization", "")):
             # First: an unauthenticated request is not charged to a quota nor handed a fault.
-            return self._error_response(errors.unauthorized())
-        if self.store.account_expired:  # every request, before any limit or fault
-            return self._error_response(errors.payment_required())
+            refusal = errors.unauthorized()
+        elif self.store.account_expired:  # every request, before any limit or fault
+            refusal = errors.payment_required()
+        if refusal is not None:  # "every response" carries the headers, uncharged
+            response = self._error_response(refusal)
+            _rate_limit_headers(response, self.limits.peek(self.faults.daily_quota))
+            return response
         quota = self.limits.charge(self.faults.daily_quota)
         company = match.params.get("company_id", "").lower() if self.faults.rate_limits else ""
         with (
@@ -93,6 +98,13 @@ class SandboxApp:
             return Response(b"", 200)
         _rate_limit_headers(response, quota)
         return response
+
+    def _authenticated(self, header: str) -> bool:
+        """The key's ``Basic`` credentials, the scheme in any case (RFC 9110, section 11.1)
+        and separated by spaces; the credentials themselves compared exactly, in constant time."""
+        scheme, _, credentials = header.strip(" ").partition(" ")
+        given = ("Basic " + credentials.lstrip(" ")).encode("utf-8", "replace")
+        return scheme.lower() == "basic" and hmac.compare_digest(given, self._auth)
 
     def _answer(
         self, request: Request, match: routes.Match, full: tuple[bool, bool], quota: Quota

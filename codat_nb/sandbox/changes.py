@@ -25,6 +25,8 @@ from typing import Any
 
 class ChangeKind(enum.Enum):
     COMPANY_CREATED = "company created"
+    #: Its name, description or tags (update or replace company).
+    COMPANY_CHANGED = "company changed"
     COMPANY_DELETED = "company deleted"
     CONNECTION_CREATED = "connection created"
     #: Any change to a stored connection: its status, ``lastSync``, its errors.

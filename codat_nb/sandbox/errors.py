@@ -92,6 +92,16 @@ def no_route(method: str, path: str) -> ApiError:
     return ApiError(404, SERVICE_PUBLIC, f"No resource found at {method} {path}")
 
 
+def not_served(method: str, path: str, document: str) -> ApiError:
+    """404 for an operation of Codat's API that the sandbox does not serve (``unserved``)."""
+    return ApiError(
+        404,
+        SERVICE_PUBLIC,
+        f"The sandbox does not serve {method} {path} (Codat's {document} has it): it serves "
+        "companies and their connections only (docs/fidelity.md)",
+    )
+
+
 def method_not_allowed(method: str, path: str, allowed: list[str]) -> ApiError:
     allow = ", ".join(allowed)
     return ApiError(

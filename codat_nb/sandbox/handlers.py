@@ -69,6 +69,18 @@ class Handlers:
         with store_errors():
             return json_response(self.store.get_company_wire(company_id))
 
+    def update_company(self, request: Request, company_id: str) -> Response:
+        company_id = path_id("companyId", company_id, SERVICE_CLIENTS)
+        body = json_body(request)
+        with store_errors(SERVICE_CLIENTS):
+            return json_response(self.store.update_company(company_id, body))
+
+    def replace_company(self, request: Request, company_id: str) -> Response:
+        company_id = path_id("companyId", company_id, SERVICE_CLIENTS)
+        body = json_body(request)
+        with store_errors(SERVICE_CLIENTS):
+            return json_response(self.store.replace_company(company_id, body))
+
     def delete_company(self, request: Request, company_id: str) -> Response:
         company_id = path_id("companyId", company_id, SERVICE_CLIENTS)
         with store_errors():

@@ -130,6 +130,16 @@ class RateLimits:
         if self.on_quota is not None:
             self.on_quota(event)
 
+    def peek(self, configured: int | None) -> Quota:
+        """Today's quota as it stands, charging nothing (for the headers of an answer that is
+        not charged: an unauthenticated request, an expired account)."""
+        now = self._clock.now()
+        limit = self.daily_limit(configured)
+        with self._lock:
+            used = self._used if now.date() == self._day else 0
+        reset = datetime.combine(now.date() + timedelta(days=1), day_start(), tzinfo=now.tzinfo)
+        return Quota(limit, max(limit - used, -1), reset)
+
     def per_minute_wait(self, client: str) -> int | None:
         """None to admit one more request from ``client`` (and count it), else the whole
         seconds until its window has room."""

@@ -1,7 +1,9 @@
 """What a request asks for, read and checked: query arguments, path ids, the body, headers.
 
 Every query argument is read through ``arg_values``, so how a name is matched is decided in one
-place. A bad value is an ``ApiError`` 400 naming the argument; nothing here touches the store.
+place: case-insensitively, as ASP.NET binds them (Codat's own guides write ``orderby=`` and
+``PageSize=``). A bad value is an ``ApiError`` 400 naming the argument; nothing here touches the
+store.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ _MAX_DIGITS = 10
 
 
 def arg_values(request: Request, name: str) -> list[str]:
-    """Every value given for the query argument ``name``."""
-    return request.args.getlist(name)
+    """Every value given for the query argument ``name``, whatever the (ASCII) case of its name:
+    ``PageSize`` is ``pageSize``, while a look-alike such as the Kelvin sign is not a ``k``."""
+    wanted = name.lower()
+    return [
+        value
+        for key, value in request.args.items(multi=True)
+        if key.isascii() and key.lower() == wanted
+    ]
 
 
 def has_arg(request: Request, name: str) -> bool:

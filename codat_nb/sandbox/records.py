@@ -1,8 +1,9 @@
 """The sandbox's records, and the one place they change.
 
 Companies and their connections are kept as the exact wire dicts Codat would send, never changed
-in place (a change replaces the dict), so readers can hold rows without copying. Four methods
-change them: ``add_company``, ``remove_company``, ``put_connection``, ``remove_connection``;
+in place (a change replaces the dict), so readers can hold rows without copying. Five methods
+change them: ``add_company``, ``put_company``, ``remove_company``, ``put_connection``,
+``remove_connection``;
 each applies the change, moves the state version (the page caches' key), forgets the company's
 cached wire form and publishes a ``Change`` (``changes.py``) through ``_changed``. Nothing else
 writes, so a listener hears of every change, whatever caused it. One re-entrant lock makes every
@@ -32,6 +33,7 @@ class _Company:
     details: Row  # the wire dict without dataConnections (lastSync: derived if synced)
     connections: OrderedDict[str, Row] = field(default_factory=OrderedDict)
     wire_cache: Row | None = None
+    had_connections: bool = False  # once true, stays true: Codat's queries remember deletions
 
 
 class Records:
@@ -75,6 +77,12 @@ class Records:
     def companies_wire(self) -> list[Row]:
         return [_wire(company) for company in self._companies.values()]
 
+    def emptied(self, company_id: str) -> bool:
+        """True when the company had connections and every one of them was deleted (Codat's
+        "companies with no connections" query leaves such companies out)."""
+        company = self._company(company_id)
+        return company.had_connections and not company.connections
+
     def linked_companies(self) -> int:
         """Companies with a Linked connection (counted once per state version)."""
         with self.lock:
@@ -98,6 +106,13 @@ class Records:
             self._companies[details["id"]] = company
             self._changed(ChangeKind.COMPANY_CREATED, company, at)
 
+    def put_company(self, details: Row, at: datetime) -> None:
+        """Store ``details`` in place of the company's (same id, its connections kept)."""
+        with self.lock:
+            company = self._company(details["id"])
+            company.details = details
+            self._changed(ChangeKind.COMPANY_CHANGED, company, at)
+
     def remove_company(self, company_id: str, at: datetime) -> None:
         """Delete the company and its connections (each published first, then the company)."""
         with self.lock:
@@ -115,6 +130,7 @@ class Records:
             stored = in_wire_order(row)
             previous = company.connections.get(stored["id"])
             company.connections[stored["id"]] = stored
+            company.had_connections = True
             if previous is None:
                 self._changed(ChangeKind.CONNECTION_CREATED, company, at, stored)
             else:

@@ -4,7 +4,8 @@
 ``handlers.Handlers``), ``WEBHOOK_ROUTES`` its webhook consumers (authenticated too;
 ``webhooks.api.WebhookApi``); ``LINK_PAGE_ROUTES`` are the end customer's pages (no authentication;
 ``link_pages.LinkPages``). A method a path does not serve is a 405 naming those it does, any
-other path a 404; a ``GET`` route answers ``HEAD`` too.
+other path a 404 (one Codat documents says the sandbox does not serve it: ``unserved``); a
+``GET`` route answers ``HEAD`` too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Request
 
 from codat_nb.sandbox import errors
 from codat_nb.sandbox.errors import ApiError
+from codat_nb.sandbox.unserved import not_served
 
 _COMPANY = "/companies/<company_id>"
 _CONNECTION = f"{_COMPANY}/connections/<connection_id>"
@@ -25,7 +27,12 @@ _CONNECTION = f"{_COMPANY}/connections/<connection_id>"
 #: path -> {method: the ``Handlers`` method that answers it}
 API_ROUTES: Mapping[str, Mapping[str, str]] = {
     "/companies": {"GET": "list_companies", "POST": "create_company"},
-    _COMPANY: {"GET": "get_company", "DELETE": "delete_company"},
+    _COMPANY: {
+        "GET": "get_company",
+        "PATCH": "update_company",
+        "PUT": "replace_company",
+        "DELETE": "delete_company",
+    },
     f"{_COMPANY}/connections": {"GET": "list_connections", "POST": "create_connection"},
     _CONNECTION: {
         "GET": "get_connection",
@@ -81,7 +88,10 @@ def match(request: Request) -> Match:
         endpoint, params = adapter.match()
     except MethodNotAllowed as exc:
         allowed = sorted(exc.valid_methods or [])
-        return Match(None, {}, errors.method_not_allowed(request.method, request.path, allowed))
+        refusal = not_served(request) or errors.method_not_allowed(
+            request.method, request.path, allowed
+        )
+        return Match(None, {}, refusal)
     except NotFound:
-        return Match(None, {}, errors.no_route(request.method, request.path))
+        return Match(None, {}, not_served(request) or errors.no_route(request.method, request.path))
     return Match(str(endpoint), {name: str(value) for name, value in params.items()})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from codat_nb.platforms import PLATFORMS, Platform, is_platform_key
+from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, Platform, is_platform_key
 from codat_nb.sandbox.shapes import LINKED
 
 #: Codat's ``name`` pattern ``^[A-Za-z0-9\s\-',&@.,?!\s]+$``: ASCII letters and digits, these
@@ -138,4 +138,31 @@ def require_linked(row: dict[str, Any], action: str) -> None:
             "status",
             f"only a Linked connection {action}; this one is {row['status']}",
             "ConnectionStatus",
+        )
+
+
+def partner_expense_allowed(rows: list[dict[str, Any]]) -> None:
+    """RuleViolation unless a company with these connections may get its partner expense
+    connection: Codat's Expenses guide creates it "once your customer has authorized access to
+    their accounting software", and gives a company one of them (the sandbox refuses a second
+    rather than guess what Codat does; docs/fidelity.md)."""
+    existing = [
+        row
+        for row in rows
+        if row.get("integrationKey") == PARTNER_EXPENSE_KEY or row["sourceType"] == "Expense"
+    ]
+    if existing:
+        row = existing[0]
+        raise RuleViolation(
+            "dataConnections",
+            f"the company already has a partner expense connection ({row['id']}, "
+            f"{row['status']}); a company has one (delete it first to create a new one)",
+            "SinglePartnerExpense",
+        )
+    if not any(row["status"] == LINKED and row["sourceType"] == "Accounting" for row in rows):
+        raise RuleViolation(
+            "dataConnections",
+            "create the partner expense connection once the customer has authorized their "
+            "accounting software: the company has no Linked accounting connection",
+            "AccountingLinkedFirst",
         )

@@ -9,16 +9,23 @@ Its wire shapes are those Codat sends (a second generator draws them, so the boo
 the same whatever shapes are added): ``null`` where the OpenAPI document allows it as well as
 missing fields, dates with 7-digit fractions, with offsets and as unqualified local times,
 older connections without ``integrationKey``, ``description: ""`` as in Codat's examples,
-``createdByUserName``, ``ownerUserIds`` and multi-entity groups (``referenceParentCompany``).
+``createdByUserName``, ``ownerUserIds`` and multi-entity groups (``referenceParentCompany``);
+every documented ``sourceType`` (bank feeds beside QuickBooks Online and Sage, business-document
+uploads as ``Other``, some older connections ``Unknown``) and error items both Active and
+Resolved. A company has a partner expense connection only if its accounting software was
+authorized once (Codat's Expenses guide creates it then).
 """
 
 from __future__ import annotations
 
+import functools
 import random
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from codat_nb.platforms import PARTNER_EXPENSE_KEY, PLATFORMS, Platform
+from codat_nb.platforms import KEYLESS_PLATFORM_NAMES, PARTNER_EXPENSE_KEY, PLATFORMS, Platform
 from codat_nb.sandbox.shapes import (
     DEAUTHORIZED,
     LINKED,
@@ -27,6 +34,7 @@ from codat_nb.sandbox.shapes import (
     access_error,
     connection_wire,
     new_uuid,
+    resolved,
     stamp,
 )
 from codat_nb.sandbox.store import Store
@@ -34,13 +42,14 @@ from codat_nb.wire.dates import as_instant
 
 MIN_COMPANIES, MIN_CONNECTIONS = 240, 1_000
 
-ACCOUNTING = [p for p in PLATFORMS.values() if p.source_type == "Accounting"]
-# Rough market shares so the portfolio looks like a real book (Xero and QBO dominate).
-_ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "pqsw": 6, "akxx": 7, "knfz": 5, "trji": 5,
-                       "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5, "ndsk": 2,
+# The demo's platforms and their rough market shares, so the portfolio looks like a real book
+# (Xero and QBO dominate); pinned here, so new keys in the catalogue leave the demo as it is.
+_ACCOUNTING_WEIGHTS = {"gbol": 30, "qhyg": 26, "ndsk": 2, "pqsw": 6, "akxx": 7, "knfz": 5,
+                       "trji": 5, "fbrh": 4, "vxvy": 3, "rwuv": 3, "pdvj": 3, "tgff": 5,
                        "mqjo": 1}  # fmt: skip
-ACCOUNTING_SHARES = [_ACCOUNTING_WEIGHTS[p.key] for p in ACCOUNTING]
-OTHERS = [p for p in PLATFORMS.values() if p.source_type in ("Banking", "Commerce")]
+ACCOUNTING = [PLATFORMS[key] for key in _ACCOUNTING_WEIGHTS]
+ACCOUNTING_SHARES = list(_ACCOUNTING_WEIGHTS.values())
+OTHERS = [PLATFORMS[key] for key in ("suuo", "upvr", "fztf", "zsth", "exgd", "ugxp", "aiwb")]
 _EXPENSE = PLATFORMS[PARTNER_EXPENSE_KEY]
 
 NAME_HEADS = (
@@ -80,6 +89,11 @@ ERRORS = (
 _USERS = ("Priya Shah", "Tom Okafor", "Ana Ruiz", "Mei Lin", "Jonas Berg")
 #: Connections created before this many days ago predate ``integrationKey`` and lack it.
 _LEGACY_DAYS = 900
+#: Bank feeds set up beside an authorized accounting platform: its key -> the bank feed's key.
+_BANK_FEEDS = {"qhyg": "hcws", "tgff": "olpr"}
+#: Codat's "Business documents file upload" integration (docs/integrations/file-upload.md, under
+#: "Other integrations"): it documents no platform key, so these rows carry none.
+_DOCUMENTS = {"platformName": KEYLESS_PLATFORM_NAMES[0], "sourceType": "Other"}
 _INSTITUTIONS = ("Barclays", "HSBC UK", "Lloyds Bank", "Monzo Business", "NatWest", "Starling")
 _REGIONS = ("uk", "ie", "us", "au", "de")
 
@@ -140,10 +154,13 @@ class _Builder:
             extras = [(rng.choice(OTHERS), None) for _ in range(rng.randint(2, 9))]
             plan = [(accounting, None), (_EXPENSE, None), *extras]
         rows = [self.connection(company_id, created, p, status) for p, status in plan]
+        if all(r["status"] == PENDING for r in rows if r["sourceType"] == "Accounting"):
+            rows = [r for r in rows if r["sourceType"] != "Expense"]  # never authorized
         legacy = self.now - timedelta(days=_LEGACY_DAYS)
         self.shapes.company(details, created)
         for row in rows:
             self.shapes.connection(row, legacy)
+        rows += self.shapes.other_sources(rows, functools.partial(self.store.link_url, company_id))
         return details, rows
 
     def status(self, platform: Platform) -> str:
@@ -268,10 +285,61 @@ class _Shapes:
                 row["lastSync"] = None
         elif last_sync.endswith("Z") and "." not in last_sync and rng.random() < 0.2:
             row["lastSync"] = _local(rng, as_instant(last_sync))  # type: ignore[arg-type]
+        if created < legacy and row["sourceType"] != "Expense" and rng.random() < 0.3:
+            row["sourceType"] = "Unknown"  # older connections Codat never classified
+        if row["status"] == LINKED and "dataConnectionErrors" not in row and rng.random() < 0.1:
+            row["dataConnectionErrors"] = [self.resolved_error(created, row.get("lastSync"))]
         if "dataConnectionErrors" not in row and rng.random() < 0.3:
             row["dataConnectionErrors"] = None
         if "connectionInfo" not in row and rng.random() < 0.25:
             row["connectionInfo"] = None
+
+    def other_sources(
+        self, rows: list[dict[str, Any]], link_url: Callable[[str], str]
+    ) -> list[dict[str, Any]]:
+        """A company's connections beyond the book: a bank feed beside some Linked QuickBooks
+        Online and Sage Accounting connections, and now and then a business-documents upload."""
+        extra: list[dict[str, Any]] = []
+        for row in rows:
+            feed = _BANK_FEEDS.get(row.get("integrationKey") or "")
+            if feed and row["status"] == LINKED and self.rng.random() < 0.3:
+                extra.append(self._added(PLATFORMS[feed], row, link_url))
+        if rows and self.rng.random() < 0.04:
+            extra.append(self._added(None, rows[0], link_url))
+        return extra
+
+    def _added(
+        self, platform: Platform | None, beside: dict[str, Any], link_url: Callable[[str], str]
+    ) -> dict[str, Any]:
+        """A Linked connection made a day after ``beside``, synced since."""
+        rng, connection_id = self.rng, new_uuid(self.rng)
+        created = as_instant(beside["created"])
+        assert created is not None
+        created += timedelta(days=1)
+        if platform is None:
+            platform = Platform("", _DOCUMENTS["platformName"], _DOCUMENTS["sourceType"])
+        row = connection_wire(
+            connection_id=connection_id,
+            platform=platform,
+            source_id=new_uuid(rng),
+            link_url=link_url(connection_id),
+            status=LINKED,
+            created=stamp(created),
+            last_sync=stamp(created + timedelta(minutes=rng.randint(5, 600))),
+        )
+        if not platform.key:  # no documented key: no integrationKey, an id of its own
+            del row["integrationKey"]
+            row["integrationId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, "file-upload/documents"))
+        return row
+
+    def resolved_error(self, created: datetime, last_sync: str | None) -> dict[str, Any]:
+        """An error a Linked connection once had: access lost, then re-authorized (Resolved)."""
+        synced = as_instant(last_sync) if last_sync else None
+        end = synced or created + timedelta(days=30)
+        errored = created + (end - created) * self.rng.uniform(0.2, 0.8)
+        code, text, message = self.rng.choice(ERRORS)
+        error = access_error(code, text, message, stamp(errored))
+        return resolved([error], stamp(errored + (end - errored) / 2))[0]
 
     def groups(self, companies: list[dict[str, Any]]) -> None:
         """A few multi-entity groups: a parent and the next one to three companies."""
@@ -296,7 +364,7 @@ def _scale_rows(
 ) -> list[dict[str, Any]]:
     """``count`` connections for one company in a seeded status mix, created a second apart."""
     base = store.clock.now()
-    platforms = list(PLATFORMS.values())
+    platforms = [*ACCOUNTING, *OTHERS, _EXPENSE]
     statuses = (LINKED, LINKED, LINKED, PENDING, UNLINKED, DEAUTHORIZED)
     rows = []
     for n in range(count):

@@ -1,17 +1,19 @@
-"""The sandbox's HTTP server: one WSGI app served from a background thread, with keep-alive.
+"""The sandbox's HTTP server: one WSGI app, keep-alive, served by worker threads.
 
 It knows nothing of Codat (moto's ThreadedMotoServer split): ``Sandbox`` hands it the app and a
 function that renders an error body. The socket is bound in the constructor, so a busy port
 raises OSError there (werkzeug's own bind calls sys.exit) and the URL is known before the app
 that needs it is built; ``start(app)`` begins serving.
 
-Hostile clients are bounded here: a request (line, headers and body) must arrive within
-``read_timeout`` seconds of the previous answer, so an idle or trickling socket cannot hold a
-thread forever; headers are capped in total size (431); framing is checked before any body is
-read (``framing``); the body is read only when the app asks for it, after authentication, and
-an unread body longer than a few KiB closes the connection instead of being drained. Every
-error the server itself answers (400, 408, 413, 414, 431, 501, 503) carries the app's JSON
-error body, never werkzeug's HTML.
+Hostile clients are bounded here and in ``io_loop``: a connection waits for its request head in
+one selector thread, so idle and trickling sockets hold no worker (and the connection that has
+waited longest gives way to a newcomer when the cap is reached); a request (line, headers and
+body) must arrive within ``read_timeout`` seconds of the previous answer; headers are capped in
+total size (431); framing is checked before any body is read (``framing``); the body is read
+only when the app asks for it, after authentication, and an unread body that is not there at
+once, or longer than a few KiB, closes the connection instead of being waited for or drained.
+Every error the server itself answers (400, 408, 413, 414, 431, 501, 503) carries the app's
+JSON error body, never werkzeug's HTML.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import http.client
 import io
 import logging
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +31,10 @@ from datetime import datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from codat_nb.sandbox.framing import BODY_KEY, Body, FramingError, body_length
+from codat_nb.sandbox.io_loop import Conn, IoLoop
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -40,8 +44,15 @@ log = logging.getLogger("codat_nb.sandbox")
 
 #: Total bytes of request headers accepted (each line is also capped at 64 KiB by http.client).
 MAX_HEADER_BYTES = 64 << 10
-#: Connections served at once; more are answered 503 and closed without a thread.
-MAX_CONNECTIONS = 256
+#: Connections open at once, waiting or served (half the process's file limit, if lower): a
+#: newcomer beyond it takes the place of the one that has waited longest, or gets a 503 when
+#: every one is being served.
+MAX_CONNECTIONS = 1024
+#: Requests handled at once; more wait for a worker (a waiting connection holds none).
+MAX_WORKERS = 256
+#: Seconds an unread body still arriving is waited for, to keep the connection, after an
+#: answer that did not need it (a 401, say); a slower one closes the connection.
+_DISCARD_GRACE = 0.25
 #: Seconds a client may take to send one whole request, counted from the previous answer.
 DEFAULT_READ_TIMEOUT = 30.0
 #: Handler failures logged with a traceback; later ones are only counted.
@@ -50,61 +61,6 @@ _LINGER_SECONDS, _LINGER_BYTES = 1.0, 1 << 20
 
 #: Renders an error body: (status, message) -> JSON bytes.
 ErrorBody = Callable[[int, str], bytes]
-
-
-class _OpenSockets:
-    """The accepted client sockets, so ``stop()`` can close them.
-
-    ``shutdown()`` only stops accepting: without this, a handler thread would go on answering a
-    client's pooled keep-alive connection after the sandbox was stopped.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
-        self._closed = False
-
-    def add(self, sock: socket.socket) -> None:
-        with self._lock:
-            if not self._closed:
-                self._sockets.add(sock)
-                return
-        _hang_up(sock)  # accepted just as the sandbox stopped
-
-    def discard(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
-
-    def close_all(self) -> None:
-        with self._lock:
-            self._closed = True
-            sockets, self._sockets = self._sockets, set()
-        for sock in sockets:
-            _hang_up(sock)
-
-
-def _hang_up(sock: socket.socket) -> None:
-    """End the conversation: the handler's next read sees end-of-stream and its thread exits."""
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket's bytes, each read bounded by the handler's current deadline (a trickle of
-    one byte a second cannot stretch a request past it)."""
-
-    def __init__(self, sock: socket.socket, deadline: Callable[[], float]):
-        self._sock, self._deadline = sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        remaining = self._deadline() - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request took too long to arrive")
-        self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
 
 
 class _HeaderCap:
@@ -122,32 +78,38 @@ class _HeaderCap:
 
 
 class _Handler(WSGIRequestHandler):
-    """HTTP/1.1 keep-alive with Nagle off: a loopback request costs ~1 ms instead of ~40 ms.
+    """One request of a connection whose head has arrived (``io_loop``), over HTTP/1.1.
 
     werkzeug's own ``run_wsgi`` always answers ``Connection: close`` and then drains the socket
     (up to 10 GB), which would swallow a keep-alive client's next request and lets any client
     make the server read what it likes. This handler hands the app the body unread
-    (``environ[BODY_KEY]``), writes status, headers and body itself, and afterwards either
-    finds the connection at the next request or closes it.
+    (``environ[BODY_KEY]``), writes status, headers and body itself, and afterwards says whether
+    the connection is to be kept (``keep``: the loop then waits for its next request).
     """
 
     protocol_version = "HTTP/1.1"
     server: _WSGIServer
-    deadline = 0.0
+    keep = False
 
     def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, lambda: self.deadline))
-        self.server.open_sockets.add(self.connection)
+        self.conn: Conn = self.request
+        self.connection = self.conn.sock
+        self.rfile = self.conn  # buffered, deadline-bound reads
+        self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
+
+    def handle(self) -> None:
+        """One request (werkzeug's ``handle`` loops until the connection closes)."""
+        self.close_connection = True
+        try:
+            self.handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        self.keep = not self.close_connection
 
     def finish(self) -> None:
-        self.server.open_sockets.discard(self.connection)
-        super().finish()
-
-    def handle_one_request(self) -> None:
-        self.deadline = time.monotonic() + self.server.read_timeout()
-        super().handle_one_request()
+        """Flush the answer; the connection is the loop's to keep or close."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
 
     def parse_request(self) -> bool:
         rfile, self.rfile = self.rfile, _HeaderCap(self.rfile)  # type: ignore[assignment]
@@ -196,6 +158,7 @@ class _Handler(WSGIRequestHandler):
             status, headers = started[0]
             if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
                 self.close_connection = True
+            self.conn.deadline = min(self.conn.deadline, time.monotonic() + _DISCARD_GRACE)
             if not self.close_connection and not body.discard():
                 self.close_connection = True
                 headers = [*headers, ("Connection", "close")]
@@ -264,16 +227,17 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(1024)  # a burst of connections waits in the kernel, not refused
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-class _WSGIServer(ThreadedWSGIServer):
-    """werkzeug's threaded server plus what the handler needs (open sockets, the Date clock,
-    the error body, the read timeout), a cap on connections and bounded failure logging."""
+class _WSGIServer(BaseWSGIServer):
+    """What the handler needs of its server (werkzeug's attributes, the Date clock, the error
+    body, the read timeout), serving the connections ``io_loop`` hands it, and bounded failure
+    logging. werkzeug's own serving loop is never run."""
 
     def __init__(
         self,
@@ -285,41 +249,33 @@ class _WSGIServer(ThreadedWSGIServer):
     ):
         host, port = listener.getsockname()[:2]
         super().__init__(host, port, app, handler=_Handler, fd=listener.fileno())
-        self.open_sockets = _OpenSockets()
+        self.multithread = True
         self.now, self.error_body, self.read_timeout = now, error_body, read_timeout
-        self._lock = threading.Lock()
-        self._connections = 0
         self.failures = 0
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            full = self._connections >= MAX_CONNECTIONS
-            if not full:
-                self._connections += 1
-        if full:
-            self._refuse(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def serve(self, conn: Conn) -> bool:
+        """Answer the request whose head ``conn`` holds; True to keep the connection."""
         try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._lock:
-                self._connections -= 1
+            return _Handler(conn, conn.address, self).keep  # type: ignore[arg-type]
+        except Exception:
+            self.handle_error(conn, conn.address)
+            return False
 
-    def _refuse(self, request: socket.socket) -> None:
-        """503 and close, from the accepting thread, without blocking on a client that never
-        reads (the answer fits the socket buffer or is dropped)."""
-        payload = self.error_body(503, "Too many open connections; retry later.")
+    def refusal(self, status: int) -> bytes:
+        """A whole answer for a connection the loop refuses: 503 (every slot busy) or 408 (the
+        request did not arrive in time); the connection then closes."""
+        messages = {
+            503: ("Service Unavailable", "Too many open connections; retry later."),
+            408: ("Request Timeout", "the request took too long to arrive"),
+        }
+        reason, message = messages[status]
+        payload = self.error_body(status, message)
+        retry = "Retry-After: 1\r\n" if status == 503 else ""
         head = (
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n{retry}Connection: close\r\n\r\n"
         )
-        with contextlib.suppress(OSError):
-            request.setblocking(False)
-            request.send(head.encode() + payload)
-        self.shutdown_request(request)
+        return head.encode() + payload
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A handler failure: logged with its traceback the first few times, then only counted,
@@ -329,11 +285,23 @@ class _WSGIServer(ThreadedWSGIServer):
             log.exception("sandbox: the connection from %s failed", client_address)
 
 
+def _connection_cap() -> int:
+    """MAX_CONNECTIONS, or half the process's file limit when that is lower."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return MAX_CONNECTIONS
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else min(MAX_CONNECTIONS, soft // 2)
+
+
 class ThreadedServer:
     """Serves one WSGI app on ``host:port`` (0: a free port) until ``stop()``.
 
     ``now`` gives the time for the Date header, ``error_body`` renders the server's own error
-    answers, ``read_timeout`` the seconds a request may take to arrive (read at each request).
+    answers, ``read_timeout`` the seconds a request may take to arrive (read at each request);
+    ``max_connections`` and ``max_workers`` bound the open connections and the requests handled
+    at once (``io_loop``).
     """
 
     def __init__(
@@ -343,30 +311,47 @@ class ThreadedServer:
         now: Callable[[], datetime],
         error_body: ErrorBody,
         read_timeout: Callable[[], float] = lambda: DEFAULT_READ_TIMEOUT,
+        *,
+        max_connections: int | None = None,
+        max_workers: int = MAX_WORKERS,
     ):
         self._now, self._error_body, self._read_timeout = now, error_body, read_timeout
+        self._max_connections = max_connections or _connection_cap()
+        self._max_workers = max_workers
         self._listener = _listening_socket(host, port)
         self.port: int = self._listener.getsockname()[1]
         url_host = f"[{host}]" if ":" in host else host
         self.url = f"http://{url_host}:{self.port}"
         self._server: _WSGIServer | None = None
+        self._loop: IoLoop | None = None
         self._thread: threading.Thread | None = None
         self.stopped = False
 
     def start(self, app: WSGIApplication) -> None:
-        """Serve ``app`` from a daemon thread."""
+        """Serve ``app``: the selector thread (a daemon) and its workers."""
         with self._listener:  # the server works on its own duplicate of the socket
-            self._server = _WSGIServer(
+            server = _WSGIServer(
                 app, self._listener, self._now, self._error_body, self._read_timeout
             )
+        self._server = server
+        self._loop = IoLoop(
+            server.socket,
+            server.serve,
+            server.refusal,
+            self._read_timeout,
+            self._max_connections,
+            self._max_workers,
+        )
         thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"codat-sandbox-{self.port}",
-            daemon=True,
+            target=self._loop.run, name=f"codat-sandbox-{self.port}", daemon=True
         )
         thread.start()
-        self._thread = thread  # only once serving: shutdown() waits for the serving loop
+        self._thread = thread
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, waiting for a request or being served."""
+        return 0 if self._loop is None else self._loop.open_connections
 
     def stop(self) -> None:
         """Stop serving, close open connections and free the port; safe to call twice."""
@@ -374,9 +359,8 @@ class ThreadedServer:
             return
         self.stopped = True
         self._listener.close()  # still open only if serving never started
-        if self._server is None or self._thread is None:
+        if self._server is None or self._loop is None or self._thread is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.open_sockets.close_all()
+        self._loop.stop()
         self._thread.join()
+        self._server.server_close()

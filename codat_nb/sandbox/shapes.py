@@ -19,6 +19,9 @@ from codat_nb.wire.dates import format_codat_datetime
 from codat_nb.wire.schema import CONNECTION
 
 UNLINKED, LINKED, PENDING, DEAUTHORIZED = "Unlinked", "Linked", "PendingAuth", "Deauthorized"
+#: ``createdByUserName`` of a company created through the API: the user the sandbox's API key
+#: belongs to (Codat's examples name a person; the sandbox's key has this user).
+API_USER_NAME = "Sandbox User"
 
 
 def new_uuid(rng: random.Random) -> str:
@@ -50,12 +53,14 @@ def company_details(
     created: str,
     tags: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    """A company as the API creates it (without ``dataConnections``, which the store adds)."""
+    """A company as the API creates it (without ``dataConnections``, which the store adds),
+    shaped as the create-company examples of Codat's document: ``description: ""`` when none is
+    given, ``createdByUserName`` and ``products``."""
     details: dict[str, Any] = {"id": company_id, "name": name}
-    if description is not None:
-        details["description"] = description
+    details["description"] = "" if description is None else description
     details["redirect"] = redirect
     details["created"] = created
+    details["createdByUserName"] = API_USER_NAME
     details["products"] = ["expenses"]
     if tags:
         details["tags"] = dict(tags)

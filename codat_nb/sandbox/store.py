@@ -154,6 +154,40 @@ class Store:
             self._records.add_company(details, at)
             return self.get_company_wire(company_id)
 
+    def update_company(self, company_id: str, body: Mapping[str, Any]) -> Row:
+        """Update company (PATCH): the ``name``, ``description`` and ``tags`` given; a field
+        that is null or missing is left as it is (the document's update-company); empty
+        ``tags`` remove them all (Codat's managing-companies guide)."""
+        changes: dict[str, Any] = {}
+        if body.get("name") is not None:
+            changes["name"] = rules.company_name(body["name"])
+        if body.get("description") is not None:
+            changes["description"] = rules.company_description(body["description"])
+        if body.get("tags") is not None:
+            changes["tags"] = rules.company_tags(body["tags"])
+        return self._put_company(company_id, changes)
+
+    def replace_company(self, company_id: str, body: Mapping[str, Any]) -> Row:
+        """Replace company (PUT): ``name`` (required), ``description`` and ``tags`` replace the
+        company's, "even if new values haven't been defined in the payload" (the document):
+        a missing description becomes ``""``, missing tags are removed."""
+        changes = {
+            "name": rules.company_name(body.get("name")),
+            "description": rules.company_description(body.get("description")) or "",
+            "tags": rules.company_tags(body.get("tags")),
+        }
+        return self._put_company(company_id, changes)
+
+    def _put_company(self, company_id: str, changes: Mapping[str, Any]) -> Row:
+        with self._lock:
+            details = self._records.details(company_id)
+            updated = {**details, **changes}
+            if not updated.get("tags"):
+                updated.pop("tags", None)  # no tags: the property is left out, as on create
+            if updated != details:
+                self._records.put_company(updated, self.clock.tick())
+            return self.get_company_wire(company_id)
+
     def delete_company(self, company_id: str) -> None:
         """Delete a company and its connections (the clock does not move)."""
         self._records.remove_company(company_id, self.clock.now())
@@ -209,8 +243,11 @@ class Store:
         return self._add_connection(company_id, platform, PENDING)
 
     def create_partner_expense_connection(self, company_id: str) -> Row:
-        """The expense-side connection: Linked at once, sourceType Expense, key dfxm."""
-        return self._add_connection(company_id, PLATFORMS[PARTNER_EXPENSE_KEY], LINKED)
+        """The expense-side connection: Linked at once, sourceType Expense, key dfxm; only
+        for a company with a Linked accounting connection and none yet (``rules``)."""
+        with self._lock:
+            rules.partner_expense_allowed(self._records.connections(company_id))
+            return self._add_connection(company_id, PLATFORMS[PARTNER_EXPENSE_KEY], LINKED)
 
     def _add_connection(self, company_id: str, platform: Platform, status: str) -> Row:
         with self._lock:
@@ -229,11 +266,10 @@ class Store:
             return self._views.connection(self._records.put_connection(company_id, row, at))
 
     def unlink(self, company_id: str, connection_id: str) -> Row:
-        """Linked -> Unlinked (data kept). Unlinked stays Unlinked; other statuses are refused."""
+        """Linked -> Unlinked (data kept). Any other status, Unlinked included, is refused:
+        "Only Linked data connections can be unlinked" (Codat's connections guide)."""
         with self._lock:
             row = self._records.connection(company_id, connection_id)
-            if row["status"] == UNLINKED:
-                return self._views.connection(row)
             rules.require_linked(row, "can be unlinked")
             return self._change(company_id, row, self.clock.tick(), {"status": UNLINKED})
 

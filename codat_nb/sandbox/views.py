@@ -66,6 +66,7 @@ class Views:
             COMPANY,
             compile_tags_filter(tags) if tags is not None else None,
             arrays=True,  # dataConnections.status=PendingAuth, as Codat's guide shows
+            queried=self._company_as_queried,
         )
         return self._linked_page(page_of(rows, asked), self._linked_company)
 
@@ -84,8 +85,10 @@ class Views:
         schema: Schema,
         extra: Callable[[Mapping[str, Any]], bool] | None = None,
         arrays: bool = False,
+        queried: Callable[[Row], Row] | None = None,
     ) -> list[Row]:
-        """Filtered, ordered rows, memoised per state version so walking pages costs a slice."""
+        """Filtered, ordered rows, memoised per state version so walking pages costs a slice;
+        ``queried`` gives what the query sees of a row (the row itself by default)."""
         rows = self._listings.get(key)
         if rows is not None:
             self._listings.move_to_end(key)
@@ -97,13 +100,23 @@ class Views:
         if extra is not None:
             rows = [row for row in rows if extra(row)]
         if predicate is not None:
-            rows = [row for row in rows if predicate(row)]
+            seen = queried or (lambda row: row)
+            rows = [row for row in rows if predicate(seen(row))]
         if ordering is not None:
             rows = order_rows(rows, ordering)
         self._listings[key] = rows
         while len(self._listings) > QUERY_CACHE_SIZE:
             self._listings.popitem(last=False)
         return rows
+
+    def _company_as_queried(self, wire: Row) -> Row:
+        """A company whose connections were all deleted has, for the query, no
+        ``dataConnections`` at all (not an empty list), so no condition on them matches:
+        Codat's "companies with no connections" query "will exclude companies that had
+        connections but they were deleted" (its querying guide)."""
+        if wire["dataConnections"] or not self.records.emptied(wire["id"]):
+            return wire
+        return {**wire, "dataConnections": None}
 
     def _linked(self, row: Row) -> Row:
         """``row`` with a fresh one-time link when those are on (else ``row`` itself); rows are

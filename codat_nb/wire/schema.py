@@ -13,7 +13,7 @@ from functools import cached_property
 
 from pydantic.alias_generators import to_snake
 
-from codat_nb.platforms import PLATFORMS
+from codat_nb.platforms import KEYLESS_PLATFORM_NAMES, PLATFORMS
 
 # Kinds of value on the wire.
 TEXT, ENUM, DATETIME, INTEGER = "text", "enum", "datetime", "integer"
@@ -31,7 +31,9 @@ UTC_DATETIME = "datetime64[us, UTC]"
 CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
 SOURCE_TYPES = ("Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown")
 ERROR_STATUSES = ("Active", "Resolved")
-PLATFORM_NAMES = tuple(dict.fromkeys(p.name for p in PLATFORMS.values()))
+PLATFORM_NAMES = tuple(
+    dict.fromkeys([*(p.name for p in PLATFORMS.values()), *KEYLESS_PLATFORM_NAMES])
+)
 PLATFORM_KEYS = tuple(PLATFORMS)
 
 

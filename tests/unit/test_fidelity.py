@@ -34,3 +34,26 @@ def test_every_row_names_a_test_and_each_exists():
             source = next((p for p in candidates if p.is_file()), None)
             assert source is not None, f"{path} (row {cells[0]!r}) does not exist"
             assert re.search(rf"^def {name}\(", source.read_text(), re.M), f"{path}::{name}"
+
+
+def test_choices_and_contradictions_are_stated_with_their_sources():
+    """Issue 21, item 10: the one-time-link default cites both lines of the hosted-link guide,
+    the partner expense shape is marked as the sandbox's own, and every query-language choice
+    is listed with what survives the other answer."""
+    text = FIDELITY.read_text()
+    links = next(cells for cells in rows() if cells[0] == "one-time links")
+    assert "line 88" in links[1] and "line 125" in links[1] and "default is on" in links[2]
+    partner = next(cells for cells in rows() if cells[0] == "partner expense")
+    assert "`dfxm`" in partner[2] and "**the sandbox's own choice**" in partner[2]
+    section = text.split("### The query language: the sandbox's choices")[1].split("\n## ")[0]
+    for choice in (
+        "case of `=`",
+        "case of `~`",
+        "property names",
+        "`&&`",
+        "without a zone",
+        "nulls",
+    ):
+        assert choice in section, choice
+    samples = text.split("## Codat's own samples")[1]
+    assert "test_codat_docs_samples.py" in samples

@@ -32,7 +32,7 @@ EXPECTED = {
         "unlink",
         "delete",
     },
-    "companies": {"list", "iter", "get", "create", "delete"},
+    "companies": {"list", "iter", "get", "create", "update", "replace", "delete"},
 }
 
 

@@ -64,9 +64,10 @@ def is_documented(event_type: str) -> bool:
 
 
 def event_type(change: Change) -> str | None:
-    """The event a change of the store is, or None (a sync, a move Codat sends nothing for)."""
+    """The event a change of the store is, or None (a sync, a company's update: moves Codat
+    documents no event for)."""
     if change.kind is not ChangeKind.CONNECTION_CHANGED:
-        return _BY_KIND[change.kind]
+        return _BY_KIND.get(change.kind)
     if change.status_changed:
         if change.status == LINKED:
             return (

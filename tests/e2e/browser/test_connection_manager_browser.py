@@ -233,6 +233,18 @@ def _linked_connection(sb: Sandbox, avoid: str) -> tuple[dict, dict]:
     raise AssertionError("the demo portfolio has no Linked connection")
 
 
+def _ready_for_partner_expense(sb: Sandbox, avoid: str) -> dict:
+    """A company (not mentioned in ``avoid``) that may get a partner expense connection: a
+    Linked accounting connection and no partner expense one yet (Codat's Expenses guide)."""
+    for company_id in sb.store.company_ids():
+        rows = sb.store.connections_wire(company_id)
+        partner = any(r["sourceType"] == "Expense" for r in rows)
+        linked = any(r["sourceType"] == "Accounting" and r["status"] == "Linked" for r in rows)
+        if company_id not in avoid and linked and not partner:
+            return sb.store.get_company_wire(company_id)
+    raise AssertionError("the demo portfolio has no company ready for a partner expense")
+
+
 def _shown_company(manager: Locator) -> str:
     """The id of the company the manager's table shows (its caption names it)."""
     caption = manager.locator(".codat-nb-datatable-caption code").first.inner_text()
@@ -323,7 +335,7 @@ def test_a_double_click_on_create_creates_one_connection(
     or sent before the button's disabled state came back); only one may create a connection."""
     manager = notebook.manager
     table = manager.locator(".codat-nb-table")
-    company, _ = _linked_connection(demo_sandbox, avoid=table.inner_text())
+    company = _ready_for_partner_expense(demo_sandbox, avoid=table.inner_text())
     manager.locator(".codat-nb-company-search input").fill(company["name"])
     _pick(notebook.page, "company-select", company["name"], f"{company['name']} ({company['id']})")
     with waiting_for(f"the table to show company {company['id']}"):

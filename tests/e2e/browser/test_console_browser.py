@@ -108,13 +108,20 @@ def _open_row_in_manager(tab: ConsoleTab, connection_id: str) -> None:
         card.wait_for()
 
 
-def test_the_console_renders_offline_with_no_errors(tab: ConsoleTab, artifacts) -> None:
+def _connections(sb: Sandbox) -> int:
+    """Every connection of the demo portfolio (what the console's portfolio lists)."""
+    return sum(len(sb.store.connections_wire(company)) for company in sb.store.company_ids())
+
+
+def test_the_console_renders_offline_with_no_errors(
+    tab: ConsoleTab, demo_sandbox: Sandbox, artifacts
+) -> None:
     tab.console.assert_clean(tab.page)
     for label in ("Lost access", "Pending over 7 days", "No sync in 30 days", "Reload portfolio"):
         expect(tab.portfolio.get_by_role("button", name=label)).to_be_visible()
     expect(tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row")).to_have_count(25)
     expect(tab.portfolio.locator(".codat-nb-portfolio-table .codat-nb-page-info")).to_contain_text(
-        "of 1,000"
+        f"of {_connections(demo_sandbox):,}"
     )
     # Button icons come from Voila's own Font Awesome, not a CDN: the glyph has a width.
     icon = tab.portfolio.get_by_role("button", name="Reload portfolio").locator("i.fa")
@@ -133,7 +140,7 @@ def test_a_preset_then_a_row_click_opens_the_company(
         for company in demo_sandbox.store.company_ids()
         for c in demo_sandbox.store.connections_wire(company)
     )
-    expect(summary).to_contain_text(f"{lost:,} of 1,000 connections match")
+    expect(summary).to_contain_text(f"{lost:,} of {_connections(demo_sandbox):,} connections match")
     first = tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row").first
     connection_id = first.get_attribute("data-row-id")
     _open_row_in_manager(tab, connection_id)

@@ -59,6 +59,7 @@ def test_creates_under_429s_each_make_exactly_one_connection(sandbox, client):
     sandbox.faults.retry_after = 0
     before = sandbox.store.request_count
     made = [client.connections.create(company, "gbol").id for _ in range(20)]
+    sandbox.store.link(company, made[0])  # a partner expense needs a Linked accounting one
     made.append(client.connections.create_partner_expense(company).id)
     assert sandbox.store.request_count - before > 21  # some creates were answered 429 first
     assert truth_ids(sandbox, company) == made

@@ -9,6 +9,7 @@ import pytest
 
 import codat_nb
 from codat_nb.wire.models import Company, Connection
+from tests.support import link_accounting
 
 MISSING = str(uuid.UUID(int=1, version=4))
 
@@ -48,9 +49,15 @@ def test_create_get_unlink_delete_lifecycle(sandbox, client, company):
 
 
 def test_create_partner_expense(sandbox, client, company):
+    accounting = link_accounting(sandbox, company)  # Codat: once accounting is authorized
     partner = client.connections.create_partner_expense(company)
     assert (partner.status, partner.source_type) == ("Linked", "Expense")
-    assert [row["id"] for row in sandbox.store.connections_wire(company)] == [partner.id]
+    assert [row["id"] for row in sandbox.store.connections_wire(company)] == [
+        accounting,
+        partner.id,
+    ]
+    with pytest.raises(codat_nb.BadRequestError, match="already has a partner expense"):
+        client.connections.create_partner_expense(company)
 
 
 def test_ids_accept_uuid_objects_and_upper_case(sandbox, client, company):
@@ -73,6 +80,31 @@ def test_companies_operations(sandbox, client):
     assert sandbox.store.company_ids() == []
     with pytest.raises(codat_nb.NotFoundError):
         client.companies.get(made.id)
+
+
+def test_companies_update_and_replace(sandbox, client):
+    made = client.companies.create("Toft stores", description="refurb")
+    updated = client.companies.update(made.id, tags={"region": "uk"})
+    assert (updated.name, updated.description, updated.tags) == (
+        "Toft stores",
+        "refurb",
+        {"region": "uk"},
+    )
+    assert sandbox.store.get_company_wire(made.id)["tags"] == {"region": "uk"}
+    replaced = client.companies.replace(made.id, "New Name")
+    assert (replaced.name, replaced.description, replaced.tags) == ("New Name", "", None)
+    before = sandbox.store.snapshot()
+    for call, error in (
+        (lambda: client.companies.update(made.id), ValueError),
+        (lambda: client.companies.update(made.id, tags={"region": 1}), TypeError),
+        (lambda: client.companies.replace(made.id, " "), ValueError),
+        (lambda: client.companies.update("x", name="y"), ValueError),
+    ):
+        with pytest.raises(error):
+            call()
+    assert sandbox.store.snapshot() == before  # refused before anything was sent
+    with pytest.raises(codat_nb.NotFoundError):
+        client.companies.update(MISSING, name="Nobody")
 
 
 def test_not_found_company_and_connection(client, company):

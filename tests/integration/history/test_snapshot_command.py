@@ -14,6 +14,7 @@ import pytest
 
 from codat_nb.cli.snapshot import EXIT_CODES
 from codat_nb.history import History, HistoryError
+from codat_nb.sandbox import Sandbox
 from tests.support import ROOT
 
 
@@ -35,6 +36,14 @@ def snapshot(*args: str, env: dict[str, str] | None = None) -> Ran:
         env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
     )
     return Ran(result.returncode, result.stdout, result.stderr)
+
+
+def demo_counts() -> str:
+    """What the snapshot says of the demo portfolio: its connections, and the companies that
+    hold one, counted from a demo sandbox of its own."""
+    with Sandbox(seed="demo") as sb:
+        held = [len(sb.store.connections_wire(c)) for c in sb.store.company_ids()]
+    return f"{sum(held):,} connections of {sum(n > 0 for n in held)} companies"
 
 
 @pytest.fixture
@@ -60,7 +69,7 @@ def test_the_daily_job_records_and_reports_what_changed(
 ):
     first = job()
     assert first.code == 0, first.err
-    assert "1,000 connections of 262 companies (the first snapshot)" in first.out
+    assert f"{demo_counts()} (the first snapshot)" in first.out
 
     portfolio = listing()
     lost = portfolio[portfolio["status"] == "Linked"].head(2)
@@ -77,7 +86,7 @@ def test_the_daily_job_records_and_reports_what_changed(
     assert "Linked Deauthorized" in " ".join(second.out.split())
     with store.open() as history:
         table = history.snapshots()
-    assert table["connections"].tolist() == [1_000, 1_000]
+    assert table["connections"].tolist() == [len(listing())] * 2
     assert table["source"].tolist() == [demo_sandbox.url] * 2
 
 
@@ -105,10 +114,11 @@ def test_with_no_credentials_it_records_the_embedded_sandbox(job, store):
 
     assert ran.code == 0, ran.err
     assert "embedded local sandbox" in ran.out
-    assert "recorded 2026-11-01T09:00:00+00:00: 1,000 connections" in ran.out
+    assert f"recorded 2026-11-01T09:00:00+00:00: {demo_counts()}" in ran.out
     with store.open() as history:
         assert history.snapshots()["source"].tolist() == ["embedded sandbox"]
-        assert len(history.at("2026-11-01T09:00:00Z")) == 1_000
+        held = int(demo_counts().split(" connections")[0].replace(",", ""))
+        assert len(history.at("2026-11-01T09:00:00Z")) == held
 
 
 def test_a_job_that_lost_its_credentials_cannot_mix_in_the_demo(job, store):

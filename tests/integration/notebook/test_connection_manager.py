@@ -9,6 +9,7 @@ import pytest
 from codat_nb.exceptions import BadRequestError, NotFoundError, RateLimitError, ServerError
 from codat_nb.notebook import widgets as widgets_module
 from codat_nb.notebook.widgets import ConnectionManager
+from tests.support import link_accounting
 
 CORRELATION_ID = re.compile(r"correlationId: ([0-9a-f]{32})")
 
@@ -231,12 +232,13 @@ def test_a_typed_platform_key_wins_over_the_picker_and_is_cleared(portfolio):
 
 def test_create_partner_expense(portfolio):
     p = portfolio
+    link_accounting(p.sb, p.bakery)  # Codat: once the accounting software is authorized
     mgr = ConnectionManager(p.client, company_id=p.bakery)
     mgr.partner_button.click()
     rows = p.sb.store.connections_wire(p.bakery)
-    assert len(rows) == 2
-    assert (rows[1]["sourceType"], rows[1]["status"]) == ("Expense", "Linked")
-    assert mgr.selected == [rows[1]["id"]]
+    assert len(rows) == 3
+    assert (rows[2]["sourceType"], rows[2]["status"]) == ("Expense", "Linked")
+    assert mgr.selected == [rows[2]["id"]]
     assert "Created Partner Expense connection" in mgr.status_line.value
 
 
@@ -336,13 +338,15 @@ def test_deleting_a_connection_removed_behind_its_back_shows_404_and_stays_usabl
     assert_error_shown(mgr, NotFoundError)
     assert f"Data connection {p.plaid} not found" in mgr.status_line.value
     assert_buttons_usable(mgr)
+    p.sb.store.delete_connection(p.acme, p.partner)  # a company has one partner expense
     mgr.partner_button.click()
-    assert len(p.sb.store.connections_wire(p.acme)) == 4
+    assert len(p.sb.store.connections_wire(p.acme)) == 3
     assert "Created Partner Expense connection" in mgr.status_line.value
 
 
 def test_rate_limited_after_retries_shows_429_changes_nothing_and_recovers(portfolio):
     p = portfolio
+    link_accounting(p.sb, p.bakery)  # a partner expense needs a Linked accounting one
     mgr = ConnectionManager(p.client, company_id=p.bakery)
     p.sb.faults.retry_after = 0
     p.sb.faults.rate_limit_rate = 1.0
@@ -353,7 +357,7 @@ def test_rate_limited_after_retries_shows_429_changes_nothing_and_recovers(portf
     assert_buttons_usable(mgr)
     p.sb.faults.rate_limit_rate = 0.0
     mgr.partner_button.click()
-    assert len(p.sb.store.connections_wire(p.bakery)) == 2
+    assert len(p.sb.store.connections_wire(p.bakery)) == 3
 
 
 def test_an_unknown_platform_key_shows_codats_validation_error(portfolio):
@@ -560,6 +564,7 @@ def test_a_double_click_on_a_create_button_creates_one_connection(
     has finished and enabled the buttons again (tests/browser proves it); it must be ignored."""
     p = portfolio
     double_click_window(3600)
+    link_accounting(p.sb, p.bakery)  # a partner expense needs a Linked accounting one
     mgr = ConnectionManager(p.client, company_id=p.bakery)
     mgr.platform_key_text.value = key or ""
     getattr(mgr, button).click()
@@ -567,7 +572,7 @@ def test_a_double_click_on_a_create_button_creates_one_connection(
     before = (p.sb.store.snapshot(), p.sb.store.request_count)
     getattr(mgr, button).click()
     assert (p.sb.store.snapshot(), p.sb.store.request_count) == before
-    assert len(wire_ids(p.sb, p.bakery)) == 2
+    assert len(wire_ids(p.sb, p.bakery)) == 3
     assert mgr.status_line.value == status
     assert_buttons_usable(mgr)
 
@@ -577,6 +582,7 @@ def test_the_double_click_guard_is_per_button_and_only_after_a_create(
 ):
     p = portfolio
     double_click_window(3600)
+    link_accounting(p.sb, p.bakery)  # a partner expense needs a Linked accounting one
     mgr = ConnectionManager(p.client, company_id=p.bakery)
     mgr.platform_key_text.value = "zzzz"  # Codat refuses it: nothing was created
     mgr.create_button.click()
@@ -585,17 +591,19 @@ def test_the_double_click_guard_is_per_button_and_only_after_a_create(
     mgr.create_button.click()
     mgr.partner_button.click()
     keys = [c["integrationKey"] for c in p.sb.store.connections_wire(p.bakery)]
-    assert keys == ["fztf", "upvr", "dfxm"]
+    assert keys == ["fztf", "gbol", "upvr", "dfxm"]
 
 
 def test_a_deliberate_second_create_goes_through(portfolio, double_click_window):
     p = portfolio
     double_click_window(0)  # the second click comes later than a double click's would
     mgr = ConnectionManager(p.client, company_id=p.bakery)
-    mgr.partner_button.click()
-    mgr.partner_button.click()
+    mgr.platform_key_text.value = "upvr"
+    mgr.create_button.click()
+    mgr.platform_key_text.value = "upvr"
+    mgr.create_button.click()
     rows = p.sb.store.connections_wire(p.bakery)
-    assert [c["sourceType"] for c in rows] == ["Commerce", "Expense", "Expense"]
+    assert [c["sourceType"] for c in rows] == ["Commerce", "Banking", "Banking"]
     assert mgr.selected == [rows[-1]["id"]]
 
 

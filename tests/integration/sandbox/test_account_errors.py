@@ -43,7 +43,8 @@ def test_an_expired_account_answers_every_request_402_payment_required(sandbox, 
         assert item == {
             "message": "Account expired. Learn more at https://docs.codat.io/using-the-api/errors"
         }
-        assert "X-Rate-Limit-Limit" not in response.headers
+        # Codat's every response carries them; an expired account's requests are not charged
+        assert response.headers["X-Rate-Limit-Remaining"] == response.headers["X-Rate-Limit-Limit"]
     assert sandbox.store.snapshot() == before
     unauthenticated = requests.get(f"{sandbox.url}/companies", timeout=30)
     assert unauthenticated.status_code == 401  # authentication still comes first

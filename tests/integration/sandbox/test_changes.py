@@ -120,13 +120,14 @@ def test_every_kind_of_change_reaches_the_listener_whatever_causes_it(otp_demo, 
     assert session.patch(path, json={"status": "Unlinked"}).status_code == 200
     shown = session.get(path).json()
     assert link(shown["linkUrl"]).status_code == 200  # re-linked through a fresh link
+    partner = sb.store.create_partner_expense_connection(company["id"])["id"]
     sb.store.deauthorize(company["id"], connection["id"])
-    sb.store.sync(company["id"], sb.store.create_partner_expense_connection(company["id"])["id"])
+    sb.store.sync(company["id"], partner)
     assert transitions(mirror.take()) == [
         ("CONNECTION_CHANGED", "Linked", "Unlinked"),
         ("CONNECTION_CHANGED", "Unlinked", "Linked"),
-        ("CONNECTION_CHANGED", "Linked", "Deauthorized"),
         ("CONNECTION_CREATED", None, "Linked"),
+        ("CONNECTION_CHANGED", "Linked", "Deauthorized"),
         ("CONNECTION_CHANGED", "Linked", "Linked"),  # a sync: lastSync moves, status stays
     ]
 

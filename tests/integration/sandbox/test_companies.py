@@ -11,8 +11,8 @@ def test_create_get_and_list_a_company(sandbox, session):
     assert response.status_code == 200
     company = response.json()
     assert list(company) == [
-        "id", "name", "description", "redirect", "created", "products", "tags",
-        "ownerUserIds", "referenceSubsidiaryCompanies", "dataConnections",
+        "id", "name", "description", "redirect", "created", "createdByUserName", "products",
+        "tags", "ownerUserIds", "referenceSubsidiaryCompanies", "dataConnections",
     ]  # fmt: skip
     assert company["ownerUserIds"] == []  # "every company response includes" it
     assert company["created"] == "2026-11-01T09:00:00Z"
@@ -24,9 +24,13 @@ def test_create_get_and_list_a_company(sandbox, session):
     assert sandbox.store.list_companies_wire() == [company]
 
 
-def test_description_is_omitted_when_none(sandbox, session):
+def test_a_new_company_is_shaped_as_the_documents_examples(sandbox, session):
+    """The create-company examples ("With no description") of Codat's document: ``description``
+    is ``""`` when none is given, beside ``createdByUserName`` and ``products``."""
     company = session.post(f"{sandbox.url}/companies", json={"name": "Plain Ltd"}).json()
-    assert "description" not in company and "lastSync" not in company and "tags" not in company
+    assert company["description"] == ""
+    assert company["createdByUserName"] == "Sandbox User" and company["products"] == ["expenses"]
+    assert "lastSync" not in company and "tags" not in company
 
 
 def test_company_carries_connections_and_latest_last_sync(sandbox, session):
@@ -162,3 +166,82 @@ def test_companies_query_on_their_connections_status(demo_sandbox, demo_session,
         item_id="pageSize",
         service="ClientsApi",
     )
+
+
+NO_CONNECTIONS = " && ".join(
+    f"dataConnections.status!={s}" for s in ("PendingAuth", "Linked", "Deauthorized", "Unlinked")
+)
+
+
+def test_companies_whose_connections_were_deleted_are_not_companies_with_no_connections(
+    sandbox, session
+):
+    """Codat's querying guide: the "companies with no connections" query "will exclude
+    companies that had connections but they were deleted"."""
+    never = sandbox.store.create_company("Never Connected Ltd")["id"]
+    emptied = sandbox.store.create_company("Emptied Ltd")["id"]
+    kept = sandbox.store.create_company("Still Connected Ltd")["id"]
+    for company in (emptied, kept):
+        sandbox.store.create_connection(company, "gbol")
+    sandbox.store.create_connection(kept, "qhyg")
+    gone = sandbox.store.connections_wire(emptied)[0]["id"]
+    session.delete(f"{sandbox.url}/companies/{emptied}/connections/{gone}").raise_for_status()
+    session.delete(
+        f"{sandbox.url}/companies/{kept}/connections/{sandbox.store.connections_wire(kept)[0]['id']}"
+    ).raise_for_status()
+
+    def ids(query: str) -> list[str]:
+        body = session.get(f"{sandbox.url}/companies", params={"query": query, "pageSize": 100})
+        return [c["id"] for c in body.json()["results"]]
+
+    assert ids(NO_CONNECTIONS) == [never]
+    assert ids("dataConnections.status=PendingAuth") == [kept]
+    listed = session.get(f"{sandbox.url}/companies/{emptied}").json()
+    assert listed["dataConnections"] == []  # the listing itself shows no connection
+
+
+def test_update_company_changes_only_what_is_given(sandbox, session, expect_error):
+    """PATCH /companies/{companyId}: "If any of the fields provided are null or not provided,
+    they won't be included in the update" (the document); empty tags remove them (Codat's
+    managing-companies guide)."""
+    body = {"name": "Toft stores", "description": "refurb", "tags": {"region": "uk"}}
+    made = session.post(f"{sandbox.url}/companies", json=body).json()
+    url = f"{sandbox.url}/companies/{made['id']}"
+    updated = session.patch(url, json={"tags": {"uid": "cust_1", "region": "us"}, "name": None})
+    assert updated.status_code == 200
+    company = updated.json()
+    assert (company["name"], company["description"]) == ("Toft stores", "refurb")
+    assert company["tags"] == {"uid": "cust_1", "region": "us"}
+    assert session.get(url).json() == company
+    renamed = session.patch(url, json={"name": "Toft (Stores)[2]"}).json()
+    assert renamed["name"] == "Toft Stores2" and renamed["tags"] == company["tags"]
+    assert "tags" not in session.patch(url, json={"tags": {}}).json()
+    before = sandbox.store.snapshot()
+    expect_error(session.patch(url), 400, item_id="body")  # no body at all: say so
+    expect_error(
+        session.patch(url, json={"tags": {"x" * 28: "v"}}), 400, item_id="tags." + "x" * 28
+    )
+    expect_error(session.patch(url, json={"name": "()"}), 400, item_id="name")
+    assert sandbox.store.snapshot() == before
+    expect_error(session.patch(f"{sandbox.url}/companies/{MISSING}", json={}), 404)
+
+
+def test_replace_company_replaces_name_description_and_tags(sandbox, session, expect_error):
+    """PUT /companies/{companyId} "will replace existing values even if new values haven't
+    been defined in the payload" (the document); ``name`` is required."""
+    body = {"name": "Toft stores", "description": "refurb", "tags": {"region": "uk"}}
+    made = session.post(f"{sandbox.url}/companies", json=body).json()
+    sandbox.store.create_connection(made["id"], "gbol")
+    url = f"{sandbox.url}/companies/{made['id']}"
+    replaced = session.put(url, json={"name": "New Name"})
+    assert replaced.status_code == 200
+    company = replaced.json()
+    assert (company["name"], company["description"]) == ("New Name", "")
+    assert "tags" not in company
+    assert [c["id"] for c in company["dataConnections"]] == [
+        c["id"] for c in made["dataConnections"] + sandbox.store.connections_wire(made["id"])
+    ]
+    assert (company["created"], company["redirect"]) == (made["created"], made["redirect"])
+    before = sandbox.store.snapshot()
+    expect_error(session.put(url, json={"description": "no name"}), 400, item_id="name")
+    assert sandbox.store.snapshot() == before

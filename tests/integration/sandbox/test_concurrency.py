@@ -38,6 +38,8 @@ def test_eight_threads_mixed_requests_lose_and_double_nothing(unlimited_sandbox,
                 )
                 if r.status_code == 200:
                     created[n].append((cid, r.json()["id"]))
+                elif r.status_code == 400 and "partner expense" in r.text:
+                    continue  # one per company, after a Linked accounting connection
             else:
                 r = session.get(base, params={"pageSize": 7, "query": "status=Linked"})
             if r.status_code != 200:

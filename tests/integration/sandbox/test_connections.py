@@ -7,6 +7,7 @@ import requests
 
 from codat_nb.platforms import PLATFORMS
 from codat_nb.sandbox.rules import RuleViolation
+from tests.support import link_accounting
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -79,6 +80,7 @@ def test_company_redirect_page_lists_connections(sandbox, session):
 
 def test_partner_expense_connection_is_linked_at_once(sandbox, session):
     cid = make_company(sandbox, session)
+    link_accounting(sandbox, cid)
     url = f"{sandbox.url}/companies/{cid}/sync/expenses/connections/partnerExpense"
     response = session.post(url)
     assert response.status_code == 200
@@ -110,8 +112,6 @@ def test_unlink_linked_connection(sandbox, session):
     assert response.status_code == 200
     assert response.json()["status"] == "Unlinked"
     assert response.json()["lastSync"]  # data kept
-    again = session.patch(connections_url(sandbox, cid, conn["id"]), json={"status": "Unlinked"})
-    assert again.status_code == 200 and again.json() == response.json()
     relinked = sandbox.store.link(cid, conn["id"])  # Unlinked -> Linked by authorizing again
     assert relinked["status"] == "Linked"
 
@@ -123,6 +123,23 @@ def test_unlink_pending_connection_is_refused(sandbox, session, expect_error):
     response = session.patch(connections_url(sandbox, cid, conn["id"]), json={"status": "Unlinked"})
     body = expect_error(response, 400, item_id="status")
     assert "PendingAuth" in body["validation"]["errors"][0]["message"]
+    assert sandbox.store.snapshot() == before
+
+
+def test_only_a_linked_connection_can_be_unlinked(sandbox, session, expect_error):
+    """Codat: "Only Linked data connections can be unlinked" (docs/core-concepts/connections.md): an
+    Unlinked one is refused as a PendingAuth one is, and so is a Deauthorized one."""
+    cid = make_company(sandbox, session)
+    unlinked = link_accounting(sandbox, cid)
+    sandbox.store.unlink(cid, unlinked)
+    revoked = link_accounting(sandbox, cid, "qhyg")
+    sandbox.store.deauthorize(cid, revoked)
+    before = sandbox.store.snapshot()
+    for connection_id, status in ((unlinked, "Unlinked"), (revoked, "Deauthorized")):
+        url = connections_url(sandbox, cid, connection_id)
+        body = expect_error(session.patch(url, json={"status": "Unlinked"}), 400, item_id="status")
+        message = body["validation"]["errors"][0]["message"]
+        assert message == f"only a Linked connection can be unlinked; this one is {status}"
     assert sandbox.store.snapshot() == before
 
 
@@ -163,9 +180,9 @@ def test_deauthorize_helper_refuses_connections_without_access(sandbox, session)
     """PendingAuth never had access, Unlinked gave it up, Deauthorized already lost it."""
     cid = make_company(sandbox, session)
     pending = sandbox.store.create_connection(cid, "gbol")["id"]
-    unlinked = sandbox.store.create_partner_expense_connection(cid)["id"]
+    unlinked = link_accounting(sandbox, cid, "qhyg")
     sandbox.store.unlink(cid, unlinked)
-    revoked = sandbox.store.create_partner_expense_connection(cid)["id"]
+    revoked = link_accounting(sandbox, cid, "akxx")
     sandbox.store.deauthorize(cid, revoked)
     before = sandbox.store.snapshot()
     for conn, status in (
@@ -250,6 +267,19 @@ def test_uppercase_ids_are_accepted(sandbox, session):
     assert got.status_code == 200 and got.json() == conn
 
 
+def test_the_authorization_scheme_is_case_insensitive(sandbox):
+    """RFC 9110 (section 11.1): the scheme is case-insensitive, and one or more spaces part it
+    from the credentials; the credentials themselves are compared exactly."""
+    credentials = sandbox.auth_header.split(" ", 1)[1]
+    url = f"{sandbox.url}/companies"
+    for scheme in ("basic", "BASIC", "bAsIc"):
+        for gap in (" ", "  "):
+            response = requests.get(url, headers={"Authorization": f"{scheme}{gap}{credentials}"})
+            assert response.status_code == 200, (scheme, gap, response.text)
+    swapped = credentials.swapcase()
+    assert requests.get(url, headers={"Authorization": f"Basic {swapped}"}).status_code == 401
+
+
 def test_auth_is_required_and_exact(sandbox, expect_error):
     url = f"{sandbox.url}/companies"
     for headers in (
@@ -258,6 +288,8 @@ def test_auth_is_required_and_exact(sandbox, expect_error):
         {"Authorization": "Basic d3Jvbmc="},
         {"Authorization": f"Bearer {sandbox.api_key}"},
         {"Authorization": sandbox.auth_header + "x"},
+        {"Authorization": "Basic"},
+        {"Authorization": "Basicx " + sandbox.auth_header.split(" ", 1)[1]},
     ):
         body = expect_error(requests.get(url, headers=headers), 401, contains="Unauthorized")
         assert sandbox.api_key not in str(body)
@@ -271,27 +303,69 @@ def test_unknown_path_is_404_and_wrong_method_is_405(sandbox, session, expect_er
     response = session.put(connections_url(sandbox, cid))
     expect_error(response, 405)
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
-    expect_error(session.put(f"{sandbox.url}/companies/{cid}", json={"name": "x"}), 405)
+    expect_error(session.post(f"{sandbox.url}/companies/{cid}", json={"name": "x"}), 405)
     expect_error(
         session.get(f"{sandbox.url}/companies/{cid}/sync/expenses/connections/partnerExpense"), 405
     )
 
 
-def test_every_authenticated_response_has_rate_limit_headers(sandbox, session):
+def test_routes_codat_has_but_the_sandbox_does_not_serve_say_so(sandbox, session, expect_error):
+    """Each operation of Codat's Platform API and Sync for Expenses documents that the sandbox
+    does not serve answers a 404 saying so (not "No company was found"), and changes nothing."""
+    from codat_nb.sandbox.unserved import DOCUMENTED
+
+    cid = make_company(sandbox, session)
+    before = sandbox.store.snapshot()
+    asked = 0
+    for document, paths in DOCUMENTED.items():
+        for path, methods in paths.items():
+            concrete = path.format(
+                companyId=cid,
+                connectionId=MISSING,
+                **{name: "x1" for name in ("productIdentifier", "dataType", "datasetId",
+                   "webhookId", "platformKey", "apiKeyId", "pushOperationKey", "syncId",
+                   "transactionId", "customDataIdentifier")},
+            )  # fmt: skip
+            for method in methods.split():
+                if _served(method, concrete):  # a route added since (the webhooks', say)
+                    continue
+                response = session.request(method, sandbox.url + concrete, json={})
+                body = expect_error(response, 404, contains="The sandbox does not serve")
+                assert f"{method} {path} (Codat's {document} has it)" in body["error"]
+                asked += 1
+    assert asked >= 50  # of the 54 the two documents have beyond companies and connections
+    assert sandbox.store.snapshot() == before
+    other = expect_error(session.get(f"{sandbox.url}/companies/{cid}/data/invoices"), 404)
+    assert other["error"].startswith("No resource found at GET")  # not Codat's Platform API
+
+
+def _served(method: str, path: str) -> bool:
+    from werkzeug.exceptions import HTTPException
+
+    from codat_nb.sandbox.routes import URLS
+
+    try:
+        URLS.bind("sandbox").match(path, method)
+    except HTTPException:
+        return False
+    return True
+
+
+def test_every_response_has_rate_limit_headers(sandbox, session):
+    """Codat: "Every response from our API includes" them (docs/using-the-api/rate-limits.md): a 401
+    too, which is charged to no quota, and a 402 (test_account_errors)."""
     responses = [
         session.get(f"{sandbox.url}/companies"),
         session.get(f"{sandbox.url}/nowhere"),
         requests.get(f"{sandbox.url}/companies"),  # no credentials: not charged to any quota
         session.get(f"{sandbox.url}/companies"),
     ]
-    charged = [responses[i] for i in (0, 1, 3)]
-    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in charged]
-    assert remaining == [999, 998, 997]  # no active connected company: 1,000 x (1 + 0)
-    for r in charged:
+    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses]
+    assert remaining == [999, 998, 998, 997]  # no active connected company: 1,000 x (1 + 0)
+    for r in responses:
         assert r.headers["X-Rate-Limit-Limit"] == "1000"
         assert r.headers["X-Rate-Limit-Reset"] == "2026-11-02T00:00:00Z"
     assert responses[2].status_code == 401
-    assert "X-Rate-Limit-Remaining" not in responses[2].headers
 
 
 def test_request_count_counts_api_requests_only(sandbox, session):
@@ -319,3 +393,87 @@ def test_store_helpers_raise_key_error_for_unknown_ids(sandbox):
     ):
         with pytest.raises(KeyError, match=MISSING):
             call()
+
+
+def test_a_partner_expense_connection_follows_codats_expenses_guide(sandbox, session, expect_error):
+    """docs/expenses/configure-customer.md: created "once your customer has authorized access
+    to their accounting software", one per company; a second is refused naming the first
+    (the sandbox's choice: Codat does not say), and after deleting it a new one can be made."""
+    cid = make_company(sandbox, session)
+    url = f"{sandbox.url}/companies/{cid}/sync/expenses/connections/partnerExpense"
+    pending = sandbox.store.create_connection(cid, "gbol")["id"]
+    sandbox.store.create_connection(cid, "suuo")  # banking does not count
+    before = sandbox.store.snapshot()
+    body = expect_error(session.post(url), 400, item_id="dataConnections")
+    assert "no Linked accounting connection" in body["error"]
+    assert sandbox.store.snapshot() == before
+    sandbox.store.link(cid, pending)
+    first = session.post(url)
+    assert first.status_code == 200 and first.json()["status"] == "Linked"
+    before = sandbox.store.snapshot()
+    body = expect_error(session.post(url), 400, item_id="dataConnections")
+    assert first.json()["id"] in body["error"] and "already has" in body["error"]
+    assert sandbox.store.snapshot() == before
+    session.delete(connections_url(sandbox, cid, first.json()["id"])).raise_for_status()
+    again = session.post(url)
+    assert again.status_code == 200 and again.json()["id"] != first.json()["id"]
+
+
+#: Every platform key Codat's documentation uses, with the file (codatio/codat-docs) that does.
+DOCUMENTED_KEYS = {
+    "docs/integrations/accounting/overview.md": (
+        "trji rqwd qudb pbbf fbrh vxvy pdvj akxx pqsw qhyg ndsk jcrp hbql tgff knfz mqjo pbtz "
+        "rvam gbol rwuv"
+    ),
+    "docs/integrations/banking/overview.md": "suuo upvr",
+    "docs/integrations/commerce/overview.md": (
+        "qkdj vqzp fqly aiwb ldgh lrhd ltes lqai fztf zsth xcwv exgd yzth ltpp ugxp"
+    ),
+    "docs/bank-feeds/create-account.md": "hcws akxx gbol fbrh olpr",
+}
+
+
+@pytest.mark.parametrize(
+    "key", sorted({k for keys in DOCUMENTED_KEYS.values() for k in keys.split()})
+)
+def test_every_documented_platform_key_can_be_connected(sandbox, session, key):
+    cid = make_company(sandbox, session)
+    response = session.post(connections_url(sandbox, cid), json={"platformKey": key})
+    assert response.status_code == 200, response.text
+    assert response.json()["integrationKey"] == key
+    assert response.json()["platformName"] == PLATFORMS[key].name
+
+
+def test_bank_feed_keys_answer_as_codats_setup_guides_show(sandbox, session):
+    """QBO Bank Feeds (``hcws``) and Sage Bank Feeds (``olpr``): the answers in
+    docs/integrations/bank-feeds/{qbo,sage}-bank-feeds/*-setup.md."""
+    cid = make_company(sandbox, session)
+    for key, name in (("hcws", "QuickBooks Online Bank Feeds"), ("olpr", "SageBankFeed")):
+        made = session.post(connections_url(sandbox, cid), json={"platformKey": key}).json()
+        assert (made["platformName"], made["sourceType"], made["status"]) == (
+            name,
+            "BankFeed",
+            "PendingAuth",
+        )
+
+
+def test_the_demo_covers_every_documented_value(demo_sandbox, demo_session):
+    """Every sourceType, status and error status of Codat's document appears in the demo, over
+    HTTP; and no company has a partner expense connection without its accounting software ever
+    authorized (docs/expenses/configure-customer.md)."""
+    from codat_nb.wire.schema import CONNECTION_STATUSES, ERROR_STATUSES, SOURCE_TYPES
+
+    page = demo_session.get(f"{demo_sandbox.url}/companies", params={"pageSize": 5000}).json()
+    rows = [row for company in page["results"] for row in company["dataConnections"]]
+    assert {row["sourceType"] for row in rows} == set(SOURCE_TYPES)
+    assert {row["status"] for row in rows} == set(CONNECTION_STATUSES)
+    errors = [e for row in rows for e in row.get("dataConnectionErrors") or []]
+    assert {e["status"] for e in errors} == set(ERROR_STATUSES)
+    assert all(e["resolvedOnUtc"] > e["erroredOnUtc"] for e in errors if e["status"] == "Resolved")
+    for company in page["results"]:
+        rows = company["dataConnections"]
+        if any(row["sourceType"] == "Expense" for row in rows):
+            accounting = [  # an older one may be Unknown
+                row["status"] for row in rows if row["sourceType"] in ("Accounting", "Unknown")
+            ]
+            assert set(accounting) - {"PendingAuth"}, company["id"]

@@ -25,7 +25,8 @@ CASES = {
     "auth garbled base64": (401, "GET", CONNS, {"auth": "Basic !!!not-base64!!!"}),
     "auth bearer scheme": (401, "GET", CONNS, {"auth": "Bearer sandbox-api-key-0001"}),
     "auth raw key no scheme": (401, "GET", CONNS, {"auth": "sandbox-api-key-0001"}),
-    "auth lowercase scheme": (401, "GET", CONNS, {"auth": "basic c2FuZGJveC1hcGkta2V5LTAwMDE="}),
+    "auth scheme alone": (401, "GET", CONNS, {"auth": "Basic"}),
+    "auth lowercase key": (401, "GET", CONNS, {"auth": "basic C2FUZGJVEC1HCGKTA2V5LTAWMDE="}),
     "auth wrong key": (401, "GET", CONNS, {"auth": "Basic d3Jvbmc="}),
     "auth non-ascii bytes": (
         401,

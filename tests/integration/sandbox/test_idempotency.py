@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import requests
 
+from tests.support import link_accounting
+
 KEY = "6b0b1a2c-3d4e-4f50-8a6b-7c8d9e0f1a2b"
 
 
@@ -129,7 +131,7 @@ def test_a_dropped_answer_was_applied_and_the_same_key_returns_it(sandbox, sessi
 
 def test_unlink_replays_too_and_gets_ignore_the_header(sandbox, session):
     cid = company(sandbox)
-    row = sandbox.store.create_partner_expense_connection(cid)
+    row = {"id": link_accounting(sandbox, cid)}
     url = f"{sandbox.url}/companies/{cid}/connections/{row['id']}"
     first = session.patch(url, json={"status": "Unlinked"}, headers={"Idempotency-Key": KEY})
     again = session.patch(url, json={"status": "Unlinked"}, headers={"Idempotency-Key": KEY})

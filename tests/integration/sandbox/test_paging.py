@@ -176,3 +176,30 @@ def test_max_page_size_serves_fewer_rows_while_echoing_the_page_size(sandbox, se
     assert companies["pageSize"] == 3 and len(companies["results"]) == 1  # one company
     sandbox.faults.max_page_size = None
     assert len(session.get(url, params={"pageSize": 3}).json()["results"]) == 3
+
+
+def test_query_argument_names_are_matched_case_insensitively(sandbox, session, company):
+    """ASP.NET binds query arguments whatever their case; Codat's own guide writes
+    ``orderby=-modifiedDate`` (docs/using-the-api/ordering-results.md). The links carry the
+    documented names; a look-alike letter (the long s, which ``str.upper`` makes an ``S``) does
+    not make the argument."""
+    ids = fill(sandbox, company, 5)
+    for link_id in ids[:2]:
+        sandbox.store.link(company, link_id)
+    url = f"{sandbox.url}/companies/{company}/connections"
+    page = session.get(url, params={"PAGESIZE": 2, "Page": 2, "orderby": "-created"}).json()
+    assert (page["pageNumber"], page["pageSize"], page["totalResults"]) == (2, 2, 5)
+    newest_first = [
+        c["id"]
+        for c in sorted(
+            sandbox.store.connections_wire(company), key=lambda c: c["created"], reverse=True
+        )
+    ]
+    assert [c["id"] for c in page["results"]] == newest_first[2:4]
+    assert page["_links"]["next"]["href"].endswith("?page=3&pageSize=2&orderBy=-created")
+    queried = session.get(url, params={"QUERY": "status=Linked", "pagesize": 5}).json()
+    assert sorted(c["id"] for c in queried["results"]) == sorted(ids[:2])
+    lookalike = session.get(url, params={"page\u017fize": 1}).json()  # not pageSize: ignored
+    assert lookalike["pageSize"] == 100
+    twice = session.get(url, params=[("pageSize", 1), ("PageSize", 2)])
+    assert twice.status_code == 400 and "give pageSize once" in twice.text

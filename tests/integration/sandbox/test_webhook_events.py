@@ -120,6 +120,8 @@ def test_syncs_and_refused_changes_send_nothing(sandbox, session, receiver):
     assert session.patch(url, json={"status": "Linked"}).status_code == 400  # refused
     with pytest.raises(RuleViolation, match="no link flow to fail"):
         sandbox.store.fail_link(company, connection)
+    renamed = session.patch(f"{sandbox.url}/companies/{company}", json={"name": "Quieter Ltd"})
+    assert renamed.status_code == 200  # Codat documents no event for a company's update
     checked(sandbox, receiver, consumer)
     assert len(receiver.received) == before
 
