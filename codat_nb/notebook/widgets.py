@@ -26,6 +26,7 @@ from codat_nb.exceptions import CodatError
 from codat_nb.notebook.confirmation import Action, Pending
 from codat_nb.notebook.connection_browser import FAILED, ConnectionBrowser, handler
 from codat_nb.notebook.controls import describe_error, plural
+from codat_nb.notebook.display import link_html
 from codat_nb.notebook.links import (
     RELINKABLE,
     download_html,
@@ -294,12 +295,7 @@ def _created_message(conn: Connection) -> str:
         f"({escape(conn.status)})."
     )
     if conn.status == "PendingAuth":
-        url = escape(conn.link_url, quote=True)
-        message += (
-            f' Send the customer its <a href="{url}" target="_blank" '
-            'rel="noopener noreferrer" style="color:#1565c0;text-decoration:underline">'
-            "link URL</a>."
-        )
+        message += f" Send the customer its link URL: {link_html(conn.link_url)}."
     return message
 
 
