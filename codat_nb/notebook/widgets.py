@@ -217,19 +217,15 @@ class ConnectionManager(ConnectionBrowser):
     # ------------------------------------------------------- unlink and delete (confirmed)
     @handler
     def _on_unlink(self, _button: widgets.Button) -> None:
-        targets = self._selected_rows(("Linked",))
-        skipped = len(self.selected) - len(targets)
-        note = (
-            f" {skipped} selected connection{'s are' if skipped != 1 else ' is'} not Linked "
-            "and will be left alone."
-            if skipped
-            else ""
-        )
+        """Ask to unlink the selected Linked connections; the others are named as left alone
+        (Codat unlinks only Linked ones, and refuses the rest)."""
+        selected = self._selected_rows()
+        linked = (selected["status"].astype("string") == "Linked").fillna(False)
         self._ask(
             "unlink",
-            targets,
-            "Unlink {n}? Codat keeps their data and the customer can re-authorize them later."
-            + note,
+            selected[linked],
+            "Unlink {n}? Codat keeps their data and the customer can re-authorize them later.",
+            _left_alone(selected[~linked]),
         )
 
     @handler
@@ -241,11 +237,14 @@ class ConnectionManager(ConnectionBrowser):
             "gone for good.",
         )
 
-    def _ask(self, action: Action, targets: pd.DataFrame, question: str) -> None:
+    def _ask(
+        self, action: Action, targets: pd.DataFrame, question: str, left_alone: str = ""
+    ) -> None:
         if targets.empty or self.company_id is None:
-            self._say("Select a connection first.", "error")
+            problem = f"Nothing to {action}." if left_alone else "Select a connection first."
+            self._say(problem + left_alone, "error")
             return
-        pending = self.confirm_box.ask(action, self.company_id, targets, question)
+        pending = self.confirm_box.ask(action, self.company_id, targets, question, left_alone)
         self._say(f"Confirm or cancel: {action} {pending.count}.", "info")
 
     @handler
@@ -321,4 +320,20 @@ def _outcome_message(
             f"<code>{escape(i)}</code>: {describe_error(err)}" for i, err in failed
         )
         message += f" Failed: {problems}"
-    return message
+    return message + pending.left_alone
+
+
+def _left_alone(rows: pd.DataFrame) -> str:
+    """The selected connections an unlink skips, each with its status, and why (HTML)."""
+    if rows.empty:
+        return ""
+    items = ", ".join(
+        f"{escape(str(platform))} <code>{escape(str(cid))}</code> ({escape(str(status))})"
+        for cid, platform, status in zip(
+            rows["id"], rows["platform_name"], rows["status"], strict=True
+        )
+    )
+    return (
+        f' <span class="codat-nb-left-alone">Left alone: {items}: only Linked connections '
+        "can be unlinked (Codat refuses the others).</span>"
+    )
