@@ -25,7 +25,7 @@ import pandas as pd
 from codat_nb.exceptions import CodatError
 from codat_nb.notebook.confirmation import Action, Pending
 from codat_nb.notebook.connection_browser import FAILED, ConnectionBrowser, handler
-from codat_nb.notebook.controls import describe_error, plural
+from codat_nb.notebook.controls import describe_error, plural, sentence
 from codat_nb.notebook.display import link_html
 from codat_nb.notebook.links import (
     RELINKABLE,
@@ -52,14 +52,20 @@ class ConnectionManager(ConnectionBrowser):
 
     ``client`` is a ``codat_nb.CodatClient``; ``company_id`` preselects a company. Shown by
     ``display(mgr)`` or as the last expression of a cell. ``page_size`` rows show at a time
-    (the table pages through the rest); ``last_error`` holds the latest API error for a closer
-    look (``display(mgr.last_error)``).
+    (the table pages through the rest); ``companies``, a frame ``client.companies.list()``
+    returned, saves the first listing (**Refresh** lists again); ``last_error`` holds the
+    latest API error for a closer look (``display(mgr.last_error)``).
     """
 
     def __init__(
-        self, client: CodatClient, company_id: str | None = None, *, page_size: int = 25
+        self,
+        client: CodatClient,
+        company_id: str | None = None,
+        *,
+        page_size: int = 25,
+        companies: pd.DataFrame | None = None,
     ) -> None:
-        super().__init__(client, company_id, page_size=page_size)
+        super().__init__(client, company_id, page_size=page_size, companies=companies)
         self._last_create: tuple[widgets.Button, float] | None = None  # (button, when it ended)
         for button, on_click in (
             (self.refresh_button, self._on_refresh),
@@ -99,8 +105,10 @@ class ConnectionManager(ConnectionBrowser):
         if self.company_id is not None and self._refresh_connections():
             self._show_details(force=True)
             self._say(
-                f"Refreshed: {len(self.connections)} connections of "
-                f"{escape(self._company_name())}.",
+                sentence(
+                    f"Refreshed: {len(self.connections)} connections of "
+                    f"{escape(self.company_name())}"
+                ),
                 "info",
             )
 
@@ -187,7 +195,7 @@ class ConnectionManager(ConnectionBrowser):
 
     def _export_frame(self) -> pd.DataFrame:
         frame: pd.DataFrame = self._selected_rows().assign(
-            company_id=self.company_id, company_name=self._company_name()
+            company_id=self.company_id, company_name=self.company_name()
         )
         return frame
 
