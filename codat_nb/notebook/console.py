@@ -10,8 +10,11 @@ out: the page acts with the credentials the console was started with.
 A cold kernel (start, imports) was most of a first screen's wait, so the console keeps one
 kernel heated ahead of the next visit (Voila's ``preheat_kernel``): it has started, imported
 everything and built the page's widgets, then waits for the visit (``wait_for_request``) before
-listing the portfolio, so the rows are never older than the visit. Once a visit takes it, the
-next one is heated after ``REFILL_DELAY_S``, so it does not compete with the page being drawn.
+listing the portfolio, so the rows are never older than the visit. The listing runs just after
+the page's cell has ended: Voila sends the rest of the page (its scripts) as soon as the cell
+ends, so the browser loads them while the kernel lists, and asks for the widgets' state once
+the listing is done. Once a visit takes the kernel, the next one is heated after
+``REFILL_DELAY_S``, so it does not compete with the page being drawn.
 The URL is announced once the first kernel is heated (it says so by creating the file
 ``HEATED_ENV`` names), or after ``HEAT_WAIT_S`` at the latest: the first visit is then as
 quick as the next ones.
@@ -19,6 +22,7 @@ quick as the next ones.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
@@ -75,8 +79,19 @@ def page(page_size: int = 25) -> PortfolioView:
     source = DEMO_SOURCE if os.environ.get(DEMO_ENV) == "1" else None
     view = PortfolioView(client, page_size=page_size, source=source, load=False)
     _wait_for_the_visit()
-    view.reload()
+    _after_the_cell(view.reload)
     return view
+
+
+def _after_the_cell(call: Callable[[], None]) -> None:
+    """Run ``call`` once the running cell has ended (on the kernel's event loop), or now
+    outside a kernel."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        call()
+    else:
+        loop.call_soon(call)
 
 
 def _wait_for_the_visit() -> None:

@@ -3,16 +3,12 @@
 The page says what it is (its title), where its rows come from and when (the banner: the demo
 sandbox when no key is set, with the server time of the listing), why the portfolio counts
 fewer companies than the company picker (companies with no connections), shows no empty
-company panel before a choice, and brings the company a row click opens into view. The
-10,000-connection portfolio's first screen is timed and recorded
-(``artifacts/browser/console_first_screen.json``, docs/benchmarks.md), not asserted: the
-machine is shared.
+company panel before a choice, and brings the company a row click opens into view. (The
+first screen's time: test_console_first_screen.py.)
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -150,35 +146,3 @@ def test_open_a_company_offers_every_company_and_says_how_many_have_none(
         tab.console.assert_clean(tab.page)
     finally:
         context.close()
-
-
-def test_ten_thousand_connections_first_screen(
-    browser, big_console_server: ConsolePage, artifacts
-) -> None:
-    """Measured, not asserted: milliseconds from navigation start to the first rows, in
-    Chromium at 1366x900, for a visit to a console whose next kernel is heated (a new kernel
-    lists the portfolio at the visit and renders one page)."""
-    started = time.perf_counter()
-    context, tab, shown_at = open_console(browser, big_console_server.url, LAPTOP)
-    wall = time.perf_counter() - started
-    try:
-        expect(
-            tab.portfolio.locator(".codat-nb-portfolio-table .codat-nb-page-info")
-        ).to_contain_text("of 10,000")
-        expect(tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row")).to_have_count(25)
-        expect(tab.portfolio.locator(".codat-nb-banner .codat-nb-listed")).to_contain_text(
-            "10,000 connections of 2,000 companies."
-        )
-        rows_in_dom = tab.page.locator("tr.codat-nb-row").count()
-        tab.console.assert_clean(tab.page)
-        tab.page.screenshot(path=str(artifacts / "console_10k.png"))
-    finally:
-        context.close()
-    result = {
-        "connections": 10_000,
-        "first_rows_ms_after_navigation_start": round(shown_at),
-        "wall_seconds_goto_to_first_rows": round(wall, 2),
-        "table_rows_in_dom": rows_in_dom,
-    }
-    (artifacts / "console_first_screen.json").write_text(json.dumps(result, indent=2))
-    print(f"10,000-connection console, first screen: {result}")
