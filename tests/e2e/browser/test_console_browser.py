@@ -59,10 +59,13 @@ def _filter_to_company(tab: ConsoleTab, name: str) -> None:
 
 
 def _open_row_in_manager(tab: ConsoleTab, connection_id: str) -> None:
-    """Click a portfolio row; wait until the manager shows that connection's card."""
+    """Click a portfolio row; wait until the manager shows that connection selected and its
+    card. (The portfolio row's own selection lasts only until the kernel has opened it, so
+    that clicking it again opens it again: not a state to wait for.)"""
     table = tab.portfolio.locator(".codat-nb-portfolio-table")
     row(table, connection_id).click()
-    expect(row(table, connection_id)).to_have_attribute("aria-selected", "true")
+    opened = row(tab.manager.locator(".codat-nb-table"), connection_id)
+    expect(opened).to_have_attribute("aria-selected", "true")
     card = tab.manager.locator(
         ".codat-nb-details .codat-nb-connection-card", has_text=connection_id
     )
