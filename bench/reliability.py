@@ -8,8 +8,15 @@
    that is neither is a silent wrong answer, the thing that must never happen.
 3. The issue's exact case: one already-fetched row deleted and one created while the walk is on
    page 2 (page size 50, 300 rows), five times.
+4. Crafted sequences (issue 21), 100 rows in pages of 50, changes made between two reads:
+   a. the review's four changes, by platformName: after page 1 a row of page 1 deleted and one
+      created past the boundary; after page 2 the row that slid onto page 1 deleted and one
+      created before the boundary (before: 10 of 10 silently wrong);
+   b. a row changing place, by status: after page 1 a Linked row of page 1 deleted, a
+      PendingAuth row linked (it moves before the boundary), one created (after it). What the
+      default check cannot see (README); consistency="verified" walks until two walks agree.
 
-    python -m bench.reliability [--weather-runs 20] [--churn-runs 30]
+    python -m bench.reliability [--weather-runs 20] [--churn-runs 30] [--crafted-runs 10]
 """
 
 from __future__ import annotations
@@ -119,7 +126,7 @@ def _one_case() -> dict[str, bool]:
             frame = client.connections.list(company, page_size=50, concurrency=1)
         return {
             "correct": list(frame["id"]) == list(_ids(sb, company)),
-            "warned": any("page boundary" in str(w.message) for w in caught),
+            "warned": any("listed again" in str(w.message) for w in caught),
         }
 
 
@@ -127,19 +134,95 @@ def issue_case(runs: int = 5) -> dict[str, Any]:
     return {"runs": runs, "results": [_one_case() for _ in range(runs)]}
 
 
-def report(w: dict[str, Any], c: dict[str, Any], case: dict[str, Any]) -> str:
+def _ordered(sb: Sandbox, company: str, order_by: str) -> list[str]:
+    rows = sb.store.page_connections(company, 1, 10**6, None, order_by).results
+    return [row["id"] for row in rows]
+
+
+def _four_changes(sb: Sandbox, company: str, answered: int) -> None:
+    """The review's sequence, by platformName (Dynamics sorts first, Zoho last)."""
+    order = _ordered(sb, company, "platformName")
+    if answered == 1:
+        sb.store.delete_connection(company, order[10])
+        sb.store.create_connection(company, "rwuv")
+    elif answered == 2:
+        sb.store.delete_connection(company, order[49])
+        sb.store.create_connection(company, "trji")
+
+
+def _swap(sb: Sandbox, company: str, answered: int) -> None:
+    """A row changing place, by status: D deleted, R linked, one created."""
+    if answered != 1:
+        return
+    order = _ordered(sb, company, "status")
+    pending = sorted(order[60:])
+    sb.store.delete_connection(company, order[5])
+    sb.store.link(company, next(c for c in pending if c < order[49]))
+    sb.store.create_connection(company, "qhyg")
+
+
+def _crafted_once(change: Any, order_by: str, linked: int, consistency: str) -> str:
+    """One listing under a crafted sequence: "right", "noticed and right", "raised" or
+    "silently wrong"."""
+    with Sandbox(seed=None) as sb:
+        company = sb.store.create_company("Crafted Ltd")["id"]
+        for n in range(100):
+            row = sb.store.create_connection(company, "qhyg")
+            if n < linked:
+                sb.store.link(company, row["id"])
+        answered: list[Any] = []
+
+        def on_response(response: Any, *args: Any, **kwargs: Any) -> None:
+            if "/connections" in response.url:
+                answered.append(response)
+                change(sb, company, len(answered))
+
+        session = requests.Session()
+        session.hooks["response"].append(on_response)
+        client = codat_nb.CodatClient(auth_header=sb.auth_header, base_url=sb.url, session=session)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frame = client.connections.list(
+                    company, order_by=order_by, page_size=50, consistency=consistency
+                )
+            except codat_nb.IncompleteListingError:
+                return "raised"
+        if list(frame["id"]) != _ordered(sb, company, order_by):
+            return "silently wrong" if not caught else "wrong, with a warning"
+        return "noticed and right" if caught else "right"
+
+
+def crafted(runs: int) -> dict[str, dict[str, int]]:
+    cases = {
+        "a. four changes (default)": (_four_changes, "platformName", 0, "checked"),
+        "b. a row changing place (default)": (_swap, "status", 60, "checked"),
+        "b. a row changing place (verified)": (_swap, "status", 60, "verified"),
+    }
+    results: dict[str, dict[str, int]] = {}
+    for name, case in cases.items():
+        outcomes = [_crafted_once(*case) for _ in range(runs)]
+        results[name] = {outcome: outcomes.count(outcome) for outcome in sorted(set(outcomes))}
+    return results
+
+
+def report(w: dict[str, Any], c: dict[str, Any], case: dict[str, Any], made: dict[str, Any]) -> str:
     times = w["times"]
     lines = [
         f"1. Weather: {len(times)} of {w['runs']} listings of 10,000 rows completed "
         f"(failures: {w['failures'] or 'none'}); time median {statistics.median(times):.1f} s, "
         f"max {max(times):.1f} s; requests per listing {min(w['requests'])}-"
-        f"{max(w['requests'])} (3 without faults: 2 pages and 1 boundary check).",
+        f"{max(w['requests'])} (3 without faults: pages 1 of 5,000, 2 of 4,999, 3 of 4,998).",
         f"2. Churn: {c['runs']} listings while rows were deleted and created: "
         + ", ".join(f"{v} {k}" for k, v in c["outcomes"].items())
         + f"; {c['relisted']} walk(s) repeated with a warning.",
         f"3. The issue's case: {sum(r['correct'] for r in case['results'])} of {case['runs']} "
         f"listings returned exactly the current rows; {sum(r['warned'] for r in case['results'])}"
         " noticed the moved boundary and walked again.",
+    ]
+    lines += [
+        f"4{name[0]}. {name[3:]}: " + ", ".join(f"{n} {what}" for what, n in outcomes.items())
+        for name, outcomes in made.items()
     ]
     return "\n".join(lines)
 
@@ -148,8 +231,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weather-runs", type=int, default=20)
     parser.add_argument("--churn-runs", type=int, default=30)
+    parser.add_argument("--crafted-runs", type=int, default=10)
     args = parser.parse_args()
-    print(report(weather(args.weather_runs), churn(args.churn_runs), issue_case()))
+    made = crafted(args.crafted_runs)
+    print(report(weather(args.weather_runs), churn(args.churn_runs), issue_case(), made))
 
 
 if __name__ == "__main__":

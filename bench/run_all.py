@@ -33,7 +33,7 @@ def main() -> None:
         + scale.report(scale.run(3 if not args.quick else 1)),
         "## 4. Sandbox throughput and one request's cost\n\n"
         + throughput.report(throughput.run(3 if not args.quick else 1)),
-        "## 5. Status history: 100,000 connections x 30 daily snapshots\n\n"
+        "## 5. Status history: 100,000 connections x 30 daily snapshots, SQLite and PostgreSQL\n\n"
         + history.report(history.run(3 if not args.quick else 1)),
         "## 6. The whole portfolio: embedded vs per-company vs a bare loop\n\n"
         + portfolio.report(portfolio.run(5 if not args.quick else 3)),

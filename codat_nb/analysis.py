@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from codat_nb.colours import status_colour
+from codat_nb.wire.dates import utc_moment
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
 if TYPE_CHECKING:
@@ -86,18 +87,7 @@ def _as_utc_timestamp(now: object) -> pd.Timestamp:
     if now is None:
         wall_clock: pd.Timestamp = pd.Timestamp.now(tz="UTC")
         return wall_clock
-    if not isinstance(now, (str, datetime, pd.Timestamp)):
-        raise TypeError(
-            f"now must be a datetime, Timestamp or ISO string, not {type(now).__name__}"
-        )
-    try:
-        ts = pd.Timestamp(now)
-    except ValueError:
-        raise ValueError(f"now={now!r} is not a date-time") from None
-    if pd.isna(ts):
-        raise ValueError("now must be a date-time, not NaT")
-    utc: pd.Timestamp = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return utc
+    return utc_moment(now, "now", naive_is_utc=True)
 
 
 def stale(

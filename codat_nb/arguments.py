@@ -22,6 +22,10 @@ MAX_CONCURRENCY = 10
 #: How ``list_all`` reads the portfolio: from the companies listing, or company by company.
 Strategy = Literal["embedded", "per_company"]
 STRATEGIES: tuple[Strategy, ...] = ("embedded", "per_company")
+#: How a listing makes sure of its rows: one walk whose page boundaries are checked, or walks
+#: repeated until two consecutive ones agree (README, Pagination).
+Consistency = Literal["checked", "verified"]
+CONSISTENCIES: tuple[Consistency, ...] = ("checked", "verified")
 
 
 def _type_name(value: Any) -> str:
@@ -202,6 +206,19 @@ def check_strategy(value: Any) -> Strategy:
     return cast(Strategy, value)
 
 
+def check_consistency(value: Any, limit: int | None) -> Consistency:
+    """``"checked"`` or ``"verified"``; verified lists every row (two walks that agree show
+    the whole listing at one moment, which the first ``limit`` rows of it cannot)."""
+    if value not in CONSISTENCIES:
+        raise ValueError(f"consistency must be one of {CONSISTENCIES}, got {value!r}")
+    if value == "verified" and limit is not None:
+        raise ValueError(
+            "consistency='verified' lists every row and cannot be combined with limit; "
+            "drop limit= (or use the default consistency='checked')"
+        )
+    return cast(Consistency, value)
+
+
 def check_progress(value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"progress must be True, False or None, got {_type_name(value)}")
@@ -222,6 +239,7 @@ class ListingArgs:
     concurrency: int = 1
     progress: bool | None = None
     check_quota: bool = True
+    consistency: Consistency = "checked"
 
     @classmethod
     def check(
@@ -235,6 +253,7 @@ class ListingArgs:
         concurrency: Any = None,
         progress: Any = None,
         check_quota: Any = True,
+        consistency: Any = "checked",
     ) -> ListingArgs:
         """A listing's arguments as the user gave them, checked (against ``schema``'s fields:
         a Company query may look into ``dataConnections``, as Codat documents).
@@ -253,10 +272,12 @@ class ListingArgs:
             concurrency=concurrency_or_default(concurrency, max_concurrency),
             progress=check_progress(progress),
             check_quota=check_flag("check_quota", check_quota),
+            consistency=check_consistency(consistency, limit),
         )
 
-    def params(self, page: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"page": page, "pageSize": self.page_size}
+    def params(self, page: int, size: int | None = None) -> dict[str, Any]:
+        """Page ``page``'s query string, of ``size`` rows (by default the page size)."""
+        params: dict[str, Any] = {"page": page, "pageSize": size or self.page_size}
         if self.query is not None:
             params["query"] = self.query
         if self.order_by is not None:

@@ -37,12 +37,15 @@ class CompaniesAPI(API):
         progress: bool | None = None,
         check_quota: bool = True,
         with_connections: bool = False,
+        consistency: str = "checked",
     ) -> Listed:
         """Every company as a DataFrame of ``COMPANY_COLUMNS``. ``with_connections=True`` also
         returns, from the same requests, the connections each company carries: a pair
-        ``(companies, connections)``, the second shaped like ``connections.list_all()``."""
+        ``(companies, connections)``, the second shaped like ``connections.list_all()``.
+        ``consistency="verified"``: see ``connections.list``."""
         with_connections = check_flag("with_connections", with_connections)
-        args = self._args(query, order_by, page_size, limit, concurrency, progress, check_quota)
+        walking = (concurrency, progress, check_quota, consistency)
+        args = self._args(query, order_by, page_size, limit, *walking)
 
         def call(cache: PageCache, tally: Tally) -> Listed:
             rows: list[Row] = collect_companies(self._transport, args, cache, tally, build=list)

@@ -8,6 +8,8 @@ Listings run through ``client``'s ``Listings`` (so an interrupted one can be res
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
+from typing import Any
 
 import pandas as pd
 
@@ -22,11 +24,11 @@ from codat_nb.arguments import (
     check_strategy,
 )
 from codat_nb.exceptions import CodatTransportError, ServerError
-from codat_nb.frames import connections_frame
+from codat_nb.frames import connections_frame, joined_values
 from codat_nb.listing import PageCache, Tally, keep_matching, matching_models, record_cost
 from codat_nb.sources import connection_pages
 from codat_nb.wire.models import Connection, parse_model
-from codat_nb.wire.rows import Row
+from codat_nb.wire.rows import Row, check_rows
 from codat_nb.wire.schema import COMPANY, CONNECTION
 
 
@@ -46,6 +48,7 @@ class ConnectionsAPI(API):
         concurrency: int | None = None,
         progress: bool | None = None,
         check_quota: bool = True,
+        consistency: str = "checked",
     ) -> pd.DataFrame:
         """Every connection of a company as a DataFrame of ``CONNECTION_COLUMNS``: complete and
         consistent (see README, Pagination), or an error.
@@ -54,19 +57,25 @@ class ConnectionsAPI(API):
         ``order_by`` a field, ``-field`` for descending. ``page_size`` defaults to the largest
         Codat serves; ``limit`` is the only way to stop early. ``check_quota`` stops a listing
         that would need more requests than Codat's quota has left, before spending them.
+        ``consistency="verified"`` walks again until two walks agree: the connections at one
+        moment, for twice the requests.
         """
         company_id = check_id("company_id", company_id)
-        args = self._args(query, order_by, page_size, limit, concurrency, progress, check_quota)
+        walking = (concurrency, progress, check_quota, consistency)
+        args = self._args(query, order_by, page_size, limit, *walking)
 
         def call(cache: PageCache, tally: Tally) -> pd.DataFrame:
             source = connection_pages(self._transport, company_id, cache, tally)
+            # The gate on each page while the next are read; its values make the frame.
+            gate = partial(check_rows, CONNECTION, what=source.what, parse_dates=False)
 
-            def build(rows: list[Row]) -> pd.DataFrame:  # while the boundaries are checked
-                frame = connections_frame(rows, source.what)  # the gate first, then the filter
+            def build(rows: list[Row], checked: list[Any] | None) -> pd.DataFrame:
+                values = joined_values(checked, len(rows))
+                frame = connections_frame(rows, source.what, checked=True, values=values)
                 keep = keep_matching(rows, args.query, CONNECTION, source.what, limit=args.limit)
                 return frame if all(keep) else frame[keep].reset_index(drop=True)
 
-            frame: pd.DataFrame = paging.collect(source, args, build=build)
+            frame: pd.DataFrame = paging.collect(source, args, prepare=gate, build=build)
             record_cost(tally, cache, self._transport.last_date(), frame)
             return frame
 
@@ -179,6 +188,7 @@ class ConnectionsAPI(API):
         progress: bool | None = None,
         check_quota: bool = True,
         strict: bool = False,
+        consistency: str = "checked",
     ) -> pd.DataFrame:
         """Every connection of every company, ``company_id`` and ``company_name`` first.
 
@@ -189,9 +199,11 @@ class ConnectionsAPI(API):
         ``order_by`` are about connections (applied per company); ``company_query`` filters
         the companies (e.g. ``"dataConnections.status=Deauthorized"``). Companies that could
         not be read are in ``df.attrs["failures"]`` (one warning says how many); ``strict=True``
-        raises instead. ``df.attrs["requests"]`` says what it cost.
+        raises instead. ``consistency="verified"`` verifies every listing it makes (see
+        ``list``). ``df.attrs["requests"]`` says what it cost.
         """
-        walking = (page_size, None, concurrency, progress, check_quota)  # no limit: all of them
+        # no limit: all of them
+        walking = (page_size, None, concurrency, progress, check_quota, consistency)
         args = self._args(query, order_by, *walking)
         companies = ListingArgs.check(COMPANY, self._max_concurrency, company_query, None, *walking)
         plan = portfolio.Plan(

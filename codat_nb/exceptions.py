@@ -44,7 +44,8 @@ class CodatError(Exception):
         self.validation = validation
         self.method = method
         self.url = url
-        #: a write's Idempotency-Key: pass it again (``idempotency_key=``) to retry it safely
+        #: a write's Idempotency-Key; the message says when sending it again helps (a lost
+        #: answer, 409, 429) and when it only gets the same answer back (a 5xx, a refusal)
         self.idempotency_key: str | None = None
 
     def __str__(self) -> str:

@@ -15,7 +15,14 @@ import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
 from codat_nb.error_mapping import error_from_response, parse_retry_after
-from codat_nb.exceptions import CodatConnectionError, CodatError, CodatTimeoutError
+from codat_nb.exceptions import (
+    ClientClosedError,
+    CodatConnectionError,
+    CodatError,
+    CodatTimeoutError,
+    CodatTransportError,
+    RateLimitError,
+)
 
 WRITES = frozenset({"POST", "PATCH"})
 #: A write's 5xx is replayed by Codat for the same key; its 409 means "still in progress".
@@ -122,4 +129,30 @@ def response_outcome(
         retry_after=parse_retry_after(retry_after),
         retryable=status in (WRITE_RETRY_STATUSES if is_write else retry_statuses),
         maybe_applied=status >= 500,
+    )
+
+
+def write_advice(error: CodatError, key: str) -> str:
+    """What to do after a write failed with ``error`` (its final one), sent with the
+    Idempotency-Key ``key``, to add to its message. Codat keeps a key's first answer for 90
+    minutes and replays it (a 429 excepted), so sending the key again helps only where no
+    answer was kept: none came, the first attempt was still in progress (409), or a 429."""
+    again = f"idempotency_key={key!r}"
+    if isinstance(error, ClientClosedError):
+        return ""  # nothing was sent
+    if isinstance(error, (CodatTransportError, RateLimitError)) or error.status_code in (408, 409):
+        return (
+            f". To send it again, pass {again}: Codat applies a key's write at most once and "
+            "answers with the first answer (for 90 minutes)"
+        )
+    if error.status_code is not None and error.status_code >= 500:
+        return (
+            f". It may or may not have been applied, and Codat keeps this {error.status_code} "
+            f"for the key for 90 minutes ({again} again only gets it back): check whether it "
+            "took effect (list or get what it wrote), then, if not, send it again without "
+            "idempotency_key (a new key)"
+        )
+    return (
+        ". Nothing was applied; Codat keeps this answer for the key for 90 minutes, so send "
+        "the corrected request without idempotency_key (a new key)"
     )

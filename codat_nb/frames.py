@@ -38,7 +38,7 @@ def _text(values: Sequence[Any]) -> pd.Series:
 def _category(field: s.Field, values: Sequence[Any]) -> pd.Series:
     known = field.known_categories
     known_set = set(known)
-    extra = sorted({v for v in values if v is not None and v not in known_set})
+    extra = sorted(set(values) - known_set - {None})
     if field.kind == s.ENUM:  # platforms come and go; a new status or source type is news
         for value in extra:
             known_or_warn(field.label, value, known)
@@ -68,23 +68,28 @@ def _latest_error(errors: list[Row]) -> Any:
     return latest.get("errorMessage") or latest.get("statusText")
 
 
-#: Columns computed from others: name -> (dtype, rows -> values).
-Derived = dict[str, tuple[str, Callable[[list[Row]], list[Any]]]]
+#: The rows' values of each column, by wire name (what the gate read).
+Values = dict[str, list[Any]]
+#: Columns computed from others: name -> (dtype, (rows, values) -> the column's values).
+Derived = dict[str, tuple[str, Callable[[list[Row], Values], list[Any]]]]
 
 CONNECTION_DERIVED: Derived = {
     "error_count": (
         s.INT64,
-        lambda rows: [len(r.get("dataConnectionErrors") or ()) for r in rows],
+        lambda rows, values: [len(e) if e else 0 for e in values["dataConnectionErrors"]],
     ),
     "latest_error": (
         s.STR,
-        lambda rows: [
-            _latest_error(e) if (e := r.get("dataConnectionErrors")) else None for r in rows
+        lambda rows, values: [
+            _latest_error(e) if e else None for e in values["dataConnectionErrors"]
         ],
     ),
 }
 COMPANY_DERIVED: Derived = {
-    "connection_count": (s.INT64, lambda rows: [len(r.get("dataConnections") or ()) for r in rows]),
+    "connection_count": (
+        s.INT64,
+        lambda rows, values: [len(r.get("dataConnections") or ()) for r in rows],
+    ),
 }
 
 CONNECTION_COLUMNS = s.CONNECTION.frame_columns(tuple(CONNECTION_DERIVED))
@@ -98,27 +103,50 @@ def frame(
     what: str = "a listing",
     *,
     checked: bool = False,
+    values: Values | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of ``schema``'s columns (and ``derived`` ones) from raw wire dicts, checked
     by the same gate as every other reading (``wire.rows``) unless the caller already did
-    (``checked``; dates are parsed here either way)."""
+    (``checked``; dates are parsed here either way). ``values``: the checked rows' values by
+    wire name, as the gate returned them (used with ``checked``), so the rows are not read again."""
     rows = rows if isinstance(rows, list) else list(rows)
-    if checked:
-        values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
-    else:
+    if not checked:
         values = check_rows(schema, rows, what, parse_dates=False)
+    elif values is None:
+        values = {f.wire: [r.get(f.wire) for r in rows] for f in schema.columns}
     columns = {f.column_name: _column(schema, f, values[f.wire], what) for f in schema.columns}
     for name, (dtype, compute) in derived.items():
-        columns[name] = pd.Series(compute(rows), dtype=dtype)
+        columns[name] = pd.Series(compute(rows, values), dtype=dtype)
     result: pd.DataFrame = pd.DataFrame(columns, columns=list(schema.frame_columns(tuple(derived))))
     return result
 
 
 def connections_frame(
-    connections: Iterable[Row], what: str = "a listing", *, checked: bool = False
+    connections: Iterable[Row],
+    what: str = "a listing",
+    *,
+    checked: bool = False,
+    values: dict[str, list[Any]] | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of CONNECTION_COLUMNS from raw Connection wire dicts (camelCase)."""
-    return frame(s.CONNECTION, CONNECTION_DERIVED, connections, what, checked=checked)
+    return frame(
+        s.CONNECTION, CONNECTION_DERIVED, connections, what, checked=checked, values=values
+    )
+
+
+def joined_values(parts: list[Any] | None, rows: int) -> dict[str, list[Any]] | None:
+    """The gate's values of several pages (``check_rows``'s, page by page) as those of their
+    first ``rows`` rows; None when there are none to join. The pages' lists are let go as they
+    are joined (no second copy of every column at once)."""
+    if not parts:
+        return None
+    joined: dict[str, list[Any]] = {}
+    for name in list(parts[0]):
+        column: list[Any] = []
+        for part in parts:
+            column += part.pop(name)
+        joined[name] = column if len(column) == rows else column[:rows]
+    return joined
 
 
 def companies_frame(

@@ -90,6 +90,11 @@ def checked_page(page: Any, number: int, what: str) -> Page:
     return page
 
 
+def row_id(row: Any) -> object:
+    """A wire row's id (None for something that is not a row)."""
+    return row.get("id") if isinstance(row, dict) else None
+
+
 @dataclass
 class Source:
     """One endpoint's pages for one call: cached, checked, and retried page by page."""
@@ -99,6 +104,8 @@ class Source:
     cache: PageCache = field(default_factory=PageCache)
     #: the client's last X-Rate-Limit-* headers (``.remaining``, ``.reset``), if any
     rate_limit: Callable[[], RateLimit | None] = lambda: None
+    #: what two verified walks must agree on, row by row (``consistency="verified"``)
+    identity: Callable[[Any], object] = row_id
 
     def _key(self, params: dict[str, Any]) -> PageKey:
         return (self.what, tuple(sorted(params.items())))
@@ -106,15 +113,16 @@ class Source:
     def cached(self, params: dict[str, Any]) -> bool:
         return self.cache.has(self._key(params))
 
-    def cached_pages(self, args: ListingArgs) -> list[int]:
-        """The numbers of the pages of this listing (``args``) the cache holds."""
-        same = {k: v for k, v in args.params(1).items() if k != "page"}
-        numbers = []
+    def cached_pages(self, args: ListingArgs) -> list[tuple[int, int]]:
+        """The pages of this listing (``args``) the cache holds, as (page, pageSize)."""
+        apart = ("page", "pageSize")
+        same = {k: v for k, v in args.params(1).items() if k not in apart}
+        pages = []
         for _, items in self.cache.keys(self.what):
             params = dict(items)
-            if {k: v for k, v in params.items() if k != "page"} == same:
-                numbers.append(params["page"])
-        return numbers
+            if {k: v for k, v in params.items() if k not in apart} == same:
+                pages.append((params["page"], params["pageSize"]))
+        return pages
 
     def page(self, params: dict[str, Any]) -> Page:
         """A page, from the cache when this call already has it."""

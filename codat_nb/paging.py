@@ -1,42 +1,50 @@
-"""Walking Codat's numbered pages: one lazy walk under every listing, returned only when it is
+"""Walking Codat's numbered pages: one walk under every listing, returned only when it is
 complete and consistent.
 
-``Walk`` asks for page 1, learns the page count and the page size the server really serves
-(it may cap the size it was asked for, saying so or not), then fetches the rest through a
-bounded window of workers (concurrency 1: strictly lazy), hands pages out in order and stops at
-the first empty page. ``collect`` (eager, concurrent) and ``iterate`` (``iter()``) are built on
-it.
+``Walk`` asks for page 1, learns the total and the page size the server really serves (it may
+cap the size it was asked for, saying so or not), then reads the rest as ``page_plan`` lays it
+out, through a bounded window of workers (concurrency 1: strictly lazy), hands the rows out in
+order and stops at the first empty read. ``collect`` (eager, concurrent) and ``iterate``
+(``iter()``) are built on it.
 
-Consistent means: the rows are those of one state of the server's listing, no row missing and
-none repeated. Offset paging breaks that when rows are added or removed before a page boundary
-between two page reads (a row slides across the boundary unseen, while ``totalResults`` may not
-change). So after a walk of several pages, each boundary is checked with one small probe: the
-rows either side of it must still be the last row of one page and the first of the next. A
-listing that fits one page (5,000 rows by default) is a single atomic read and needs no probe.
-A walk that came back short, or whose boundaries moved, is walked again (at most ``MAX_WALKS``
-times); then ``IncompleteListingError`` is raised rather than a wrong answer returned.
+Offset paging loses rows when rows are added or removed before a page boundary between two
+page reads (a row slides across the boundary unseen, while ``totalResults`` may not change).
+So every boundary is shown by one read together with the rows either side of it, and every row
+two reads share must be the same in both: in a chain the reads overlap (each repeats the last
+rows of the one before), otherwise probes read the boundaries in the same window as the pages.
+What this guarantees, exactly (README, Pagination): no row twice; every row returned was in the
+listing when its read was made; no fewer rows than any page's total; and every row in the
+listing throughout the walk is returned, as long as no row's ``order_by`` field changes
+meanwhile. A walk that came back short, or whose reads disagree, is walked again (at most
+``MAX_WALKS`` times); then ``IncompleteListingError`` is raised rather than a wrong answer
+returned.
+
+``consistency="verified"`` walks until two consecutive walks agree (``VERIFIED_WALKS`` at
+most): then the rows are exactly those of the listing at one moment, the second walk's start.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import replace
+from functools import partial
+from itertools import repeat
+from typing import Any, TypeVar, cast
 
 from tqdm.auto import tqdm
 
 from codat_nb.arguments import ListingArgs
 from codat_nb.cancel import cancel_scope
 from codat_nb.exceptions import BadRequestError, CodatWarning, IncompleteListingError
-from codat_nb.listing import Page, Source, require_quota
+from codat_nb.listing import Page, Source, require_quota, row_id
+from codat_nb.page_plan import Layout, Probe, Read, probe_plan, shown
+from codat_nb.window import Shown, Task, Window
 from codat_nb.wire.protocol import MAX_PAGE_SIZE, SCHEMA_MAX_PAGE_SIZE
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,10 @@ log = logging.getLogger(__name__)
 Row = dict[str, Any]
 T = TypeVar("T")
 MAX_WALKS = 3
+#: Walks a verified listing may make to find two consecutive ones that agree.
+VERIFIED_WALKS = MAX_WALKS + 1
+#: Rounds of probes after the walk, for boundaries its reads did not show (rare).
+MAX_FOLLOW_UPS = 2
 PROGRESS_MIN_PAGES = 4
 
 
@@ -78,102 +90,37 @@ def _served_page_size(page: Page, requested: int) -> int:
     return size
 
 
-def _done(value: Page) -> Future[Page]:
-    future: Future[Page] = Future()
-    future.set_result(value)
-    return future
-
-
-Boundary = tuple[int, Any, Any]  # (position of a page's first row, id before it, id from it)
-
-
-@dataclass(frozen=True)
-class _Probe:
-    """Pages to read (size, number) that show rows from ``start`` on, covering ``boundaries``."""
-
-    pages: tuple[tuple[int, int], ...]
-    start: int
-    boundaries: tuple[Boundary, ...]
-
-
-def _small_probe(boundary: Boundary, largest: int) -> _Probe:
-    """The smallest read that shows rows ``position - 1`` and ``position`` together: one page of
-    a size up to ``largest`` (what the server serves) that keeps them together, else a row each."""
-    position = boundary[0]
-    for size in range(2, largest + 1):
-        if position % size:
-            number = position // size + 1
-            return _Probe(((size, number),), (number - 1) * size, (boundary,))
-    return _Probe(((1, position), (1, position + 1)), position - 1, (boundary,))
-
-
-def probe_plan(boundaries: list[Boundary], largest: int) -> list[_Probe]:
-    """Few reads that show every boundary: one page of ``largest`` rows checks all the
-    boundaries inside it (small pages: many per read), a boundary on its edge gets its own."""
-    inside: dict[int, list[Boundary]] = {}
-    for boundary in boundaries:
-        position = boundary[0]
-        if (position - 1) // largest == position // largest:
-            inside.setdefault(position // largest + 1, []).append(boundary)
-    plan = [
-        _Probe(((largest, number),), (number - 1) * largest, tuple(group))
-        for number, group in inside.items()
-        if len(group) > 1
-    ]
-    shared = {b for probe in plan for b in probe.boundaries}
-    plan += [_small_probe(b, largest) for b in boundaries if b not in shared]
-    return plan
-
-
-def probe_requests(boundaries: int, page_size: int, largest: int) -> int:
-    """How many reads ``probe_plan`` makes for the boundaries after pages 1..``boundaries`` of
-    ``page_size`` rows, counted arithmetically (a plan for a lying ``totalResults`` of 2**31
-    would not fit in memory): a read per ``largest``-row page holding a boundary inside it, one
-    per boundary on such a page's edge, and a second for an edge no page size up to
-    ``largest`` keeps together."""
-    if boundaries <= 0:
-        return 0
-    step = largest // math.gcd(page_size, largest)  # every step-th boundary is on an edge
-    edges = boundaries // step
-    keep_together = math.lcm(*range(2, largest + 1)) if largest >= 2 else 1
-    unsplittable = boundaries // (keep_together // math.gcd(keep_together, page_size))
-    return _pages_with_inner_boundaries(boundaries, page_size, largest) + edges + unsplittable
-
-
-def _pages_with_inner_boundaries(boundaries: int, page_size: int, largest: int) -> int:
-    """How many ``largest``-row pages hold a boundary strictly inside them. Page k does when a
-    multiple of ``page_size`` lies in (k * largest, (k + 1) * largest); that repeats every
-    ``page_size / gcd`` pages, so one period is counted and multiplied."""
-    last = boundaries * page_size  # the last boundary's position
-
-    def inner(k: int) -> bool:
-        return ((k + 1) * largest - 1) // page_size > (k * largest) // page_size
-
-    full = last // largest  # pages wholly before the last boundary
-    period = page_size // math.gcd(page_size, largest)
-    whole, rest = divmod(full, period)
-    count = whole * sum(inner(k) for k in range(period)) if whole else 0
-    count += sum(inner(k) for k in range(whole * period, full))
-    return count + (1 if last % largest else 0)  # the page the last boundary is inside
-
-
 class Walk:
-    """One pass over a listing's pages. ``rows()`` yields distinct rows lazily; afterwards
-    ``problem()`` says what, if anything, keeps the pass from being the listing."""
+    """One pass over a listing. ``rows()`` yields distinct rows lazily; afterwards
+    ``problem()`` says what, if anything, keeps the pass from being the listing.
+    ``walks_after``: walks still to come after this one (the quota check counts them)."""
 
     def __init__(
-        self, source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None = None
+        self,
+        source: Source,
+        args: ListingArgs,
+        prepare: Callable[[list[Row]], Any] | None = None,
+        walks_after: int = 0,
     ) -> None:
         self.source, self.args, self.prepare = source, args, prepare
+        self.walks_after = walks_after
         self.largest_total = 0
         self.distinct = 0
         self.duplicates = 0
-        self.empty_page: int | None = None  # a page that came back empty before the end
-        self.ragged = False  # a page other than the last held fewer rows than the page size
+        self.empty_page: int | None = None  # a read that came back empty before the end
+        self.gap = False  # a read began past the rows read before it (rows went unread)
+        self.moved = False  # two reads disagreed on which row is where
+        self.ids: list[object] = []  # the rows' ids by position, as the data reads gave them
+        self.unchecked: list[int] = []  # boundaries no single read has shown yet, ascending
         self.stop = threading.Event()  # set when the walk ends: its workers retry no more
-        self.check_stop = threading.Event()  # set to abandon the boundary check
         self.probe_limit = MAX_PAGE_SIZE
-        self.boundaries: list[Boundary] = []
+        self.last = 1  # data reads planned (page 1 included)
+        self._following = 2
+        self._probes: deque[Probe] | None = None
+        self._follow_ups = 0
+        #: what ``prepare`` returned for each page, while its rows begin the walk's rows in
+        #: order (None once a repeated row was dropped: they no longer line up)
+        self.prepared: list[Any] | None = []
 
     @property
     def expected(self) -> int:
@@ -186,112 +133,183 @@ class Walk:
         return self.largest_total if limit is None else min(limit, self.largest_total)
 
     def problem(self) -> str | None:
-        """Why this pass is not a complete listing, or None when it is."""
-        if self.distinct >= self.expected and not self.ragged:
-            return None
-        if self.empty_page is not None and self.distinct < self.expected:
+        """Why this pass is not a complete, consistent listing, or None when it is."""
+        if self.distinct < self.expected:
+            if self.empty_page is not None:
+                return (
+                    f"Codat reported {self.expected} rows but page {self.empty_page} was "
+                    f"empty after {self.distinct}"
+                )
             return (
-                f"Codat reported {self.expected} rows but page {self.empty_page} was empty "
-                f"after {self.distinct}"
+                f"{self.distinct} distinct rows came back where Codat reported "
+                f"{self.expected} ({self.duplicates} repeated across pages): the data changed "
+                "during the listing"
             )
-        return (
-            f"{self.distinct} distinct rows came back where Codat reported {self.expected} "
-            f"({self.duplicates} repeated across pages): the data changed during the listing"
-        )
+        if self.moved or self.gap:
+            return MOVED
+        if self.unchecked:
+            return UNCHECKED
+        return None
 
-    def _page_count(self, total: int, page_size: int) -> int:
-        limit = self.args.limit
-        return max(1, math.ceil((total if limit is None else min(limit, total)) / page_size))
-
-    def _check_quota(self, args: ListingArgs, last: int) -> None:
-        """Stop before spending requests the rest of the walk cannot get."""
+    def _check_quota(self, args: ListingArgs, layout: Layout) -> None:
+        """Stop before spending requests the rest of the walk (and the walks after it) cannot
+        get; counted arithmetically, never read by read."""
         if not args.check_quota:
             return
-        kept = sum(1 for n in self.source.cached_pages(args) if 2 <= n <= last)
-        pages = last - 1 - kept
-        checks = probe_requests(last - 1, args.page_size, self.probe_limit)
+        last = self.last
+        kept = sum(
+            1
+            for number, size in self.source.cached_pages(args)
+            if 2 <= number <= last and layout.is_read(number, size)
+        )
+        pages, checks = last - 1 - kept, layout.requests(last) - (last - 1)
+        again = self.walks_after * (1 + layout.requests(last))
+        detail = f"{pages} pages and {checks} boundary checks" if checks else f"{pages} pages"
+        if again:
+            detail += f", then {again} to walk it again and compare"
         require_quota(
             self.source.rate_limit(),
-            pages + checks,
-            f"listing {self.source.what} needs {pages + checks} more requests "
-            f"({pages} pages and {checks} boundary checks)",
+            pages + checks + again,
+            f"listing {self.source.what} needs {pages + checks + again} more requests ({detail})",
             "client.unfinished.resume() continues once the quota allows, or pass "
             "check_quota=False to spend what is left",
         )
 
-    def pages(self) -> Iterator[Page]:
-        """Every page in order; pages past the planned end are fetched while totals grow."""
+    def _start(self) -> tuple[Page, Layout, bool]:
+        """Page 1, and how the rest is read; whether page 1 was kept from an earlier run."""
         args, source = self.args, self.source
         resumed = source.cached(args.params(1))  # its quota headers are yesterday's, perhaps
         with cancel_scope(self.stop):
             first, args = self._first_page(args)
         requested = args.page_size
-        args = replace(args, page_size=_served_page_size(first, args.page_size))
+        self.args = args = replace(args, page_size=_served_page_size(first, requested))
         # Probes may be as big as the server allows: its cap if it has shown one.
         self.probe_limit = args.page_size if args.page_size < requested else MAX_PAGE_SIZE
         self.largest_total = first["totalResults"]
-        last = self._page_count(self.largest_total, args.page_size)
+        layout = Layout(args.page_size, self.probe_limit, self.expected)
+        self.last = layout.reads(self.expected) or 1
+        return first, layout, resumed
+
+    def _next_task(self, layout: Layout) -> Task | None:
+        """The next read to ask for: the data reads, then the probes their boundaries need."""
+        if self._following <= self.last:
+            self._following += 1
+            return layout.read(self._following - 1)
+        if self._probes is None:
+            self._probes = deque(layout.probes(self.last))
+        return self._probes.popleft() if self._probes else None
+
+    def _follow_up(self) -> bool:
+        """Probes for boundaries no read has shown (a probe cut short by a cap page 1 did not
+        show, or rows added after the probes were planned); a few rounds at most."""
+        if not self.unchecked or self._follow_ups >= MAX_FOLLOW_UPS:
+            return False
+        self._follow_ups += 1
+        self._probes = deque(probe_plan(self.unchecked, self.probe_limit))
+        return True
+
+    def pages(self) -> Iterator[tuple[list[Any], list[object]]]:
+        """Each data read's new rows and their ids, in order; probes are compared on the way.
+        Reads past the planned end are made while the totals grow."""
+        first, layout, resumed = self._start()
         if not resumed:
-            self._check_quota(args, last)
-        workers = min(args.concurrency, last - 1)
-        bar = progress_bar(last, args.progress, source.what, "page") if last > 1 else None
-        executor = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat_nb-page")
-            if workers > 1
-            else None
-        )
+            self._check_quota(self.args, layout)
+        source, args = self.source, self.args
 
-        def fetch(params: dict[str, Any]) -> Page:
+        def read(task: Read) -> Page:
             with cancel_scope(self.stop):
-                return source.page(params)
+                return source.page(args.params(task.number, task.size))
 
-        def submit(number: int) -> Future[Page]:
-            params = args.params(number)
-            return executor.submit(fetch, params) if executor else _done(fetch(params))
+        def probe(task: Probe) -> Shown:
+            rows: list[Any] = []
+            with cancel_scope(self.stop):
+                for one in task.reads:
+                    got = source.fresh(args.params(one.number, one.size))["results"]
+                    rows += got
+                    if len(got) < one.size:
+                        return Shown(rows, len(got))
+            return Shown(rows, None)
 
-        pending: deque[tuple[int, Future[Page]]] = deque()
-        following, number, page = 2, 1, first
-        previous: Page | None = None
-
-        def refill() -> None:
-            nonlocal following
-            while following <= last and len(pending) < max(workers, 1):
-                pending.append((following, submit(following)))
-                following += 1
-
+        window = Window(
+            min(args.concurrency, self.last - (1 if layout.chained else 0)), read, probe
+        )
+        bar = progress_bar(self.last, args.progress, source.what, "page") if self.last > 1 else None
+        tasks = partial(self._next_task, layout)
+        task: Task = Read(1, args.page_size)
+        answer: Page | Shown = first
         try:
             while True:
-                if bar is not None:
-                    bar.update(1)
-                self._note_boundary(previous, number, page, args.page_size)
-                if page["results"]:
-                    self.largest_total = max(self.largest_total, page["totalResults"])
-                    if args.limit is None:  # rows added during the walk push others further on
-                        last = max(last, self._page_count(self.largest_total, args.page_size))
-                        if bar is not None and bar.total != last:
-                            bar.total = last
-                    if executor is not None:
-                        refill()  # workers fetch ahead while this page is being used
-                yield page
-                if not page["results"]:
-                    if number < last:
-                        self.empty_page = number
+                if isinstance(task, Read):
+                    page = cast(Page, answer)
+                    new = self._accept(task, page, layout, bar)
+                    if window.executor is not None:
+                        window.fill(tasks)  # workers read ahead while this page is used
+                    yield new
+                    if not page["results"] or self.gap:
+                        if not page["results"] and task.number < self.last:
+                            self.empty_page = task.number
+                        return
+                else:
+                    self._probed(task, cast(Shown, answer))
+                window.fill(tasks)  # strictly lazy: the next read only once this one was used
+                following = window.next()
+                if following is None and self._follow_up():
+                    window.fill(tasks)
+                    following = window.next()
+                if following is None:
                     return
-                previous = page
-                if executor is None:
-                    refill()  # strictly lazy: the next page only once this one was used
-                if not pending:
-                    return
-                number, future = pending.popleft()
-                page = future.result()
+                task, answer = following
         finally:
-            # On KeyboardInterrupt or an error: drop queued pages; requests in flight finish
-            # (and are kept for resume()) but retry no more.
             self.stop.set()
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
+            window.close()
             if bar is not None:
                 bar.close()
+
+    def _accept(
+        self, read: Read, page: Page, layout: Layout, bar: tqdm[Any] | None
+    ) -> tuple[list[Any], list[object]]:
+        """A data read's new rows and their ids; the plan grows while the totals do."""
+        if bar is not None:
+            bar.update(1)
+        new = self._take(read.start, page["results"], data=True)
+        if page["results"]:
+            self.largest_total = max(self.largest_total, page["totalResults"])
+            if self.args.limit is None:  # rows added during the walk push others further on
+                self.last = max(self.last, layout.reads(self.expected) or self.last)
+                if bar is not None and bar.total != self.last:
+                    bar.total = self.last
+        return new
+
+    def _probed(self, probe: Probe, answer: Shown) -> None:
+        self._take(probe.start, answer.rows, data=False)
+        if answer.short is not None and probe.start + len(answer.rows) < len(self.ids):
+            # A read cut short while the listing goes on: a cap page 1 did not show.
+            self.probe_limit = max(2, min(self.probe_limit, answer.short))
+
+    def _take(self, start: int, results: list[Any], data: bool) -> tuple[list[Any], list[object]]:
+        """Compare a read's rows with the rows known at the same positions (they must be the
+        same rows) and mark the boundaries it shows; a data read's rows past them are new (the
+        result, with their ids)."""
+        known = len(self.ids)
+        try:
+            keys: list[object] = list(map(dict.get, results, repeat("id")))
+        except TypeError:  # not all rows are objects: the gate refuses them later
+            keys = [row_id(row) for row in results]
+        if start > known:
+            self.gap = self.gap or data
+            return [], []
+        shared = min(len(keys), known - start)
+        if keys[:shared] != self.ids[start : start + shared]:
+            self.moved = True
+        if not data or shared == len(keys):
+            shown(self.unchecked, start, start + len(keys))
+            return [], []
+        if start == known and known:
+            self.unchecked.append(known)  # rows known - 1 and known: not in this read
+        shown(self.unchecked, start, start + len(keys))
+        new_keys = keys[shared:] if shared else keys
+        self.ids += new_keys
+        return results[shared:] if shared else results, new_keys
 
     def _first_page(self, args: ListingArgs) -> tuple[Page, ListingArgs]:
         """Page 1, and the arguments the rest is walked with. A server that refuses pages over
@@ -306,158 +324,84 @@ class Walk:
             f"Codat refused pages of {args.page_size:,} rows; listing {self.source.what} in "
             f"pages of {SCHEMA_MAX_PAGE_SIZE:,}",
             CodatWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
         args = replace(args, page_size=SCHEMA_MAX_PAGE_SIZE)
         return self.source.page(args.params(1)), args
 
-    def _note_boundary(self, previous: Page | None, number: int, page: Page, size: int) -> None:
-        if previous is None or not page["results"]:
-            return
-        if len(previous["results"]) != size:
-            self.ragged = True
-            return
-        before, after = previous["results"][-1], page["results"][0]
-        if isinstance(before, dict) and isinstance(after, dict):
-            self.boundaries.append(((number - 1) * size, before.get("id"), after.get("id")))
-
     def rows(self) -> Iterator[Row]:
-        """Distinct rows (by id) in server order, stopping at ``limit``."""
+        """Distinct rows (by id) in server order, up to ``limit``."""
         seen: set[Any] = set()
         limit = self.args.limit
-        for page in self.pages():
-            results = page["results"]
-            if self.prepare is not None:  # while the workers fetch the next pages
-                self.prepare(results)
-            keys = [row.get("id") if isinstance(row, dict) else None for row in results]
+        for results, keys in self.pages():
+            if not results or (limit is not None and self.distinct >= limit):
+                continue  # the walk goes on: its later reads still show boundaries
+            if self.prepare is not None:  # while the workers read the next pages
+                part = self.prepare(results)
+                if self.prepared is not None:
+                    self.prepared.append(part)
             fresh = set(keys)
             if len(fresh) == len(keys) and fresh.isdisjoint(seen) and None not in fresh:
                 seen |= fresh  # the usual page: every row new, checked a page at a time
                 kept = results
             else:
-                kept = []
+                kept, self.prepared = [], None
                 for key, row in zip(keys, results, strict=True):
                     if key is not None and key in seen:
                         self.duplicates += 1
                         continue
                     seen.add(key)
                     kept.append(row)
-            if limit is not None and self.distinct + len(kept) >= limit:
+            if limit is not None:
                 kept = kept[: limit - self.distinct]
-                self.distinct += len(kept)
-                yield from kept
-                return
             self.distinct += len(kept)
             yield from kept
-
-    def boundaries_hold(self) -> bool:
-        """Probe each boundary: are the rows either side of it still where this walk saw them?"""
-        if not self.boundaries:
-            return True
-
-        def holds(probe: _Probe) -> bool:
-            seen: list[Any] = []
-            for size, number in probe.pages:
-                params = replace(self.args, page_size=size, limit=None).params(number)
-                rows = self.source.fresh(params)["results"]
-                seen += [row.get("id") if isinstance(row, dict) else None for row in rows]
-            for boundary in probe.boundaries:
-                position, before, after = boundary
-                at = position - 1 - probe.start
-                if at + 2 > len(seen) and len(probe.boundaries) > 1:
-                    # A shorter read than asked for (a cap page 1 did not show): look closer.
-                    if not holds(_small_probe(boundary, max(2, len(seen)))):
-                        return False
-                elif seen[at : at + 2] != [before, after]:
-                    return False
-            return True
-
-        def checked(probe: _Probe) -> bool:
-            with cancel_scope(stop):
-                return holds(probe)
-
-        plan = probe_plan(self.boundaries, self.probe_limit)
-        workers = min(self.args.concurrency, len(plan))
-        log.debug("checking %d page boundaries of %s", len(self.boundaries), self.source.what)
-        stop = self.check_stop
-        if workers <= 1:
-            try:
-                return all(checked(probe) for probe in plan)
-            finally:
-                stop.set()
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="codat_nb-probe")
-        try:
-            return all(pool.map(checked, plan))
-        finally:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
 
 
 MOVED = (
     "rows were added or removed while the pages were read, so some slid across a page "
     "boundary (seen twice or not at all)"
 )
+UNCHECKED = "the rows either side of a page boundary could not be read together to check it"
 
 
-def _consistent(walk: Walk) -> str | None:
-    problem = walk.problem()
-    if problem is None and not walk.boundaries_hold():
-        problem = MOVED
-    return problem
+def _warn_duplicates(walk: Walk, stacklevel: int) -> None:
+    if walk.duplicates:
+        warnings.warn(
+            f"{walk.duplicates} row(s) of {walk.source.what} appeared twice in Codat's answer "
+            "and were dropped by id",
+            CodatWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
-def _build_while_checking(walk: Walk, rows: list[Row], build: Callable[[list[Row]], T]) -> T:
-    """``build(rows)`` in this thread while another checks the walk's boundaries (one round
-    trip that would otherwise come after it). Raises _Moved if the boundaries moved."""
-    if not walk.boundaries:
-        return build(rows)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="codat_nb-check")
-    checking = pool.submit(walk.boundaries_hold)
-    try:
-        built = build(rows)
-        if not checking.result():
-            raise _Moved
-        return built
-    finally:
-        walk.check_stop.set()  # a build that failed (or Ctrl-C) stops the check at once
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-class _Moved(Exception):
-    """The boundaries moved under a walk that was otherwise complete."""
+def _rows(rows: list[Row], prepared: list[Any] | None) -> list[Row]:
+    return rows
 
 
 def collect(
     source: Source,
     args: ListingArgs,
     prepare: Callable[[list[Row]], Any] | None = None,
-    build: Callable[[list[Row]], Any] = list,
+    build: Callable[[list[Row], list[Any] | None], Any] = _rows,
 ) -> Any:
-    """Every row (or the first ``limit``) in server order, consistent: ``build(rows)``, by
-    default the list of raw wire dicts. The result is built while the page boundaries are
-    checked, and thrown away if they moved.
+    """Every row (or the first ``limit``) in server order, consistent as ``args.consistency``
+    says: ``build(rows, prepared)``, by default the list of raw wire dicts.
 
-    ``prepare(rows)`` runs on each page as it arrives (the gate, say), while the next pages
-    are fetched; a page a repeated walk throws away has been prepared for nothing, no more.
+    ``prepare(rows)`` runs on each page's rows as they arrive (the gate, say), while the next
+    pages are read; ``prepared`` is what it returned for each page of the walk kept (their rows
+    begin with ``rows``, in order), or None when a repeated row was dropped. A page a repeated
+    walk throws away has been prepared for nothing, no more.
     """
+    if args.consistency == "verified":
+        return build(*_verified(source, args, prepare))
     for attempt in range(1, MAX_WALKS + 1):
         walk = Walk(source, args, prepare)
         rows = list(walk.rows())
         problem = walk.problem()
         if problem is None:
-            try:
-                built = _build_while_checking(walk, rows, build)
-            except _Moved:
-                problem = MOVED
-            else:
-                if walk.duplicates:
-                    warnings.warn(
-                        f"{walk.duplicates} row(s) of {source.what} appeared twice in Codat's "
-                        "answer and were dropped by id",
-                        CodatWarning,
-                        stacklevel=3,
-                    )
-                return built
+            _warn_duplicates(walk, stacklevel=3)
+            return build(rows, walk.prepared)
         source.cache.forget(source.what)  # those pages are not one state: read afresh
         if attempt < MAX_WALKS:
             warnings.warn(
@@ -470,11 +414,46 @@ def collect(
     )
 
 
+def _verified(
+    source: Source, args: ListingArgs, prepare: Callable[[list[Row]], Any] | None
+) -> tuple[list[Row], list[Any] | None]:
+    """Walks, each reading afresh, until two consecutive ones agree row for row (by
+    ``source.identity``). Every row both returned was in the listing when the second began
+    (rows never come back once gone) and no fewer rows than its total were returned, so the
+    rows are those of the listing at that moment."""
+    agreed: list[object] | None = None  # the last complete walk's rows, to agree with
+    problem: str | None = None
+    for attempt in range(1, VERIFIED_WALKS + 1):
+        walk = Walk(source, args, prepare, walks_after=1 if attempt == 1 else 0)
+        rows = list(walk.rows())
+        source.cache.forget(source.what)  # the next walk must read every page again
+        problem = walk.problem()
+        if problem is None:
+            identity = [source.identity(row) for row in rows]
+            if identity == agreed:
+                _warn_duplicates(walk, stacklevel=4)
+                return rows, walk.prepared
+            if agreed is not None:
+                problem = "two consecutive walks disagreed (the data changed between them)"
+            agreed = identity
+        else:
+            agreed = None
+        if problem is not None and attempt < VERIFIED_WALKS:
+            warnings.warn(
+                f"listing {source.what}: {problem}; listed again", CodatWarning, stacklevel=4
+            )
+    raise IncompleteListingError(
+        f"listing {source.what}: no two consecutive walks of {VERIFIED_WALKS} agreed (last: "
+        f"{problem or 'a complete walk with none after it'}); consistency='verified' returns "
+        "no result rather than an unverified one"
+    )
+
+
 def iterate(source: Source, args: ListingArgs) -> Iterator[Row]:
     """Rows one page at a time (lazily); raises at the end if the walk was not consistent."""
     walk = Walk(source, replace(args, concurrency=1))
     yield from walk.rows()
-    problem = _consistent(walk)
+    problem = walk.problem()
     if problem is not None:
         raise IncompleteListingError(
             f"listing {source.what}: {problem}; the rows yielded are not one consistent listing"

@@ -8,6 +8,10 @@ Everything above this module works with parsed JSON and CodatErrors; nothing abo
   first attempt still in progress) or a 429 (not kept by Codat) is retried safely;
 * a write answered 5xx is not retried: Codat replays the stored 5xx for the same key, and a
   new key could apply the write twice;
+* a write's final error carries its key, and its message says what the key can still do
+  (``exchange.write_advice``): send it again after a lost answer, a 409 or a 429; after a 5xx
+  or a refusal it would only get the same answer back;
+* a client has at most ``POOL_SIZE`` requests in flight; more wait for a connection;
 * reads and DELETEs retry on 408, 429, 5xx and network failures;
 * a refused connection (nothing listening) is retried for about a second, then reported with
   a hint, rather than retried for the whole deadline;
@@ -18,6 +22,7 @@ Everything above this module works with parsed JSON and CodatErrors; nothing abo
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 import warnings
@@ -43,7 +48,14 @@ from codat_nb.exceptions import (
     RateLimitError,
     ResponseTooLargeError,
 )
-from codat_nb.exchange import TRANSPORT_FAILURES, WRITES, Outcome, failure_outcome, response_outcome
+from codat_nb.exchange import (
+    TRANSPORT_FAILURES,
+    WRITES,
+    Outcome,
+    failure_outcome,
+    response_outcome,
+    write_advice,
+)
 from codat_nb.headers import RateLimit, read_rate_limit, server_date
 from codat_nb.listing import Tally
 from codat_nb.retry import RatePause, RetryPolicy, next_step
@@ -54,9 +66,13 @@ log = logging.getLogger(__name__)
 #: Decompressed bytes one response may have (a 5,000-company page is tens of MB).
 MAX_RESPONSE_BYTES = 256 * 2**20
 _CHUNK = 1 << 16
-#: Connections kept per host: Codat's cap of 10 concurrent requests, with room for threads
-#: sharing one client (more would only be discarded with "Connection pool is full").
+#: Requests one client has in flight at most, and the connections its pool keeps: Codat's 10
+#: concurrent requests per company, with room for threads sharing the client. A request past
+#: it waits for a free connection (within its deadline), so the pool never overflows
+#: ("Connection pool is full, discarding connection").
 POOL_SIZE = 32
+#: How often a request waiting for a connection looks whether its listing has ended.
+_SLOT_POLL_S = 0.05
 
 
 class _Call(NamedTuple):
@@ -120,6 +136,7 @@ class Transport:
             session.mount("https://", adapter)
         self.session = session
         self.pause = RatePause()
+        self._slots = threading.BoundedSemaphore(POOL_SIZE)
         self.closed = False
         self.requests_made = Tally()
         self._last_headers: Mapping[str, str] | None = None
@@ -164,8 +181,9 @@ class Transport:
         try:
             return self._request(_Call(method, url, params, json_body, headers), tally, deadline)
         except CodatError as exc:
-            if key is not None:  # to retry the write safely: create(..., idempotency_key=...)
+            if key is not None:  # what the key can and cannot do now
                 exc.idempotency_key = key
+                exc.message += write_advice(exc, key)
             raise
 
     def delete(self, path: str) -> None:
@@ -308,14 +326,28 @@ class Transport:
         )
 
     def _attempt(self, call: _Call, deadline: float) -> Outcome:
-        """One HTTP exchange, classified (``exchange.py``)."""
+        """One HTTP exchange on one of the client's connections, classified (``exchange.py``)."""
+        method, url = call.method, call.url
+        if deadline - time.monotonic() <= 0.001:
+            return self._late(method, url)
+        if not self._take_slot(deadline, method, url):
+            waited = f" while it waited for one of this client's {POOL_SIZE} connections"
+            return self._late(method, url, waited + " (all busy with other threads)")
+        try:
+            return self._exchange(call, deadline)
+        finally:
+            self._slots.release()
+
+    def _late(self, method: str, url: str, why: str = "") -> Outcome:
+        message = f"the call's {self.retries.deadline:g} s deadline passed{why}"
+        return Outcome(error=CodatTimeoutError(message, method=method, url=url))
+
+    def _exchange(self, call: _Call, deadline: float) -> Outcome:
+        """Send, read within the deadline, classify."""
         method, url = call.method, call.url
         left = deadline - time.monotonic()
         if left <= 0.001:
-            error = CodatTimeoutError(
-                f"the call's {self.retries.deadline:g} s deadline passed", method=method, url=url
-            )
-            return Outcome(error=error)
+            return self._late(method, url)
         timeout = (min(self.timeout[0], left), min(self.timeout[1], left))
         t0 = time.perf_counter()
         try:
@@ -351,6 +383,17 @@ class Transport:
         return response_outcome(
             response.status_code, response.headers, content, method, url, self.retries.statuses
         )
+
+    def _take_slot(self, deadline: float, method: str, url: str) -> bool:
+        """One of the client's ``POOL_SIZE`` connections for this attempt (release it after);
+        False when the deadline passes first. A listing that ends meanwhile stops the wait."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._slots.acquire(timeout=min(left, _SLOT_POLL_S)):
+                return True
+            self._check_open(method, url)
 
     def _read(self, response: requests.Response) -> bytes:
         """The decompressed body, refusing one larger than ``max_response_bytes``."""

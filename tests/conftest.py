@@ -4,6 +4,7 @@ Ctrl-C helpers. Plain helpers are in ``tests/support.py``; the layers are in ``t
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ import requests
 from codat_nb import CodatClient, RetryPolicy
 from codat_nb.sandbox import Sandbox
 from tests import support
+from tests.webhook_receiver import Receiver
 
 matplotlib.use("Agg")  # tests draw charts without a display
 # Commands the tests start (codat-nb sandbox, console, snapshot) import this checkout's
@@ -125,6 +127,26 @@ def make_client() -> Iterator[Callable[..., CodatClient]]:
         c.close()
 
 
+@pytest.fixture(name="make_receiver")
+def make_receiver_fixture() -> Iterator[Callable[[], Receiver]]:
+    """``make_receiver()``: a webhook receiver on loopback recording what arrives
+    (``tests/webhook_receiver.py``), closed after the test."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def receiver(make_receiver: Callable[[], Receiver]) -> Receiver:
+    return make_receiver()
+
+
 @pytest.fixture(name="make_company")
 def make_company_fixture() -> Callable[..., str]:
     """``make_company(sb, n)``: a new company with n connections, returning its id."""
@@ -224,3 +246,40 @@ def sigint_after() -> Callable[[Sandbox, int], threading.Thread]:
         return thread
 
     return start
+
+
+class _OnRequest(logging.Handler):
+    """Runs ``action`` after the client logs its N-th answer to a connections request (in the
+    thread that made it, before the answer is used): data changing between two page reads."""
+
+    def __init__(self, action, after: int, times: int = 1):
+        super().__init__(logging.DEBUG)
+        self.action, self.after, self.times, self.seen = action, after, times, 0
+
+    def emit(self, record):
+        if "/connections" in str(record.args) and " -> " in record.msg:
+            self.seen += 1
+            if self.seen >= self.after and self.times > 0:
+                self.times -= 1
+                self.action()
+
+
+@pytest.fixture
+def page_hook() -> Iterator[Callable[..., logging.Handler]]:
+    """``page_hook(action, after=n, times=1)``: ``action()`` runs after the client's n-th
+    connections request (and the next ``times - 1``); removed after the test."""
+    logger = logging.getLogger("codat_nb")
+    installed = []
+
+    def install(action, after, times=1):
+        handler = _OnRequest(action, after, times)
+        logger.addHandler(handler)
+        installed.append(handler)
+        return handler
+
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield install
+    for handler in installed:
+        logger.removeHandler(handler)
+    logger.setLevel(old_level)

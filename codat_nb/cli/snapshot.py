@@ -1,31 +1,43 @@
-"""``codat-nb snapshot --db PATH``: the daily job. List the portfolio, record it, report changes.
+"""``codat-nb snapshot --db PATH_OR_URL``: the daily job. List the portfolio, record it, report.
 
 Credentials come from the environment as for ``codat_nb.connect()`` (``CODAT_API_KEY`` or
 ``CODAT_AUTH_HEADER``, ``CODAT_BASE_URL``); with none, the embedded demo sandbox is listed. Each
 snapshot records where it was listed from, so a job that lost its credentials cannot slip the
 demo portfolio into a real account's history (the history refuses it, exit 3).
 
-Credentials are resolved before the history file is touched, and the file is opened before the
-portfolio is listed, so a bad path costs no API calls.
-What changed since the previous snapshot is printed: status changes, connections that appeared
-or disappeared, and how many Linked connections did not sync. Exit codes: ``EXIT_CODES``
-(``--help`` lists them).
+Order: credentials, then the history (opened and checked for damage), then the listing, so a
+bad path, a damaged file or an unreachable database costs no API calls. Once the snapshot is
+committed, nothing that fails afterwards (the report, closing, a commit that stored the
+snapshot but reported an error) turns it into "nothing recorded": the next run compares with
+this snapshot, so an alert not raised now would never be raised. ``EXIT_CODES`` (``--help``
+lists them) say exactly what was recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
+if TYPE_CHECKING:
+    from codat_nb.client import CodatClient
+    from codat_nb.history import Recorded
+
 EXIT_CODES = {
-    0: "the snapshot was recorded (or had been already)",
-    1: "recorded, and --fail-on-deauthorized found connections newly Deauthorized",
-    2: "usage or configuration error (bad flags, CODAT_BASE_URL without a key)",
-    3: "the history file cannot be used, or refused the snapshot (nothing recorded)",
+    0: "the snapshot was recorded (or had been already), and nothing failed",
+    1: "recorded, and --fail-on-deauthorized found connections newly Deauthorized "
+    "(whatever failed after recording: stderr says)",
+    2: "usage or configuration error (bad flags, CODAT_BASE_URL without a key, a password in --db)",
+    3: "the history cannot be used (damaged, locked, not permitted, unreachable) or refused the "
+    "snapshot: nothing recorded (unless stderr says it is not known: recording again is safe)",
     4: "the portfolio could not be listed from Codat (nothing recorded)",
+    5: "recorded, but something failed after the snapshot was stored (stderr says what); "
+    "no alert was due",
     130: "interrupted (before recording: nothing recorded; after: said so, and "
     "--fail-on-deauthorized still exits 1)",
 }
@@ -41,17 +53,21 @@ HEADINGS = {
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "snapshot",
-        help="record today's connection statuses in a history file and print what changed",
-        description="List every connection, record the portfolio in the history file and\n"
-        "print what changed since the previous snapshot. Credentials as for\n"
+        help="record today's connection statuses in a history and print what changed",
+        description="List every connection, record the portfolio in the history and print\n"
+        "what changed since the previous snapshot. Credentials as for\n"
         "codat_nb.connect(): CODAT_API_KEY or CODAT_AUTH_HEADER, and CODAT_BASE_URL;\n"
-        "with none, the embedded demo sandbox is listed.",
+        "with none, the embedded demo sandbox is listed. A PostgreSQL password goes in\n"
+        "PGPASSWORD or ~/.pgpass, never in --db (the process list would show it).",
         epilog="exit codes:\n"
         + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--db", required=True, metavar="PATH", help="the history file (created if new)"
+        "--db",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the history: an SQLite file (created if new) or postgresql://user@host:port/db",
     )
     parser.add_argument(
         "--fail-on-deauthorized",
@@ -62,44 +78,115 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _fail(code: int, message: str) -> int:
+def _say(message: str) -> None:
     print(f"codat-nb snapshot: {message}", file=sys.stderr, flush=True)
+
+
+def _fail(code: int, message: str) -> int:
+    _say(message)
     return code
+
+
+def _password_in(db: str) -> bool:
+    if not db.startswith(("postgresql://", "postgres://")):
+        return False
+    parts = urlsplit(db)
+    return parts.password is not None or "password" in parse_qs(parts.query)
+
+
+@dataclass
+class _Job:
+    """What happened so far: once ``summary`` is set, the snapshot is recorded."""
+
+    db: str
+    summary: Recorded | None = None
+    uncertain: bool = False  # the commit failed and could not be checked
+    failed: list[str] = field(default_factory=list)  # what failed after recording
+    interrupted: bool = False
 
 
 def run(args: argparse.Namespace) -> int:
     from codat_nb import connect
-    from codat_nb.exceptions import CodatError
-    from codat_nb.history import History, HistoryError
 
+    if _password_in(args.db):
+        return _fail(
+            2, "--db holds a password, which the process list would show: give it in "
+            "PGPASSWORD or ~/.pgpass (PostgreSQL's client reads both), not in the URL"
+        )  # fmt: skip
     try:
-        client = connect()  # credentials first: a job without them touches no file
+        client = connect()  # credentials first: a job without them touches no history
     except (TypeError, ValueError) as error:
         return _fail(2, str(error))
-    summary, interrupted = None, False
+    job = _Job(args.db)
     try:
-        with client, History(args.db) as history:
-            source = "embedded sandbox" if client.sandbox is not None else client.base_url
-            try:  # strict: a company that cannot be read fails the job, not the history
-                portfolio = client.connections.list_all(progress=False, strict=True)
-            except CodatError as error:
-                return _fail(4, f"cannot list the portfolio from {source}: {error}")
-            summary = history.record(portfolio, source=source)
-            print(summary, flush=True)
-            if summary.previous is not None and summary.new:
-                _report(history.changes(since=summary.previous, until=summary.taken_at))
+        with client:
+            code = _record(client, job)
+        if code is not None:
+            return code
+    except KeyboardInterrupt:
+        if job.summary is None:
+            return _fail(130, "interrupted; nothing recorded")
+        job.interrupted = True
+    except Exception as error:  # recorded: say what failed, and keep the alert
+        if job.summary is None:
+            raise
+        job.failed.append(f"{type(error).__name__}: {error}")
+    return _conclude(job, args.fail_on_deauthorized)
+
+
+def _record(client: CodatClient, job: _Job) -> int | None:
+    """Open and check the history, list, record, report; an exit code if nothing was
+    recorded, None once it was (the report may still fail: the caller notes that)."""
+    from codat_nb.exceptions import CodatError
+    from codat_nb.history import History, HistoryError, RecordingUncertain
+
+    try:
+        history = History(job.db)
+        history.check()  # damage is found before the listing is spent, and before writing
     except HistoryError as error:
         return _fail(3, str(error))
-    except ValueError as error:  # the history refused this snapshot (older, other source)
-        return _fail(3, f"nothing recorded in {args.db}: {error}")
-    except KeyboardInterrupt:
-        if summary is None:
-            return _fail(130, "interrupted; nothing recorded")
-        interrupted = True  # recorded: say so, and still alert (the next run compares with it)
-        _fail(130, f"interrupted after recording {summary.taken_at.isoformat()}")
-    if summary.new and args.fail_on_deauthorized and summary.deauthorized:
+    with history:
+        source = "embedded sandbox" if client.sandbox is not None else client.base_url
+        try:  # strict: a company that cannot be read fails the job, not the history
+            portfolio = client.connections.list_all(progress=False, strict=True)
+        except CodatError as error:
+            return _fail(4, f"cannot list the portfolio from {source}: {error}")
+        try:
+            with warnings.catch_warnings():  # a warning of the record is reported below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                job.summary = history.record(portfolio, source=source)
+        except RecordingUncertain as error:
+            job.summary, job.uncertain = error.summary, True
+            _say(str(error))
+            return None
+        except HistoryError as error:
+            return _fail(3, str(error))
+        except ValueError as error:  # the history refused this snapshot (older, other source)
+            return _fail(3, f"nothing recorded in {history.location}: {error}")
+        if job.summary.warning:
+            job.failed.append(job.summary.warning)
+        print(job.summary, flush=True)
+        if job.summary.previous is not None and job.summary.new:
+            _report(history.changes(since=job.summary.previous, until=job.summary.taken_at))
+    return None
+
+
+def _conclude(job: _Job, alerting: bool) -> int:
+    """The exit code once the snapshot is recorded (or may be): the alert comes first."""
+    summary = job.summary
+    assert summary is not None
+    when = summary.taken_at.isoformat()
+    for failure in job.failed:
+        _say(f"recorded {when}, but then: {failure}")
+    if job.interrupted:
+        _say(f"interrupted after recording {when}")
+    if alerting and summary.new and summary.deauthorized:
         return _fail(1, f"{summary.deauthorized} connection(s) newly Deauthorized")
-    return 130 if interrupted else 0
+    if job.uncertain:
+        return 3
+    if job.interrupted:
+        return 130
+    return 5 if job.failed else 0
 
 
 def _report(changes: pd.DataFrame) -> None:

@@ -1,85 +1,129 @@
-"""Connection status history: ``list_all()`` snapshots in one SQLite file, and what changed.
+"""Connection status history: ``list_all()`` snapshots in SQLite or PostgreSQL, and what changed.
 
 Codat keeps no history an analyst can query; each ``list_all()`` is a single moment. Record one
-snapshot a day (``codat-nb snapshot --db PATH`` from a scheduled job, or ``History.record`` in a
-notebook) and ask which customers lost access this week, how long connections sat in
-``PendingAuth`` and whether ``Deauthorized`` is rising::
+snapshot a day (``codat-nb snapshot --db PATH_OR_URL`` from a scheduled job, or
+``History.record`` in a notebook) and ask which customers lost access this week, how long
+connections sat in ``PendingAuth`` and whether ``Deauthorized`` is rising::
 
     from codat_nb.history import History
 
-    with History("connections.sqlite") as history:
+    with History("connections.sqlite") as history:  # or "postgresql://user@host/db"
         history.record(client.connections.list_all())
         history.changes(since="2026-11-01T00:00:00Z")
 
-The file layout is described in ``codat_nb.history.database``.
+An SQLite file is the default (nothing to install); a PostgreSQL database is the team backend
+(``pip install "codat-nb[postgres]"``), with the same API, results and guarantees. The tables
+are described in ``codat_nb.history.schema``; the two backends in ``sqlite`` and ``postgres``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+import warnings
+from collections.abc import Callable, Hashable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from codat_nb.history import queries, writer
-from codat_nb.history.database import (
-    DEFAULT_TIMEOUT,
+from codat_nb.history import changes, queries, schema, writer
+from codat_nb.history.backend import (
+    CommitFailed,
+    Database,
     HistoryError,
-    open_database,
-    translated,
-    write_transaction,
+    UnstorableText,
 )
+from codat_nb.history.changes import CHANGE_KINDS
 from codat_nb.history.encoding import (
     check_portfolio,
     micros,
     portfolio_frame,
     stored_values,
+    unstorable,
     utc_time,
 )
-from codat_nb.history.queries import BY_COLUMNS, CHANGE_KINDS
+from codat_nb.history.queries import BY_COLUMNS
 from codat_nb.history.writer import Recorded
 
-__all__ = ["CHANGE_KINDS", "History", "HistoryError", "Recorded"]
+__all__ = ["CHANGE_KINDS", "History", "HistoryError", "Recorded", "RecordingUncertain"]
 
 Moment = datetime | pd.Timestamp | str
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 10.0
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _unencodable(portfolio: pd.DataFrame) -> str:
-    """Where a frame holds text UTF-8 cannot encode: "column of connection id"."""
-    for column in portfolio.columns:
-        for connection_id, value in zip(portfolio["id"], portfolio[column], strict=True):
-            if isinstance(value, str):
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    return f"{column!r} of connection {connection_id}"
-    return "the portfolio"
+class RecordingUncertain(HistoryError):
+    """The database failed while committing a snapshot and could not be asked afterwards
+    whether it was stored. ``summary`` is the snapshot as it would have been recorded (its
+    ``deauthorized`` count is what an alert needs: recording again later is safe)."""
+
+    def __init__(self, message: str, summary: Recorded) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def _open(target: str | os.PathLike[str], timeout: float) -> Database:
+    if isinstance(target, str) and _URL.match(target):
+        from codat_nb.history import postgres
+
+        if not postgres.is_url(target):
+            raise ValueError(
+                f"{postgres.redacted(target)} is not a history location: give a file path "
+                "(SQLite) or a postgresql:// URL"
+            )
+        return postgres.PostgresDatabase(target, timeout)
+    from codat_nb.history.sqlite import SQLiteDatabase
+
+    return SQLiteDatabase(Path(target), timeout)
 
 
 class History:
-    """Snapshots of a Codat portfolio over time, in the SQLite file at ``path``.
+    """Snapshots of a Codat portfolio over time, in an SQLite file or a PostgreSQL database.
 
-    A new path (or an empty file) becomes a history; an older history file is upgraded. Opening
-    anything else raises HistoryError. ``timeout`` is how long a write waits for another writer.
+    ``target`` is a file path (SQLite: a new path or an empty file becomes a history) or a
+    ``postgresql://user@host:port/database`` URL (an empty database or schema becomes one).
+    An older history is upgraded; anything else raises HistoryError. A history this user may
+    only read opens read-only: every query works, ``record`` is refused. ``timeout`` is how
+    long a write waits for another writer.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+    def __init__(self, target: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not isinstance(target, (str, os.PathLike)):
+            raise TypeError(
+                f"target must be a file path or a postgresql:// URL, not {type(target).__name__}"
+            )
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        self.path = Path(path)
-        self._db = open_database(self.path, float(timeout))
-        self._lock = threading.Lock()  # one sqlite3 connection: one caller at a time
+        self._db = _open(target, float(timeout))
+        #: The file (SQLite), or None (PostgreSQL).
+        self.path = getattr(self._db, "path", None)
+        #: Where the history is, as messages name it (a URL without its password).
+        self.location = self._db.location
+        self._lock = threading.Lock()  # one connection: one caller at a time
+        self._checked: Hashable = None  # the history's stamp when check() last passed
+        try:
+            schema.prepare(self._db)
+        except BaseException:
+            self._db.close()
+            raise
 
     def __repr__(self) -> str:
-        return f"History({str(self.path)!r})"
+        return f"History({self.location!r}{', read-only' if self.read_only else ''})"
+
+    @property
+    def read_only(self) -> bool:
+        """True when this user may read but not write the history (known up front for a
+        file; a PostgreSQL role's privileges show when it records)."""
+        return self._db.read_only
 
     def close(self) -> None:
-        """Close the file; safe to call twice."""
+        """Close the file or connection; safe to call twice."""
         with self._lock:
             self._db.close()
 
@@ -91,6 +135,24 @@ class History:
     ) -> None:
         self.close()
 
+    def _read(self, work: Callable[[], T]) -> T:
+        with self._lock:
+            return self._db.read("read", work)
+
+    def check(self) -> None:
+        """Raise HistoryError if the history is damaged (every page of an SQLite file is read:
+        ``PRAGMA quick_check``), saying how to recover. ``record`` checks before writing,
+        unless this check passed and nothing was written since (the daily job checks before
+        it lists, so a damaged file costs no API calls and is checked once)."""
+        with self._lock:
+            damage, stamp = self._db.read("check", lambda: (self._db.damage(), self._db.stamp()))
+        if damage is not None:
+            raise HistoryError(self._damaged(damage))
+        self._checked = stamp
+
+    def _damaged(self, damage: str) -> str:
+        return f"{self.location} is damaged ({damage}); nothing was written. {self._db.recovery()}"
+
     def record(
         self, portfolio: pd.DataFrame, at: Moment | None = None, *, source: str | None = None
     ) -> Recorded:
@@ -99,7 +161,8 @@ class History:
         ``at`` defaults to the server's time when the listing ended
         (``portfolio.attrs["server_time"]``). Recording the same ``at`` again changes nothing.
         ``source`` says where the portfolio was listed from (e.g. ``client.base_url``); a
-        snapshot from another source than the latest one is refused.
+        snapshot from another source than the latest one is refused. A damaged history is
+        refused before anything is written.
         """
         portfolio = check_portfolio(portfolio)
         if source is not None and (not isinstance(source, str) or not source.strip()):
@@ -114,21 +177,53 @@ class History:
                 )
         taken_at = utc_time(at, "at")
         stored = stored_values(portfolio)
+
+        def work() -> Recorded:
+            checked, self._checked, stamp = self._checked, None, self._db.stamp()
+            unchanged = stamp is not None and stamp == checked  # since check() passed
+            damage = None if unchanged else self._db.damage()
+            if damage is not None:
+                raise HistoryError(self._damaged(damage))
+            return writer.record(self._db, stored, taken_at, source)
+
         try:
-            with self._lock, write_transaction(self._db, self.path, "record a snapshot in"):
-                return writer.record(self._db, stored, taken_at, source)
-        except UnicodeEncodeError:  # rolled back; say which value cannot be stored
+            with self._lock:
+                return self._db.write("record a snapshot in", work)
+        except CommitFailed as failed:
+            return self._settle(failed)
+        except (UnicodeEncodeError, UnstorableText):  # rolled back; say which value
+            where = unstorable(portfolio, nul=not self._db.stores_nul)
             raise HistoryError(
-                f"nothing recorded in {self.path}: {_unencodable(portfolio)} holds text that is "
-                "not valid Unicode (a lone surrogate), which SQLite cannot store"
+                f"nothing recorded in {self.location}: {where} holds text that cannot be stored "
+                "(a lone surrogate, not valid Unicode; or, in PostgreSQL, a NUL character)"
             ) from None
+
+    def _settle(self, failed: CommitFailed) -> Recorded:
+        """COMMIT reported an error: was the snapshot stored? (SQLite reports a checkpoint
+        that failed after the commit; a PostgreSQL connection can drop after the server
+        committed.) Stored: it is recorded, with a warning. Not: the error. Unknown: say so."""
+        summary: Recorded = failed.result
+        at = micros(summary.taken_at)
+        try:
+            with self._lock:
+                found = self._db.read("look up", lambda: queries.snapshot_summary(self._db, at))
+        except HistoryError as error:
+            raise RecordingUncertain(
+                f"{failed.error}; whether the snapshot at {summary.taken_at.isoformat()} was "
+                f"recorded is not known ({error}); recording it again is safe",
+                summary,
+            ) from failed
+        if found is None or found["connections"] != summary.connections:
+            raise failed.error from failed.__cause__
+        warning = f"the snapshot is recorded, but committing it reported: {failed.error}"
+        warnings.warn(warning, RuntimeWarning, stacklevel=3)
+        return replace(summary, warning=warning)
 
     def snapshots(self) -> pd.DataFrame:
         """One row per snapshot, oldest first: ``taken_at``, connection and company counts,
         the changes since the previous snapshot (``appeared``, ``disappeared``,
         ``status_changed``, ``stalled``) and ``source``."""
-        with self._lock, translated(self.path, "read"):
-            return queries.snapshots(self._db)
+        return self._read(lambda: queries.snapshots(self._db))
 
     def at(self, when: Moment) -> pd.DataFrame:
         """The portfolio as the latest snapshot taken at or before ``when`` saw it.
@@ -137,19 +232,23 @@ class History:
         time, so the frame can be analysed (``analysis.stale(df, now=...)``) like a fresh one.
         """
         moment = micros(utc_time(when, "when"))
-        with self._lock, translated(self.path, "read"):
+
+        def work() -> tuple[tuple[int, int] | None, Any]:
             found = queries.snapshot_at_or_before(self._db, moment)
             if found is None:
-                first = queries.first_taken_at(self._db)
-                raise ValueError(
-                    f"no snapshot at or before {queries.timestamp(moment).isoformat()}; "
-                    + (
-                        "the history is empty"
-                        if first is None
-                        else f"the first is at {queries.timestamp(first).isoformat()}"
-                    )
+                return None, queries.first_taken_at(self._db)
+            return found, queries.portfolio_columns(self._db, found[0])
+
+        found, columns = self._read(work)
+        if found is None:
+            raise ValueError(
+                f"no snapshot at or before {queries.timestamp(moment).isoformat()}; "
+                + (
+                    "the history is empty"
+                    if columns is None
+                    else f"the first is at {queries.timestamp(columns).isoformat()}"
                 )
-            columns = queries.portfolio_columns(self._db, found[0])
+            )
         frame = portfolio_frame(columns)
         frame.attrs["server_time"] = queries.timestamp(found[1])
         return frame
@@ -166,15 +265,12 @@ class History:
         end = micros(utc_time(until, "until")) if until is not None else None
         if end is not None and end < start:
             raise ValueError(f"until ({until!r}) is before since ({since!r})")
-        with self._lock, translated(self.path, "read"):
-            last = (
-                end
-                if end is not None
-                else self._db.execute("SELECT coalesce(max(taken_at), 0) FROM snapshot").fetchone()[
-                    0
-                ]
-            )
-            return queries.changes(self._db, start, last)
+
+        def work() -> pd.DataFrame:
+            last = end if end is not None else queries.latest_taken_at(self._db)
+            return changes.changes(self._db, start, last)
+
+        return self._read(work)
 
     def status_over_time(self, by: str | None = None) -> pd.DataFrame:
         """Connections per status (columns) per snapshot (rows, ``taken_at``).
@@ -184,5 +280,4 @@ class History:
         """
         if by is not None and by not in BY_COLUMNS:
             raise ValueError(f"by must be None or one of {', '.join(BY_COLUMNS)}; got {by!r}")
-        with self._lock, translated(self.path, "read"):
-            return queries.status_over_time(self._db, by)
+        return self._read(lambda: queries.status_over_time(self._db, by))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 
 from codat_nb import frames
 from codat_nb.wire import schema as s
+from codat_nb.wire.dates import utc_moment
 
 PORTFOLIO_COLUMNS = ("company_id", "company_name", *frames.CONNECTION_COLUMNS)
 TIME_COLUMNS = ("created", "last_sync")
@@ -50,23 +50,8 @@ _HINT = "record the frame client.connections.list_all() returns"
 
 def utc_time(value: object, name: str) -> pd.Timestamp:
     """``value`` (datetime, Timestamp or ISO string with a zone) as a UTC Timestamp in µs."""
-    if not isinstance(value, (str, datetime)):
-        raise TypeError(
-            f"{name} must be a timezone-aware datetime, Timestamp or ISO string, "
-            f"not {type(value).__name__}"
-        )
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a date-time") from None
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date-time, not NaT")
-    if stamp.tzinfo is None:
-        raise ValueError(
-            f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
-            "pd.Timestamp(..., tz='UTC')) so the snapshot time cannot shift"
-        )
-    return stamp.tz_convert("UTC").as_unit("us")
+    stamp: pd.Timestamp = utc_moment(value, name, naive_is_utc=False).as_unit("us")
+    return stamp
 
 
 def micros(stamp: pd.Timestamp) -> int:
@@ -74,10 +59,11 @@ def micros(stamp: pd.Timestamp) -> int:
     return int(stamp.value // 1000)
 
 
-def from_micros(values: Sequence[int]) -> pd.Series:
+def from_micros(values: Sequence[int] | np.ndarray) -> pd.Series:
     """int64 microseconds (``NAT`` for missing) as a ``datetime64[us, UTC]`` Series."""
     array = np.asarray(values, dtype=np.int64).view("datetime64[us]")
-    return pd.Series(pd.DatetimeIndex(array).tz_localize("UTC"))
+    times: pd.Series = pd.Series(pd.DatetimeIndex(array).tz_localize("UTC"))
+    return times
 
 
 def check_portfolio(portfolio: object) -> pd.DataFrame:
@@ -166,11 +152,29 @@ def stored_values(portfolio: pd.DataFrame) -> pd.DataFrame:
             urls = series.astype("str")
             with_otp = urls.str.contains("otp=", regex=False, na=False)
             if with_otp.any():
-                urls[with_otp] = [without_one_time_password(u) for u in urls[with_otp].tolist()]
+                kept = [without_one_time_password(u) for u in urls[with_otp].tolist()]
+                urls[with_otp] = pd.Series(kept, index=urls.index[with_otp], dtype="str")
             out[column] = urls
         else:
             out[column] = series.astype("str")
-    return pd.DataFrame(out, index=portfolio.index)
+    stored: pd.DataFrame = pd.DataFrame(out, index=portfolio.index)
+    return stored
+
+
+def unstorable(portfolio: pd.DataFrame, *, nul: bool) -> str:
+    """Where a frame holds text that cannot be stored, "column of connection id": text UTF-8
+    cannot encode (a lone surrogate), or with ``nul`` a NUL character (PostgreSQL's text)."""
+    for column in portfolio.columns:
+        for connection_id, value in zip(portfolio["id"], portfolio[column], strict=True):
+            if not isinstance(value, str):
+                continue
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{column!r} of connection {connection_id}"
+            if nul and "\x00" in value:
+                return f"{column!r} of connection {connection_id}"
+    return "the portfolio"
 
 
 def fingerprints(stored: pd.DataFrame) -> np.ndarray:
@@ -184,11 +188,13 @@ def fingerprints(stored: pd.DataFrame) -> np.ndarray:
 
 
 def sql_values(series: pd.Series) -> list[Any]:
-    """A column as Python values for sqlite3 (missing as None)."""
+    """A column as Python values for the database driver (missing as None)."""
+    values: list[Any]
     if series.dtype == np.int64:
         values = series.tolist()
         return [None if v == NAT else v for v in values] if series.name in TIME_COLUMNS else values
-    return series.astype(object).where(series.notna(), None).tolist()
+    values = series.astype(object).where(series.notna(), None).tolist()
+    return values
 
 
 def category(column: str, values: Sequence[Any]) -> pd.Series:
@@ -196,7 +202,8 @@ def category(column: str, values: Sequence[Any]) -> pd.Series:
     known = KNOWN_CATEGORIES.get(column, ())
     present = {v for v in values if v is not None and v == v}
     dtype = pd.CategoricalDtype([*known, *sorted(present - set(known))])
-    return pd.Series(pd.Categorical(values, dtype=dtype))
+    categories: pd.Series = pd.Series(pd.Categorical(values, dtype=dtype))
+    return categories
 
 
 def portfolio_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
@@ -215,4 +222,5 @@ def portfolio_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
             out[name] = category(name, values)
         else:
             out[name] = pd.Series(values, dtype=template[name].dtype)
-    return pd.DataFrame(out, columns=list(PORTFOLIO_COLUMNS))
+    frame: pd.DataFrame = pd.DataFrame(out, columns=list(PORTFOLIO_COLUMNS))
+    return frame

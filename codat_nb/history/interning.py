@@ -10,13 +10,13 @@ SQL with ``replace()``, which replaces as ``str.replace`` does.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from codat_nb.history.backend import Database
 from codat_nb.history.encoding import JSON_COLUMNS, sql_values
 
 INTERNED = (
@@ -38,7 +38,6 @@ STORED_STATE_COLUMNS = (
     *JSON_COLUMNS,
 )
 COMPANY_PLACEHOLDER, CONNECTION_PLACEHOLDER = "<company_id>", "<connection_id>"
-_BATCH = 500  # values per IN (...) lookup, well under SQLite's limit on parameters
 
 
 def expand(template: str, company_id: str, connection_id: str) -> str:
@@ -69,25 +68,22 @@ def _templates(
     return templates
 
 
-def text_ids(db: sqlite3.Connection, values: Sequence[str | None]) -> list[int | None]:
+def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
     """The ``text`` id of each value (None stays None); values not stored yet are added."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    uniques = list(uniques)
-    known: dict[str, int] = {}
-    for start in range(0, len(uniques), _BATCH):
-        batch = uniques[start : start + _BATCH]
-        marks = ", ".join("?" * len(batch))
-        known.update(db.execute(f"SELECT value, id FROM text WHERE value IN ({marks})", batch))
+    codes, found = pd.factorize(pd.Series(list(values), dtype=object))
+    uniques: list[Any] = list(found)
+    known: dict[str, int] = dict(db.matching("text", "value", uniques, ("id",)))
     new = [value for value in uniques if value not in known]
-    first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM text").fetchone()[0]
+    first = db.value("SELECT coalesce(max(id), 0) + 1 FROM text")
     added = [(first + n, value) for n, value in enumerate(new)]
-    db.executemany("INSERT INTO text (id, value) VALUES (?, ?)", added)
+    db.insert("text", ("id", "value"), added)
     known.update((value, key) for key, value in added)
     ids = np.array([known[value] for value in uniques] + [None], dtype=object)[codes]
-    return ids.tolist()  # code -1 (a missing value) picks the None at the end
+    keys: list[int | None] = ids.tolist()  # code -1 (a missing value) picks the None at the end
+    return keys
 
 
-def state_values(db: sqlite3.Connection, rows: pd.DataFrame) -> dict[str, list[Any]]:
+def state_values(db: Database, rows: pd.DataFrame) -> dict[str, list[Any]]:
     """``STORED_STATE_COLUMNS`` for ``rows`` (stored values with ``company_id`` and ``id``)."""
     out = {column: text_ids(db, sql_values(rows[column])) for column in INTERNED}
     urls = sql_values(rows["link_url"])

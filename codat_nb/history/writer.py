@@ -3,18 +3,19 @@
 A connection whose values (all but ``last_sync``) hash the same as in the previous snapshot
 points at the state stored then; only new and changed connections add a ``state`` row. Every
 connection adds one small ``member`` row (state, status, ``last_sync``). Keys are assigned here,
-under the write lock, so rows go in with ``executemany`` and nothing is read back.
+under the write lock, so rows go in in bulk (``Database.insert``) and nothing is read back.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from codat_nb.history import queries
+from codat_nb.history import changes, queries
+from codat_nb.history.backend import Database
 from codat_nb.history.encoding import fingerprints, micros, sql_values
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 
@@ -36,6 +37,8 @@ class Recorded:
     source: str | None  # where the listing came from, if the recorder said
     deauthorized: int  # connections that became (or appeared) Deauthorized since the previous
     new: bool  # False: a snapshot at this time was already recorded, so nothing was written
+    #: Set when the snapshot is stored but something failed as it was committed (what failed).
+    warning: str | None = None
 
     def __str__(self) -> str:
         head = f"{'recorded' if self.new else 'already recorded'} {self.taken_at.isoformat()}: "
@@ -49,26 +52,24 @@ class Recorded:
         )
 
 
-def _next_id(db: sqlite3.Connection, table: str) -> int:
-    return db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+def _next_id(db: Database, table: str) -> int:
+    return int(db.value(f"SELECT coalesce(max(id), 0) + 1 FROM {table}"))
 
 
-def _keys_of(db: sqlite3.Connection, table: str, column: str, values: pd.Series) -> np.ndarray:
+def _keys_of(db: Database, table: str, column: str, values: pd.Series) -> np.ndarray:
     """The key of each value in ``table`` (value ``column``, key ``id``); new values are added."""
     codes, uniques = pd.factorize(values)
-    known = dict(db.execute(f"SELECT {column}, id FROM {table}"))
+    known = dict(db.rows(f"SELECT {column}, id FROM {table}"))
     new = [v for v in uniques if v not in known]
     first = _next_id(db, table)
     added = [(first + n, value) for n, value in enumerate(new)]
-    db.executemany(f"INSERT INTO {table} (id, {column}) VALUES (?, ?)", added)
+    db.insert(table, ("id", column), added)
     known.update((value, key) for key, value in added)
     return np.array([known[v] for v in uniques], dtype=np.int64)[codes]
 
 
-def _connection_keys(
-    db: sqlite3.Connection, companies: np.ndarray, connection_ids: pd.Series
-) -> np.ndarray:
-    rows = db.execute("SELECT company, connection_id, id FROM connection").fetchall()
+def _connection_keys(db: Database, companies: np.ndarray, connection_ids: pd.Series) -> np.ndarray:
+    rows = db.rows("SELECT company, connection_id, id FROM connection")
     company, connection_id, key = zip(*rows, strict=True) if rows else ((), (), ())
     known = pd.DataFrame(
         {
@@ -85,8 +86,9 @@ def _connection_keys(
     new = keys.isna().to_numpy()
     first = _next_id(db, "connection")
     fresh = np.arange(first, first + new.sum(), dtype=np.int64)
-    db.executemany(
-        "INSERT INTO connection (id, company, connection_id) VALUES (?, ?, ?)",
+    db.insert(
+        "connection",
+        ("id", "company", "connection_id"),
         zip(
             fresh.tolist(),
             companies[new].tolist(),
@@ -96,23 +98,16 @@ def _connection_keys(
     )
     result = keys.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     result[new] = fresh
-    return result.astype(np.int64)
+    ids: np.ndarray = result.astype(np.int64)
+    return ids
 
 
 def _state_keys(
-    db: sqlite3.Connection, previous: int | None, connections: np.ndarray, stored: pd.DataFrame
+    db: Database, before: pd.DataFrame, connections: np.ndarray, stored: pd.DataFrame
 ) -> np.ndarray:
     """Reuse the previous snapshot's state where the fingerprint matches; insert the others."""
     prints = fingerprints(stored)
-    rows = db.execute(
-        "SELECT m.connection, m.state, s.fingerprint FROM member AS m "
-        "JOIN state AS s ON s.id = m.state WHERE m.snapshot = ?",
-        (previous,),
-    ).fetchall()
-    before = pd.DataFrame(
-        np.array(rows, dtype=np.int64).reshape(-1, 3),
-        columns=["connection", "state", "fingerprint"],
-    )
+    before = before[["connection", "state", "fingerprint"]]
     now = pd.DataFrame({"connection": connections, "new_print": prints})
     matched = now.merge(before, how="left", on="connection")
     changed = (matched["fingerprint"] != matched["new_print"]).to_numpy()
@@ -122,23 +117,19 @@ def _state_keys(
     keys[changed] = fresh
     columns = [fresh.tolist(), connections[changed].tolist(), prints[changed].tolist()]
     columns += state_values(db, stored.loc[changed]).values()
-    names = ", ".join(("id", "connection", "fingerprint", *STORED_STATE_COLUMNS))
-    marks = ", ".join("?" * len(columns))
-    db.executemany(f"INSERT INTO state ({names}) VALUES ({marks})", zip(*columns, strict=True))
-    return keys.astype(np.int64)
+    names = ("id", "connection", "fingerprint", *STORED_STATE_COLUMNS)
+    db.insert("state", names, zip(*columns, strict=True))
+    ids: np.ndarray = keys.astype(np.int64)
+    return ids
 
 
-def _tally(db: sqlite3.Connection, snapshot: int, stored: pd.DataFrame) -> None:
+def _tally(db: Database, snapshot: int, stored: pd.DataFrame) -> None:
     counts = stored.groupby(list(TALLY_COLUMNS), dropna=False, observed=True).size()
     rows = [
-        (snapshot, *(None if pd.isna(v) else v for v in group), int(n))
+        (snapshot, *(None if pd.isna(v) else v for v in cast(tuple[Any, ...], group)), int(n))
         for group, n in counts.items()
     ]
-    db.executemany(
-        "INSERT INTO tally (snapshot, status, platform_name, integration_key, source_type, "
-        "connections) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
+    db.insert("tally", ("snapshot", *TALLY_COLUMNS, "connections"), rows)
 
 
 def _check_source(source: str | None, recorded: str | None) -> None:
@@ -149,17 +140,17 @@ def _check_source(source: str | None, recorded: str | None) -> None:
         )
 
 
-def _recorded_source(db: sqlite3.Connection) -> str | None:
+def _recorded_source(db: Database) -> str | None:
     """The source the history's snapshots name (the latest that names one): a snapshot
     recorded without a source must not open the door to another portfolio."""
-    row = db.execute(
+    found: str | None = db.value(
         "SELECT source FROM snapshot WHERE source IS NOT NULL ORDER BY taken_at DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
+    )
+    return found
 
 
 def record(
-    db: sqlite3.Connection, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
+    db: Database, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
 ) -> Recorded:
     """Write one snapshot of ``stored`` (``encoding.stored_values``) taken at ``taken_at``.
 
@@ -172,19 +163,18 @@ def record(
     if existing is not None:
         _check_source(source, existing["source"] or _recorded_source(db))
         return Recorded(**existing, new=False)
-    latest = db.execute(
-        "SELECT id, taken_at, source FROM snapshot ORDER BY taken_at DESC LIMIT 1"
-    ).fetchone()
-    previous, previous_at, previous_source = latest or (None, None, None)
+    latest = db.row("SELECT id, taken_at FROM snapshot ORDER BY taken_at DESC LIMIT 1")
+    previous, previous_at = latest or (None, None)
     if previous_at is not None and previous_at > at:
         raise ValueError(
             f"a snapshot at {taken_at.isoformat()} is older than the latest one "
             f"({queries.timestamp(previous_at).isoformat()}); a history is recorded in time order"
         )
     _check_source(source, _recorded_source(db))
+    before = changes.members(db, previous, fingerprints=True)
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
     connections = _connection_keys(db, companies, stored["id"])
-    states = _state_keys(db, previous, connections, stored)
+    states = _state_keys(db, before, connections, stored)
     statuses = _keys_of(db, "status", "name", stored["status"])
     snapshot = _next_id(db, "snapshot")
     db.execute(
@@ -194,10 +184,11 @@ def record(
     )
     order = np.argsort(connections, kind="stable")  # primary-key order: appends, no page splits
     last_sync = np.asarray(sql_values(stored["last_sync"]), dtype=object)[order]
-    db.executemany(
-        "INSERT INTO member (snapshot, connection, state, status, last_sync) "
-        f"VALUES ({snapshot}, ?, ?, ?, ?)",
+    db.insert(
+        "member",
+        ("snapshot", "connection", "state", "status", "last_sync"),
         zip(
+            [snapshot] * len(order),
             connections[order].tolist(),
             states[order].tolist(),
             statuses[order].tolist(),
@@ -207,10 +198,16 @@ def record(
     )
     _tally(db, snapshot, stored)
     if previous is not None:
-        counts = queries.change_counts(db, previous_at, at)
+        after = {"connection": connections, "state": states, "status": statuses}
+        after["last_sync"] = stored["last_sync"].to_numpy(dtype=np.int64)  # NAT: none
+        changed = changes.found(before, pd.DataFrame(after), changes.linked_status(db))
+        changes.store_changes(db, snapshot, changed)
+        counts = changes.change_counts(changed)
         db.execute(
             "UPDATE snapshot SET appeared = ?, disappeared = ?, status_changed = ?, stalled = ? "
             "WHERE id = ?",
-            (*(counts[k] for k in queries.COUNTED), snapshot),
+            (*(counts[k] for k in changes.COUNTED), snapshot),
         )
-    return Recorded(**queries.snapshot_summary(db, at), new=True)
+    summary = queries.snapshot_summary(db, at)
+    assert summary is not None  # written just above, in this transaction
+    return Recorded(**summary, new=True)

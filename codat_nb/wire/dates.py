@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
-DATETIME_DTYPE = "datetime64[us, UTC]"
+DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -81,3 +81,30 @@ def _parses(value: Any) -> bool:
     except (TypeError, ValueError, AttributeError):
         return False
     return True
+
+
+def utc_moment(value: object, name: str, *, naive_is_utc: bool) -> pd.Timestamp:
+    """A caller's date-time argument ``name`` (datetime, Timestamp or ISO string) in UTC.
+
+    One check for every function that takes a moment. A time without a zone is read as UTC
+    when ``naive_is_utc``; otherwise it is refused, since it would shift silently by the
+    machine's offset (a snapshot recorded at the wrong time is a wrong answer, not an error).
+    """
+    if not isinstance(value, (str, datetime)):
+        kind = "datetime" if naive_is_utc else "timezone-aware datetime"
+        raise TypeError(
+            f"{name} must be a {kind}, Timestamp or ISO string, not {type(value).__name__}"
+        )
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a date-time") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date-time, not NaT")
+    if stamp.tzinfo is None and not naive_is_utc:
+        raise ValueError(
+            f"{name}={value!r} has no time zone; give one (e.g. '2026-11-01T09:00:00Z' or "
+            "pd.Timestamp(..., tz='UTC')) so the time cannot shift"
+        )
+    utc: pd.Timestamp = stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+    return utc

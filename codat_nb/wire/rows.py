@@ -11,6 +11,7 @@ and the field, never a half-built result. Column-wise, so a big listing pays lit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import pandas as pd
@@ -73,7 +74,7 @@ def check_rows(
         if not isinstance(row, dict):
             _refuse(schema, what, rows, index, f"expected an object, got {type(row).__name__}")
     for field in schema.fields:
-        values = [row.get(field.wire) for row in rows]
+        values = list(map(dict.get, rows, repeat(field.wire)))  # every row is a dict (above)
         if field.kind == s.DATETIME and "" in values:  # '' where a date belongs: null
             for row in rows:
                 if row.get(field.wire) == "":

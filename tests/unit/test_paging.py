@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import codat_nb
-from codat_nb import paging
+from codat_nb import page_plan, paging
 from codat_nb.arguments import ListingArgs
 from codat_nb.listing import Source
 
@@ -60,24 +60,16 @@ def test_small_pages_are_checked_by_one_large_read():
     assert checks == [{"page": 1, "pageSize": 5000}]
 
 
-def test_a_boundary_on_the_edge_of_the_largest_page_gets_a_small_read():
-    server = OffsetServer(ids(*range(12)), cap=6)  # 6 per page at most: boundary 6 is an edge
-    assert len(walk(server, page_size=6)) == 12
-    checks = [r for r in server.requests if r["pageSize"] != 6]
-    assert len(checks) == 1 and checks[0]["pageSize"] < 6  # rows 5 and 6 in one small page
-
-
-def test_probe_plan_groups_boundaries_and_covers_each_once():
-    edges = [(n * 100, f"b{n}", f"a{n}") for n in range(1, 100)]  # 10,000 rows, pages of 100
-    plan = paging.probe_plan(edges, 5000)
-    assert sum(len(p.pages) for p in plan) == 3  # two pages of 5,000 and boundary 5,000 alone
-    covered = [b for probe in plan for b in probe.boundaries]
-    assert sorted(covered) == sorted(edges)
-    for probe in plan:
-        for position, _, _ in probe.boundaries:
-            first = probe.start
-            last = first + sum(size for size, _ in probe.pages)
-            assert first <= position - 1 and position < last  # both rows are in the read
+def test_a_probe_cut_short_by_a_cap_page_1_did_not_show_is_followed_by_small_reads():
+    """Pages of 6 asked and served, but the server serves no more than 6 rows a read: the
+    probe of 5,000 rows shows only the first boundary; the others, on the edges of 6-row
+    pages, get a small read each (rows 5 and 6 in a page of 4, and so on)."""
+    server = OffsetServer(ids(*range(30)), cap=6)
+    assert [r["id"] for r in walk(server, page_size=6)] == list(range(30))
+    pages, probes = server.requests[:5], server.requests[5:]
+    assert pages == [{"page": n, "pageSize": 6} for n in range(1, 6)]
+    assert probes[0] == {"page": 1, "pageSize": 5000}  # cut to rows 0-5 by the cap
+    assert len(probes) == 1 + 4 and all(r["pageSize"] < 6 for r in probes[1:])
 
 
 def test_a_row_deleted_and_another_added_mid_walk_is_not_a_silent_swap():
@@ -86,7 +78,7 @@ def test_a_row_deleted_and_another_added_mid_walk_is_not_a_silent_swap():
     changed = []
 
     def churn(server, params):
-        if params == {"page": 2, "pageSize": 50} and not changed:
+        if params["page"] == 2 and not changed:
             del server.rows[10]
             server.rows.append({"id": "new"})
             changed.append(True)
@@ -134,7 +126,7 @@ def test_a_short_server_raises_after_three_walks():
         pytest.raises(codat_nb.IncompleteListingError, match="page 2 was empty"),
     ):
         paging.collect(source, ListingArgs(page_size=2, concurrency=2))
-    assert sum(1 for r in server.requests if r["page"] == 1) == paging.MAX_WALKS
+    assert server.requests.count({"page": 1, "pageSize": 2}) == paging.MAX_WALKS
 
 
 def test_an_absurd_total_stops_at_the_first_empty_page():
@@ -207,20 +199,82 @@ def test_progress_bars_show_only_where_a_person_watches(monkeypatch, environment
         assert bar.desc == "Listing connections of company x"
 
 
-@pytest.mark.parametrize("page_size", [1, 2, 3, 5, 7, 10])
-@pytest.mark.parametrize("extra", [0, 1, 2, 5, 13])
-def test_probe_requests_counts_what_the_plan_reads(page_size, extra):
-    """The quota check counts the boundary reads arithmetically; it must agree with the plan
-    itself for any page size, server cap and number of pages."""
-    for largest in {page_size, page_size + extra, 2 * page_size + extra, 30}:
-        if largest < page_size:
-            continue
-        for boundaries in range(60):
-            edges = [(n * page_size, None, None) for n in range(1, boundaries + 1)]
-            planned = sum(len(p.pages) for p in paging.probe_plan(edges, largest))
-            assert paging.probe_requests(boundaries, page_size, largest) == planned
+def test_ten_thousand_rows_are_three_overlapping_reads_and_no_check_of_their_own():
+    """Page 1 of 5,000, then pages 2 of 4,999 and 3 of 4,998 together: each repeats the last
+    rows of the one before it, so the boundaries are checked by the reads themselves."""
+    server = OffsetServer(ids(*range(10_000)))
+    assert [r["id"] for r in walk(server, page_size=5000, concurrency=4)] == list(range(10_000))
+    assert server.requests == [
+        {"page": 1, "pageSize": 5000},
+        {"page": 2, "pageSize": 4999},
+        {"page": 3, "pageSize": 4998},
+    ]
 
 
-def test_probe_requests_for_a_lying_total_is_arithmetic():
-    """2**31 rows in pages of 10 would be a plan of 214 million boundaries: counted, not built."""
-    assert paging.probe_requests(2**31 // 10, 10, 5000) == 2**31 // 10 // 500 + 2**31 // 5000 + 1
+@pytest.mark.parametrize(
+    ("rows", "page_size", "cap"),
+    [(10_000, 5000, None), (9_998, 5000, None), (300, 50, None), (1000, 100, None)]
+    + [(230, 7, None), (100, 10, 6), (40, 3, None), (12, 1, None), (400, 50, 20)],
+)
+def test_a_walk_makes_the_requests_the_quota_check_counts(rows, page_size, cap):
+    server = OffsetServer(ids(*range(rows)), cap=cap)
+    assert len(walk(server, page_size=page_size, concurrency=3)) == rows
+    size = min(page_size, cap or page_size)
+    layout = page_plan.Layout(size, size if size < page_size else 5000, rows)
+    assert len(server.requests) == 1 + layout.requests(layout.reads(rows))
+
+
+def test_a_row_deleted_between_two_overlapping_reads_is_caught_by_their_overlap():
+    """A row of page 1 deleted before page 2 is read: page 2 starts a row early and finds
+    another row there. Nothing is read later to check: the reads' overlap is the check."""
+    changed = []
+
+    def churn(server, params):
+        if params["page"] == 2 and not changed:
+            del server.rows[3]
+            server.rows.append({"id": "new"})  # the total stays 120
+            changed.append(True)
+
+    server = OffsetServer(ids(*range(120)), before_page=churn)
+    with pytest.warns(codat_nb.CodatWarning, match="slid across a page boundary"):
+        rows = walk(server, page_size=50)
+    assert [r["id"] for r in rows] == [r["id"] for r in server.rows]
+    assert server.requests[:3] == [  # the first walk: three overlapping reads, nothing more
+        {"page": 1, "pageSize": 50},
+        {"page": 2, "pageSize": 49},
+        {"page": 3, "pageSize": 48},
+    ]
+
+
+def test_verified_costs_a_second_walk_when_nothing_changes():
+    server = OffsetServer(ids(*range(230)))
+    checked = walk(server, page_size=50)
+    once = len(server.requests)
+    verified = walk(server, page_size=50, consistency="verified")
+    assert verified == checked and len(server.requests) - once == 2 * once
+
+
+def test_verified_refuses_limit_before_anything_is_sent():
+    with pytest.raises(ValueError, match="cannot be combined with limit"):
+        ListingArgs.check(limit=10, consistency="verified")
+    with pytest.raises(ValueError, match="consistency must be one of"):
+        ListingArgs.check(consistency="strong")
+
+
+def test_verified_raises_when_no_two_walks_agree():
+    """A row deleted and another created before every page 2: each walk is consistent in
+    itself (the checks hold) but no two walks agree."""
+    counter = iter(range(10**6))
+
+    def churn(server, params):
+        if params["page"] == 2:
+            server.rows.remove(server.rows[-1])
+            server.rows.append({"id": f"new-{next(counter)}"})
+
+    server = OffsetServer(ids(*range(120)), before_page=churn)
+    with (
+        pytest.warns(codat_nb.CodatWarning, match="walks disagreed"),
+        pytest.raises(codat_nb.IncompleteListingError, match="no two consecutive walks of 4"),
+    ):
+        walk(server, page_size=50, consistency="verified")
+    assert server.requests.count({"page": 1, "pageSize": 50}) == paging.VERIFIED_WALKS

@@ -10,7 +10,7 @@ import requests
 import urllib3.exceptions
 
 from codat_nb import exceptions
-from codat_nb.exchange import Outcome, failure_outcome, response_outcome
+from codat_nb.exchange import Outcome, failure_outcome, response_outcome, write_advice
 from codat_nb.retry import REFUSED_WINDOW_S, RETRY_STATUSES, RetryPolicy, next_step
 
 URL = "http://127.0.0.1:9/companies"
@@ -126,3 +126,37 @@ def test_a_delete_that_finds_nothing_after_an_unclear_attempt_worked():
     assert step(gone, method="DELETE", maybe_applied=True).action == "deleted"
     assert step(gone, method="DELETE", maybe_applied=False).action == "raise"
     assert step(answer(404), maybe_applied=True).action == "raise"  # only a DELETE
+
+
+KEY = "0b5f3c1e-8f0a-4c55-9a3e-2d7b6c5a4f31"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        exceptions.CodatTimeoutError("timed out reading the response"),
+        exceptions.CodatConnectionError("connection failed"),
+        exceptions.RateLimitError("slow down", status_code=429),
+        exceptions.QuotaExceededError("quota used up", status_code=429),
+        exceptions.CodatError("in progress", status_code=409),
+    ],
+    ids=["timeout", "dropped", "429", "quota", "409"],
+)
+def test_a_write_with_no_kept_answer_is_sent_again_with_its_key(error):
+    advice = write_advice(error, KEY)
+    assert f"pass idempotency_key={KEY!r}" in advice and "at most once" in advice
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_after_a_5xx_the_key_only_gets_it_back_so_check_then_send_a_new_one(status):
+    advice = write_advice(exceptions.ServerError("boom", status_code=status), KEY)
+    assert f"keeps this {status} for the key for 90 minutes" in advice
+    assert "check whether it took effect" in advice and "without idempotency_key" in advice
+    assert "pass idempotency_key" not in advice
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 422])
+def test_after_a_refusal_nothing_was_applied_and_a_new_key_is_needed(status):
+    advice = write_advice(exceptions.CodatError("no", status_code=status), KEY)
+    assert "Nothing was applied" in advice and "without idempotency_key" in advice
+    assert write_advice(exceptions.ClientClosedError("closed"), KEY) == ""  # nothing was sent

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import codat_nb
+from codat_nb.transport import POOL_SIZE
 from tests.hostile import Answer, hostile, page
 
 PATIENT = codat_nb.RetryPolicy(max_retries=0, deadline=2.0)
@@ -86,3 +87,23 @@ def test_a_call_whose_deadline_has_passed_is_a_timeout_not_a_crash():
         with pytest.raises(codat_nb.CodatTimeoutError, match="deadline"):
             client._transport.request("GET", "/companies", deadline=time.monotonic() - 1)
         assert server.asked == []
+
+
+def test_a_call_waits_for_a_free_connection_only_until_its_deadline():
+    """All of the client's connections busy (held here, as other threads' requests would
+    hold them): a call waits for one, gives up at its deadline saying why, sends nothing."""
+    policy = codat_nb.RetryPolicy(max_retries=0, deadline=0.5)
+    with (
+        hostile(lambda asked: Answer(body=page([]))) as server,
+        codat_nb.CodatClient("k", base_url=server.url, retries=policy) as client,
+    ):
+        slots = client._transport._slots
+        for _ in range(POOL_SIZE):
+            slots.acquire()
+        started = time.monotonic()
+        with pytest.raises(codat_nb.CodatTimeoutError, match=f"{POOL_SIZE} connections"):
+            client.companies.list()
+        assert time.monotonic() - started > 0.4 and server.asked == []
+        for _ in range(POOL_SIZE):
+            slots.release()
+        assert client.companies.list().empty  # a connection free: sent at once

@@ -10,6 +10,8 @@ import time
 import pytest
 
 import codat_nb
+from codat_nb import RetryPolicy
+from tests import support
 
 
 def truth_ids(sb, company_id):
@@ -229,3 +231,55 @@ def test_keyboard_interrupt_stops_a_portfolio_listing_promptly(
     sb.faults.latency_ms = 0
     frame = client.connections.list_all()
     assert len(frame) == 8 * 30
+
+
+def test_after_a_5xx_the_same_key_gets_the_same_5xx_so_the_error_says_check_then_use_a_new_key(
+    sandbox, client
+):
+    """Codat keeps a key's 5xx for 90 minutes: sending the key again gets that 5xx back (the
+    same correlationId) and retries nothing. The error says so; here the write had not been
+    applied, so a new key makes the connection."""
+    company = sandbox.store.create_company("Unlucky Ltd")["id"]
+    sandbox.faults.error_rate = 1.0
+    with pytest.raises(codat_nb.ServerError) as first:
+        client.connections.create(company, "gbol")
+    key, text = first.value.idempotency_key, str(first.value)
+    assert "90 minutes" in text and "check whether it took effect" in text
+    assert "without idempotency_key" in text
+    sandbox.faults.error_rate = 0.0
+    with pytest.raises(codat_nb.ServerError) as again:
+        client.connections.create(company, "gbol", idempotency_key=key)
+    assert again.value.correlation_id == first.value.correlation_id  # the kept answer
+    assert truth_ids(sandbox, company) == []  # checked: it was not applied
+    made = client.connections.create(company, "gbol")  # a new key
+    assert truth_ids(sandbox, company) == [made.id]
+
+
+def test_after_a_lost_answer_the_same_key_applies_the_write_once(sandbox):
+    """No answer came (the sandbox applied the create, then dropped the connection) and the
+    retries are spent: the error says to pass the key again, and doing so returns the
+    connection the first attempt made, no second one."""
+    company = sandbox.store.create_company("Lossy Line Ltd")["id"]
+    sandbox.faults.drop_rate = 1.0
+    with (
+        support.client_for(sandbox, retries=RetryPolicy(max_retries=0)) as client,
+        pytest.raises(codat_nb.CodatConnectionError) as lost,
+    ):
+        client.connections.create(company, "gbol")
+    key = lost.value.idempotency_key
+    assert f"pass idempotency_key={key!r}" in str(lost.value)
+    sandbox.faults.drop_rate = 0.0
+    with support.client_for(sandbox) as client:
+        made = client.connections.create(company, "gbol", idempotency_key=key)
+    assert truth_ids(sandbox, company) == [made.id]
+
+
+def test_a_refused_write_says_nothing_was_applied_and_to_use_a_new_key(sandbox, client):
+    """The same key with another request is refused (422) and kept: a new key is needed."""
+    company = sandbox.store.create_company("Careful Two Ltd")["id"]
+    key = "5d0c0e6a-3b7b-4c8e-9a55-1f2e3d4c5b6a"
+    client.connections.create(company, "gbol", idempotency_key=key)
+    with pytest.raises(codat_nb.BadRequestError) as refused:
+        client.connections.create(company, "qhyg", idempotency_key=key)
+    assert "Nothing was applied" in str(refused.value)
+    assert "without idempotency_key" in str(refused.value)

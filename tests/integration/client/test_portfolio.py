@@ -35,8 +35,9 @@ def test_embedded_equals_the_per_company_walk(demo_sandbox, demo_client, query, 
 
 
 def test_a_large_portfolio_is_two_requests(unlimited_sandbox, client_for):
-    """6,000 companies: two pages of companies and one boundary check, where the walk of each
-    company (compared against it; Codat's per-minute limit turned off for it) costs 6,001."""
+    """6,000 companies: two pages of companies (the second overlapping the first by a row, so
+    they check their own boundary), where the walk of each company (compared against it;
+    Codat's per-minute limit turned off for it) costs 6,001."""
     sandbox = unlimited_sandbox
     client = client_for(sandbox)
     platform = PLATFORMS["gbol"]
@@ -59,7 +60,7 @@ def test_a_large_portfolio_is_two_requests(unlimited_sandbox, client_for):
         companies.append((details, rows))
     sandbox.store.ingest(companies)
     frame = client.connections.list_all()
-    assert frame.attrs["requests"] == 2 + 1  # two pages of companies and their boundary check
+    assert frame.attrs["requests"] == 2  # pages 1 of 5,000 and 2 of 4,999 companies
     assert len(frame) == 12_000 and frame["company_id"].nunique() == 6_000
     walked = client.connections.list_all(strategy="per_company", concurrency=4)
     pd.testing.assert_frame_equal(frame, walked)

@@ -91,3 +91,12 @@ def test_a_listing_stopped_by_the_quota_check_resumes_the_next_day():
         frame = client.unfinished.resume()
         assert list(frame["id"]) == truth(sb, company)
         assert frame.attrs["pages_reused"] == 1
+
+
+def test_a_verified_listing_counts_its_second_walk_before_spending(metered):
+    company = make_company(metered, 30)
+    client = client_for(metered)
+    with pytest.raises(codat_nb.QuotaExceededError, match="needs 13 more requests") as info:
+        client.connections.list(company, page_size=5, consistency="verified")
+    assert "then 7 to walk it again" in str(info.value)  # 6 pages and a probe, again
+    assert info.value.requests_made == 1

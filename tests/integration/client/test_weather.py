@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-
-import pandas as pd
+from concurrent.futures import ThreadPoolExecutor
 
 import codat_nb
 from codat_nb.sandbox import Sandbox
+from codat_nb.transport import POOL_SIZE
 from tests.hostile import Answer, connection, hostile, page
+from tests.support import make_company
 
 
 def test_ten_thousand_rows_complete_under_429s_and_5xx_with_the_default_client():
@@ -48,14 +49,22 @@ def test_a_429_pauses_every_worker_of_the_client_not_just_its_own():
     assert len(during) <= 3, [(a.params, round(a.at - at, 3)) for a in during]
 
 
-def test_threads_sharing_one_client_do_not_flood_pool_warnings(demo_sandbox, caplog):
-    client = codat_nb.CodatClient(auth_header=demo_sandbox.auth_header, base_url=demo_sandbox.url)
-    company = demo_sandbox.store.company_ids()[0]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(16) as pool:
-        frames = list(pool.map(lambda _: client.connections.list(company), range(64)))
-    assert all(isinstance(f, pd.DataFrame) and f.equals(frames[0]) for f in frames)
+def test_many_threads_sharing_one_client_never_overflow_its_connection_pool(caplog):
+    """24 threads, each listing a 100-row company in pages of 10 with the default 4 workers:
+    up to 96 requests at once where the pool keeps 32 connections. The client sends at most
+    32 at a time (the sandbox answers a 33rd in flight 429, and nothing is retried), the others
+    wait for a free connection: no "Connection pool is full", every listing right."""
+    with Sandbox(seed=None, rate_limits=False, daily_quota=10**9, latency_ms=30) as sb:
+        company = make_company(sb, 100)
+        truth = [row["id"] for row in sb.store.connections_wire(company)]
+        sb.faults.max_concurrency = POOL_SIZE
+        client = codat_nb.CodatClient(
+            auth_header=sb.auth_header, base_url=sb.url, retries=codat_nb.RetryPolicy(0)
+        )
+        with ThreadPoolExecutor(24) as pool:
+            listed = pool.map(lambda _: client.connections.list(company, page_size=10), range(48))
+            frames = list(listed)
+    assert all(list(frame["id"]) == truth for frame in frames)
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 

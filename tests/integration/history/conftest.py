@@ -1,9 +1,17 @@
-"""History fixtures: a demo sandbox listed over real HTTP, and a history in a real SQLite file."""
+"""History fixtures: a demo sandbox listed over real HTTP, and a history in a real SQLite file
+or a real PostgreSQL database (``store``, ``history``: every test that takes them runs on both).
+
+The PostgreSQL server is started once for the session (``tests/postgres.py``) and each test
+gets a database of its own. Without PostgreSQL (or psycopg) those tests skip with the reason,
+except under ``CODAT_NB_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where they fail: CI must
+prove both backends.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +22,13 @@ from codat_nb import CodatClient
 from codat_nb.history import History
 from codat_nb.history.encoding import without_one_time_password
 from codat_nb.sandbox import Sandbox
+from tests.integration.history.stores import PostgresStore, SQLiteStore
+from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.support import client_for
+
+REQUIRE_POSTGRES_ENV = "CODAT_NB_REQUIRE_POSTGRES"
+BACKENDS = ("sqlite", "postgresql")
+_databases = itertools.count(1)
 
 
 @pytest.fixture
@@ -52,25 +66,59 @@ def history_path(tmp_path: Path) -> Path:
     return tmp_path / "history.sqlite"
 
 
-@pytest.fixture
-def history(history_path: Path) -> Iterator[History]:
-    with History(history_path) as h:
-        yield h
+def _unavailable(reason: str) -> None:
+    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+        pytest.fail(f"{reason}, but {REQUIRE_POSTGRES_ENV}=1 requires the PostgreSQL tests to run")
+    pytest.skip(reason)
 
 
-def _contents(path: Path) -> str:
-    """Everything a history file holds, as SQL text, read through a separate connection."""
-    db = sqlite3.connect(path)
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run, started by the tests and torn down after."""
     try:
-        return "\n".join(db.iterdump())
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable('psycopg is not installed (pip install "codat-nb[postgres]")')
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as error:
+        _unavailable(f"cannot start PostgreSQL: {error}")
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        server.stop()  # its directory
+        _unavailable(f"cannot start PostgreSQL: {error}")
+    try:
+        yield server
     finally:
-        db.close()
+        server.stop()
 
 
 @pytest.fixture
-def contents() -> Callable[[Path], str]:
-    """``contents(path)``: the file's data as SQL text, to show a call changed nothing."""
-    return _contents
+def postgres_store(postgres_server: PostgresServer) -> Iterator[PostgresStore]:
+    """An empty database of its own on the tests' server, dropped afterwards."""
+    import psycopg
+
+    name = f"history_{next(_databases)}"
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield PostgresStore(postgres_server.url(name), postgres_server.password)
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, history_path: Path) -> SQLiteStore | PostgresStore:
+    """Where the test's history lives: an SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return SQLiteStore(history_path)
+    return request.getfixturevalue("postgres_store")
+
+
+@pytest.fixture
+def history(store: SQLiteStore | PostgresStore) -> Iterator[History]:
+    with store.open() as h:
+        yield h
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""Recording list_all() frames from a real sandbox in a real SQLite file, and reading them."""
+"""Recording list_all() frames from a real sandbox in a real SQLite file or PostgreSQL database,
+and reading them."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pandas as pd
 import pytest
@@ -48,16 +47,16 @@ def test_an_explicit_at_wins_and_may_be_any_zone(history, listing):
     assert summary.taken_at == pd.Timestamp("2026-11-01T09:00:00Z")
 
 
-def test_recording_the_same_time_twice_changes_nothing(history, history_path, listing, contents):
+def test_recording_the_same_time_twice_changes_nothing(history, store, listing):
     portfolio = listing()
     history.record(portfolio)
-    before = contents(history_path)
+    before = store.contents()
 
     again = history.record(portfolio.iloc[:10])
 
     assert not again.new and again.connections == len(portfolio)
     assert "already recorded" in str(again)
-    assert contents(history_path) == before
+    assert store.contents() == before
 
 
 def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_sandbox, as_stored):
@@ -78,12 +77,12 @@ def test_each_snapshot_reads_back_as_it_was(history, listing, next_day, demo_san
     assert (row["status"], row["error_count"]) == ("Deauthorized", target["error_count"] + 1)
 
 
-def test_a_history_survives_closing_and_reopening(history_path, listing, as_stored):
+def test_a_history_survives_closing_and_reopening(store, listing, as_stored):
     portfolio = listing()
-    with History(history_path) as history:
+    with History(store.target) as history:
         history.record(portfolio)
 
-    with History(history_path) as reopened:
+    with History(store.target) as reopened:
         expected = as_stored(portfolio)
         pd.testing.assert_frame_equal(reopened.at(portfolio.attrs["server_time"]), expected)
         assert len(reopened.snapshots()) == 1
@@ -154,9 +153,7 @@ def test_snapshots_lists_times_and_counts_oldest_first(history, listing, next_da
     assert table["source"].isna().all()  # not said
 
 
-def test_one_time_passwords_are_not_kept_and_are_not_changes(
-    history, history_path, listing, next_day
-):
+def test_one_time_passwords_are_not_kept_and_are_not_changes(history, store, listing, next_day):
     """Every listing shows each link URL with a fresh ?otp= (usable once, within a day): the
     history keeps the URL without it, so an unchanged connection stays one stored state."""
     first = listing()
@@ -168,10 +165,8 @@ def test_one_time_passwords_are_not_kept_and_are_not_changes(
     history.record(first)
     history.record(second)
 
-    db = sqlite3.connect(history_path)
-    states = db.execute("SELECT count(*) FROM state").fetchone()[0]
-    texts = [value for (value,) in db.execute("SELECT value FROM text")]
-    db.close()
+    states = store.rows("SELECT count(*) FROM state")[0][0]
+    texts = [value for (value,) in store.rows("SELECT value FROM text")]
     assert states == len(first)  # the second snapshot reused every state
     assert not any("otp=" in value for value in texts)
     back = history.at(second.attrs["server_time"])

@@ -17,7 +17,8 @@ import pytest
 
 from codat_nb import frames
 from codat_nb.history import History, HistoryError
-from codat_nb.history.database import SCHEMA_VERSION
+from codat_nb.history.schema import SCHEMA_VERSION
+from tests.integration.history.stores import SQLiteStore
 
 V1_FILE = Path(__file__).parent / "data" / "history-v1.sqlite"
 FIRST, SECOND = pd.Timestamp("2026-11-01T09:00:21Z"), pd.Timestamp("2026-11-08T09:00:22Z")
@@ -106,17 +107,16 @@ def test_an_upgraded_history_records_on_from_where_it_was(v1_history):
         assert history.snapshots()["source"].tolist()[-1] == "sandbox"
 
 
-def test_an_upgrade_that_fails_leaves_the_file_at_its_version(v1_history, contents):
-    db = sqlite3.connect(v1_history)  # a hand-edited file: version 2's column is taken
-    db.execute("ALTER TABLE snapshot ADD COLUMN source INTEGER")
-    db.close()
-    before = contents(v1_history)
+def test_an_upgrade_that_fails_leaves_the_file_at_its_version(v1_history):
+    store = SQLiteStore(v1_history)
+    store.sql("ALTER TABLE snapshot ADD COLUMN source INTEGER")  # hand-edited: v2's column
+    before = store.contents()
 
     with pytest.raises(HistoryError, match=r"cannot upgrade .*old.sqlite: duplicate column name"):
         History(v1_history)
 
     assert version_of(v1_history) == 1
-    assert contents(v1_history) == before
+    assert store.contents() == before
 
 
 def test_a_new_file_is_created_at_the_current_version(tmp_path):
