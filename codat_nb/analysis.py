@@ -9,7 +9,7 @@ Pure functions: nothing here talks to the network, so results depend only on the
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
@@ -100,8 +100,9 @@ def stale(
     That is a last sync older than the window, or no sync at all from a connection created
     before the window opened: one created yesterday is waiting for its customer, not stale.
     Returns the matching rows (same columns and dtypes) with a ``last_sync_age`` Timedelta
-    column (NaT for never synced), never-synced first, then oldest first. ``now`` defaults to
-    the wall clock; pass ``client.server_time()`` to reproduce results against the sandbox.
+    column to the second (NaT for never synced), never-synced first, then oldest first.
+    ``now`` defaults to the wall clock; pass ``client.server_time()`` to reproduce results
+    against the sandbox.
     """
     _require_columns(df, "last_sync", "created")
     delta = _as_timedelta(older_than)
@@ -111,7 +112,7 @@ def stale(
     since = last_sync.fillna(pd.to_datetime(df["created"], utc=True))  # the last news
     mask = (reference - since) > delta
     result = df.loc[mask].copy()
-    result["last_sync_age"] = age[mask]
+    result["last_sync_age"] = age[mask].dt.floor("s")  # Codat's 7-digit fractions are noise
     ordered: pd.DataFrame = (
         result.assign(_order=last_sync[mask])
         .sort_values("_order", na_position="first", kind="stable")
@@ -120,13 +121,24 @@ def stale(
     return ordered
 
 
-def plot_status(df: pd.DataFrame, by: str = "source_type", ax: Axes | None = None) -> Axes:
-    """A horizontal stacked bar chart of ``status_summary(df, by)``; returns the matplotlib Axes.
+def _by_size(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a count table (groups x statuses), largest total first; equal totals keep
+    their order (the summary's: documented values first, then alphabetical)."""
+    totals = table.sum(axis=1)
+    order = sorted(range(len(table)), key=lambda i: -int(totals.iloc[i]))
+    ordered: pd.DataFrame = table.iloc[order]
+    return ordered
 
-    Colours are fixed per status (the same as the widgets' badges) and the order follows the
-    summary, so the chart is the same every run.
+
+def plot_status(df: pd.DataFrame, by: str = "source_type", ax: Axes | None = None) -> Axes:
+    """A horizontal stacked bar chart of ``status_summary(df, by)``, the largest group on top;
+    returns the matplotlib Axes.
+
+    Colours are fixed per status (the same as the widgets' badges) and ties keep the summary's
+    order, so the chart is the same every run. The axis runs a little past the longest bar,
+    so no bar ends on the frame.
     """
-    table = status_summary(df, by=by, totals=False)
+    table = _by_size(status_summary(df, by=by, totals=False))
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -139,67 +151,135 @@ def plot_status(df: pd.DataFrame, by: str = "source_type", ax: Axes | None = Non
     ax.set_ylabel(by.replace("_", " "))
     ax.set_title(f"Connections by status and {by.replace('_', ' ')} ({int(table.values.sum())})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(left=0)
+    longest = int(table.sum(axis=1).max()) if len(table) else 0
+    ax.set_xlim(0, max(1.0, longest * 1.06))
     if not len(table):
         ax.set_yticks([])
-        ax.set_xlim(0, 1)
         ax.text(0.5, 0.5, "no connections", transform=ax.transAxes, ha="center", va="center")
     ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     _fit_layout(ax)
     return ax
 
 
-def plot_status_over_time(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """A line per status across snapshots, from ``History.status_over_time()``; returns the Axes.
+def plot_status_over_time(
+    counts: pd.DataFrame, ax: Axes | None = None, *, status: str | None = None
+) -> Axes:
+    """Lines across snapshots, from ``History.status_over_time()``; returns the Axes.
 
-    Lines rather than stacked areas, so each status's own trend shows (a stacked band moves with
-    the ones below it); pass a subset of the columns (``counts[["Deauthorized"]]``) to see a
-    small status on its own scale. Colours are fixed per status, as in ``plot_status`` and the
-    widgets; up to 8 snapshots get a tick each.
+    A table of statuses per snapshot gets a line per status (colours fixed per status, as in
+    ``plot_status`` and the widgets); ``status=`` keeps one. A breakdown
+    (``status_over_time(by="source_type")``, a row per snapshot and group) gets a line per
+    group: its connections, or only those with ``status``. Lines rather than stacked areas,
+    so each one's own trend shows; the legend lists them largest first (as they stand at the
+    latest snapshot), below the chart when there are many. Up to 8 snapshots get a tick each.
     """
-    if not isinstance(counts, pd.DataFrame):
-        raise TypeError(
-            f"counts must be the DataFrame History.status_over_time() returns, "
-            f"not {type(counts).__name__}"
-        )
-    if isinstance(counts.index, pd.MultiIndex):
-        raise ValueError(
-            "counts has a row per snapshot and group (status_over_time(by=...)); plot one "
-            "group with counts.xs(value, level=1), or use status_over_time() without by"
-        )
-    if len(counts) and not isinstance(counts.index, pd.DatetimeIndex):
-        raise ValueError("counts must have the snapshot times as its index (taken_at)")
+    lines, title = _lines_over_time(counts, status)
+    if len(lines):  # largest first, as they stand at the latest snapshot; ties keep their order
+        latest = lines.iloc[-1]
+        lines = lines.iloc[:, sorted(range(len(latest)), key=lambda i: -float(latest.iloc[i]))]
+    below = len(lines.columns) > _LEGEND_AT_THE_SIDE
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(8, 3.6))
-    import matplotlib.dates as mdates
-
-    for status in counts.columns:
-        colour = status_colour(status)
-        ax.plot(counts.index, counts[status], marker="o", color=colour, label=status)
-    ax.set_title(f"Connections by status over time ({len(counts)} snapshots)")
+        legend_rows = -(-len(lines.columns) // _LEGEND_COLUMNS) if below else 0
+        _, ax = plt.subplots(figsize=(8, 3.6 + (0.26 * legend_rows + 0.5 if below else 0)))
+    statuses = not isinstance(counts.index, pd.MultiIndex)
+    for number, name in enumerate(lines.columns):
+        colour, style = (status_colour(str(name)), "-") if statuses else _group_style(number)
+        # clip_on=False: a marker at zero sits on the frame and would lose its lower half.
+        ax.plot(
+            lines.index,
+            lines[name],
+            marker="o",
+            color=colour,
+            linestyle=style,
+            label=name,
+            clip_on=False,
+        )
+    ax.set_title(f"{title} over time ({len(lines)} snapshots)")
     ax.set_ylabel("connections")
     ax.set_xlabel("snapshot (UTC)")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
-    if len(counts):
-        if len(counts) <= 8:
-            ax.set_xticks(counts.index)
-            # matplotlib.dates ships no annotations for these constructors.
-            formatter = mdates.DateFormatter("%d %b %Y", tz="UTC")  # type: ignore[no-untyped-call]
-            ax.xaxis.set_major_formatter(formatter)
-        else:
-            locator = mdates.AutoDateLocator(tz="UTC")  # type: ignore[no-untyped-call]
-            ax.xaxis.set_major_locator(locator)
-            concise = mdates.ConciseDateFormatter(locator, tz="UTC")  # type: ignore[no-untyped-call]
-            ax.xaxis.set_major_formatter(concise)
-        ax.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    if len(lines):
+        _date_ticks(ax, lines.index)
+        legend_title = "status" if statuses else str(counts.index.names[1]).replace("_", " ")
+        where: dict[str, Any] = (
+            {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "ncols": _LEGEND_COLUMNS}
+            if below
+            else {"loc": "upper left", "bbox_to_anchor": (1.01, 1)}
+        )
+        ax.legend(title=legend_title, frameon=False, **where)
     else:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "no snapshots", transform=ax.transAxes, ha="center", va="center")
     _fit_layout(ax)
     return ax
+
+
+def _lines_over_time(counts: object, status: str | None) -> tuple[pd.DataFrame, str]:
+    """What ``plot_status_over_time`` draws: a column per line, a row per snapshot; and the
+    title's subject."""
+    if not isinstance(counts, pd.DataFrame):
+        raise TypeError(
+            f"counts must be the DataFrame History.status_over_time() returns, "
+            f"not {type(counts).__name__}"
+        )
+    if status is not None and status not in counts.columns:
+        raise ValueError(
+            f"status={status!r} is not a column of counts; it has {list(map(str, counts.columns))}"
+        )
+    if isinstance(counts.index, pd.MultiIndex):
+        if counts.index.nlevels != 2:
+            raise ValueError(
+                "counts must have a row per snapshot, or per snapshot and group "
+                "(status_over_time(by=...))"
+            )
+        group = str(counts.index.names[1]).replace("_", " ")
+        per_group = counts[status] if status is not None else counts.sum(axis=1)
+        lines = per_group.unstack(level=1)
+        subject = f"{status} connections" if status is not None else "Connections"
+        title = f"{subject} by {group}"
+    else:
+        lines = counts[[status]] if status is not None else counts
+        title = f"{status} connections" if status is not None else "Connections by status"
+    if len(lines) and not isinstance(lines.index, pd.DatetimeIndex):
+        raise ValueError("counts must have the snapshot times as its index (taken_at)")
+    return lines, title
+
+
+#: Up to this many lines the legend stands beside the chart; more go below it, in columns.
+_LEGEND_AT_THE_SIDE = 8
+_LEGEND_COLUMNS = 3
+#: Line styles for a breakdown's groups after the colours run out (20 of them).
+_GROUP_STYLES = ("-", "--", ":", "-.")
+
+
+def _group_style(number: int) -> tuple[Any, str]:
+    """The colour and line style of a breakdown's ``number``-th group: tab20's colours
+    (tab10's first ten, then their light shades), each set of 20 in its own line style."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20"]
+    slot = number % 20
+    colour = palette((slot % 10) * 2 + slot // 10)
+    return colour, _GROUP_STYLES[(number // 20) % len(_GROUP_STYLES)]
+
+
+def _date_ticks(ax: Axes, times: pd.Index) -> None:
+    """A tick per snapshot up to 8 of them (``01 Nov 2026``), else automatic concise dates."""
+    import matplotlib.dates as mdates
+
+    if len(times) <= 8:
+        ax.set_xticks(times)
+        # matplotlib.dates ships no annotations for these constructors.
+        formatter = mdates.DateFormatter("%d %b %Y", tz="UTC")  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(formatter)
+    else:
+        locator = mdates.AutoDateLocator(tz="UTC")  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        concise = mdates.ConciseDateFormatter(locator, tz="UTC")  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(concise)
 
 
 def _fit_layout(ax: Axes) -> None:

@@ -143,6 +143,10 @@ class ConnectionsAPI(API):
     ) -> Connection:
         """Stop syncing a Linked connection; its data is kept and it can be re-authorised.
 
+        Only a Linked connection can be unlinked: Codat refuses a PendingAuth, Unlinked or
+        Deauthorized one (400). The status is not read first (that would cost a request);
+        the widgets, which know it, offer Unlink only for Linked connections.
+
         When Codat answers 5xx (a write's 5xx is not retried: Codat replays it for the same
         key) or no answer comes, the connection is read back: if it is Unlinked, it worked.
         """

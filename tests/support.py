@@ -197,3 +197,51 @@ def response_schema(spec: dict, method: str, path: str, status: int) -> str:
                 "/content/application~1json/schema"
             )
     return "/components/schemas/ErrorMessage"
+
+
+def assert_chart_fits(ax: Any) -> None:
+    """Nothing of ``ax``'s chart is cut off: every text of its figure (title, axis and tick
+    labels, legend) lies inside the figure once drawn, every bar ends inside the axes, short
+    of the frame, and every line's markers lie inside the figure."""
+    figure = ax.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    bounds = figure.bbox.expanded(1.0, 1.0)
+
+    def inside(extent: Any) -> bool:
+        return (
+            bounds.x0 - 0.5 <= extent.x0
+            and extent.x1 <= bounds.x1 + 0.5
+            and bounds.y0 - 0.5 <= extent.y0
+            and extent.y1 <= bounds.y1 + 0.5
+        )
+
+    off_view = {  # tick labels matplotlib keeps but does not draw: ticks beyond the limits
+        id(label)
+        for axis in (ax.xaxis, ax.yaxis)
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+        if not min(axis.get_view_interval()) <= tick.get_loc() <= max(axis.get_view_interval())
+        for label in (tick.label1, tick.label2)
+    }
+    shown = [
+        t
+        for t in figure.findobj(_text_type())
+        if t.get_visible() and t.get_text() and id(t) not in off_view
+    ]
+    assert shown
+    for text in shown:
+        assert inside(text.get_window_extent(renderer)), f"{text.get_text()!r} is cut off"
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+    for bar in ax.patches:
+        end = bar.get_x() + bar.get_width()
+        assert left <= bar.get_x() and end < right, f"a bar ends at {end}, the axis at {right}"
+        assert bottom <= bar.get_y() and bar.get_y() + bar.get_height() <= top
+    for line in ax.get_lines():
+        assert inside(line.get_window_extent(renderer)), f"line {line.get_label()} is cut off"
+        assert all(bottom <= y <= top for y in line.get_ydata()), line.get_label()
+
+
+def _text_type() -> type:
+    from matplotlib.text import Text
+
+    return Text

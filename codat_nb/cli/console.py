@@ -87,7 +87,7 @@ def _check(client: Any) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     import codat_nb
-    from codat_nb.notebook.console import serve
+    from codat_nb.notebook.console import DEMO_ENV, serve
 
     missing = kernel_problem()
     if missing is not None:
@@ -107,10 +107,12 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             return _fail(problem)
         sandbox = getattr(client, "sandbox", None)
+        os.environ.pop(DEMO_ENV, None)
         if sandbox is not None:  # the page's kernels use this process's sandbox
             os.environ.pop("CODAT_API_KEY", None)
             os.environ["CODAT_AUTH_HEADER"] = sandbox.auth_header
             os.environ["CODAT_BASE_URL"] = sandbox.url
+            os.environ[DEMO_ENV] = "1"  # the page says it is the demo, not a Codat by URL
         token = secrets.token_urlsafe(24)
 
         def ready(url: str) -> None:

@@ -27,6 +27,8 @@ class Pending:
     action: Action
     company_id: str
     ids: tuple[str, ...]
+    #: What the outcome must repeat (HTML): the selected connections left alone, and why.
+    left_alone: str = ""
 
     @property
     def count(self) -> str:
@@ -49,17 +51,26 @@ class ConfirmBox(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         )
         with_class(self, "confirm-box")
 
-    def ask(self, action: Action, company_id: str, targets: pd.DataFrame, question: str) -> Pending:
+    def ask(
+        self,
+        action: Action,
+        company_id: str,
+        targets: pd.DataFrame,
+        question: str,
+        left_alone: str = "",
+    ) -> Pending:
         """Ask ``question`` (``{n}`` stands for the count) about ``targets``, rows of a
-        connections frame, listing each; returns what now waits for confirmation."""
-        self.pending = Pending(action, company_id, tuple(targets["id"]))
+        connections frame, listing each, then ``left_alone`` (HTML: selected connections the
+        action skips, and why); returns what now waits for confirmation."""
+        self.pending = Pending(action, company_id, tuple(targets["id"]), left_alone)
         items = "".join(
             f"<li>{escape(str(platform))} <code>{escape(cid)}</code></li>"
             for cid, platform in zip(targets["id"], targets["platform_name"], strict=True)
         )
         self.message.value = (
             f'<div style="font-size:13px">{question.format(n=self.pending.count)}'
-            f'<ul class="codat-nb-confirm-list" style="margin:2px 0">{items}</ul></div>'
+            f'<ul class="codat-nb-confirm-list" style="margin:2px 0">{items}</ul>'
+            f"{left_alone}</div>"
         )
         self.layout.display = "flex"
         return self.pending

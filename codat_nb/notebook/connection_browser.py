@@ -27,9 +27,11 @@ from codat_nb.notebook.controls import (
     ALL,
     Kind,
     OwnChanges,
+    companies_text,
     describe_error,
     matching_companies,
     replace_options,
+    sentence,
     status_html,
 )
 from codat_nb.notebook.display import connection_html
@@ -76,13 +78,24 @@ class ConnectionBrowser(ManagerLayout):
     """A company's connections in the table, ``company_id`` preselected; see ConnectionManager,
     which adds the actions (it documents the arguments)."""
 
-    def __init__(self, client: CodatClient, company_id: str | None, *, page_size: int) -> None:
+    def __init__(
+        self,
+        client: CodatClient,
+        company_id: str | None,
+        *,
+        page_size: int,
+        companies: pd.DataFrame | None = None,
+    ) -> None:
         if not hasattr(client, "connections") or not hasattr(client, "companies"):
             raise TypeError(f"client must be a codat_nb.CodatClient, not {type(client).__name__}")
         if company_id is not None and not isinstance(company_id, str):
             raise TypeError(f"company_id must be a str or None, not {type(company_id).__name__}")
         if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
             raise ValueError(f"page_size must be a positive int, got {page_size!r}")
+        if companies is not None and not {"company_id", "company_name"} <= set(
+            getattr(companies, "columns", ())
+        ):
+            raise TypeError("companies must be the DataFrame client.companies.list() returns")
         super().__init__(page_size)
         self.client = client
         self.company_id: str | None = None
@@ -99,11 +112,14 @@ class ConnectionBrowser(ManagerLayout):
         self.status_filter.observe(self._on_filter, names="value")
         self.source_filter.observe(self._on_filter, names="value")
         self.table.observe(self._on_selection, names="selected")
-        self._start(company_id)
+        self._start(company_id, companies)
 
     @handler
-    def _start(self, company_id: str | None) -> None:
-        self._refresh_companies(preselect=company_id)
+    def _start(self, company_id: str | None, companies: pd.DataFrame | None) -> None:
+        if companies is None:
+            self._refresh_companies(preselect=company_id)
+        else:
+            self.use_companies(companies, preselect=company_id)
         self._show_details()
 
     @property
@@ -205,11 +221,17 @@ class ConnectionBrowser(ManagerLayout):
         if frame is FAILED:
             return False
         assert isinstance(frame, pd.DataFrame)  # one frame: no with_connections=True
+        return self.use_companies(frame, preselect)
+
+    def use_companies(self, frame: pd.DataFrame, preselect: str | None = None) -> bool:
+        """Offer the companies of ``frame`` (as ``client.companies.list()`` returns them,
+        listed elsewhere), then show ``preselect`` or the company chosen before; False when
+        that company cannot be found."""
         self.companies = frame
         self._update_company_options()
         wanted = preselect if preselect is not None else self.company_id
         if wanted is None:
-            self._say(f"{len(frame)} companies; pick one to see its connections.", "info")
+            self._say(f"{_companies_count(frame)}; pick one to see its connections.", "info")
             return True
         # Not in the list: ask Codat directly, so the user sees its 404 and correlationId.
         if (
@@ -264,10 +286,12 @@ class ConnectionBrowser(ManagerLayout):
             self.table.select(select or [])
             self._show_details(force=True)
             self._say(
-                f"{len(self.connections)} connections of {escape(self._company_name())}.", "info"
+                sentence(f"{len(self.connections)} connections of {escape(self.company_name())}"),
+                "info",
             )
 
-    def _company_name(self) -> str:
+    def company_name(self) -> str:
+        """The chosen company's name as listed (its id when the listing does not have it)."""
         match = self.companies.loc[self.companies["company_id"] == self.company_id, "company_name"]
         return str(match.iloc[0]) if len(match) else str(self.company_id)
 
@@ -334,7 +358,7 @@ class ConnectionBrowser(ManagerLayout):
         caption = ""
         if self.company_id is not None:
             caption = (
-                f"<div style='font-weight:600'>{escape(self._company_name())} "
+                f"<div style='font-weight:600'>{escape(self.company_name())} "
                 f"<code>{escape(self.company_id)}</code>: {len(visible)} of "
                 f"{len(self.connections)} connections match the filters</div>"
             )
@@ -360,3 +384,10 @@ class ConnectionBrowser(ManagerLayout):
             return
         conn = self._read_connection(self.company_id, connection_id)
         self.details.value = "" if conn is FAILED else connection_html(conn)
+
+
+def _companies_count(companies: pd.DataFrame) -> str:
+    """``280 companies (18 with no connections)``: a portfolio lists only the others."""
+    counts = companies.get("connection_count", pd.Series(dtype="int64"))
+    empty = int((counts == 0).sum())
+    return companies_text(len(companies)) + (f" ({empty:,} with no connections)" if empty else "")

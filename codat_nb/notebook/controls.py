@@ -58,6 +58,16 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def sentence(text: str) -> str:
+    """``text`` ending with one full stop: a company named "Acme Inc." ends it already."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def companies_text(count: int) -> str:
+    """``1 company``, ``1,280 companies``."""
+    return f"{count:,} compan{'y' if count == 1 else 'ies'}"
+
+
 class OwnChanges:
     """Held while a panel changes its own controls, so its observers can ignore the echoes."""
 

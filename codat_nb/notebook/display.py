@@ -8,6 +8,7 @@ browser. Every value is escaped: connection fields and error texts come from the
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -29,6 +30,8 @@ _CARD = (
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0;line-height:1.4"
 _CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:top"
 _KEY_CELL = _CELL + ";color:#555;white-space:nowrap"
+#: An absolute http(s) URL with a host, as browsers read a link's scheme (case-insensitive).
+_WEB_URL = re.compile(r"https?://[^\s/?#\\]", re.IGNORECASE)
 #: A value from a frame's cell or a model's field: whatever scalar pandas holds (NaT, NA, ...).
 Cell: TypeAlias = Any
 
@@ -87,11 +90,30 @@ def _as_utc(value: Cell) -> pd.Timestamp:
     return utc
 
 
-def _link(url: str) -> str:
-    href = escape(url, quote=True)
+def is_web_url(url: object) -> bool:
+    """Whether ``url`` is an absolute ``http(s)`` URL, the only kind rendered as a link: link
+    URLs come from the network, and a ``javascript:`` or ``data:`` one would run in the page
+    (or the notebook) when clicked. Leading whitespace counts against it: browsers strip it
+    before reading the scheme."""
+    return isinstance(url, str) and _WEB_URL.match(url) is not None
+
+
+def link_html(url: Cell, css: str = "") -> str:
+    """``url`` as a link that opens in a new tab when it is a web URL (``is_web_url``), else
+    as plain text saying why it is not clickable; ``css``: the link's class."""
+    if is_missing(url):
+        return "<em>none</em>"
+    text = str(url)
+    if not is_web_url(text):
+        return (
+            f'<code class="codat-nb-not-a-link" title="not an http(s) URL, so not a link">'
+            f"{escape(text)}</code> <em>(not an http(s) URL)</em>"
+        )
+    css_attr = f' class="{escape(css, quote=True)}"' if css else ""
     return (
-        f'<a href="{href}" target="_blank" rel="noopener noreferrer" '
-        f'style="color:#1565c0;text-decoration:underline">{escape(url)}</a>'
+        f'<a{css_attr} href="{escape(text, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer" style="color:#1565c0;text-decoration:underline">'
+        f"{escape(text)}</a>"
     )
 
 
@@ -151,7 +173,7 @@ def connection_html(conn: Connection) -> str:
             ("Source type", escape(conn.source_type)),
             ("Created", escape(format_timestamp(conn.created))),
             ("Last sync", escape(format_timestamp(conn.last_sync)) or "<em>never</em>"),
-            ("Link URL", _link(conn.link_url)),
+            ("Link URL", link_html(conn.link_url)),
             ("Integration id", f"<code>{escape(conn.integration_id)}</code>"),
             ("Source id", f"<code>{escape(conn.source_id)}</code>"),
             ("Connection info", info),

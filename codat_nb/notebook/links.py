@@ -15,7 +15,7 @@ from html import escape
 
 import pandas as pd
 
-from codat_nb.notebook.display import Cell, is_missing, status_badge
+from codat_nb.notebook.display import Cell, is_missing, link_html, status_badge
 
 #: What an export holds per connection, as (frame column, CSV header).
 EXPORT_COLUMNS = (
@@ -28,23 +28,29 @@ EXPORT_COLUMNS = (
 )
 #: Statuses a customer fixes by opening the connection's link URL again.
 RELINKABLE = ("Deauthorized", "Unlinked")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What makes a spreadsheet read a cell as a formula (OWASP's list), and the full-width forms
+#: that spreadsheets set up for East Asian input read the same way.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def _spreadsheet_safe(value: Cell) -> str:
+def spreadsheet_safe(value: Cell) -> str:
     """A cell a spreadsheet shows as text: company names come from the network, and one that
-    starts with ``=`` would otherwise run as a formula when the CSV is opened."""
+    starts with ``=`` (or ``＝``, or either after spaces or line breaks, which spreadsheets
+    skip) would otherwise run as a formula when the CSV is opened. Such a cell gets a leading
+    ``'``, which spreadsheets read as "text" and do not show."""
     text = "" if is_missing(value) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    formula = text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START)
+    return "'" + text if formula else text
 
 
 def links_csv(frame: pd.DataFrame) -> str:
-    """Connections (a frame with ``EXPORT_COLUMNS``) as CSV, one line per connection."""
+    """Connections (a frame with ``EXPORT_COLUMNS``) as CSV (RFC 4180: CRLF between records,
+    so a value holding a line break is quoted), one record per connection."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for _, header in EXPORT_COLUMNS])
     for row in frame[[col for col, _ in EXPORT_COLUMNS]].itertuples(index=False, name=None):
-        writer.writerow([_spreadsheet_safe(value) for value in row])
+        writer.writerow([spreadsheet_safe(value) for value in row])
     return out.getvalue()
 
 
@@ -75,13 +81,10 @@ def relink_html(frame: pd.DataFrame) -> str:
     for conn_id, platform, status, url in frame[
         ["id", "platform_name", "status", "link_url"]
     ].itertuples(index=False, name=None):
-        href = escape(str(url), quote=True)
         items.append(
             f'<li class="codat-nb-relink-item" data-connection-id="{escape(str(conn_id), True)}">'
             f"{escape(str(platform))} {status_badge(status)} <code>{escape(str(conn_id))}</code>: "
-            f'<a class="codat-nb-link-url" href="{href}" target="_blank" '
-            'rel="noopener noreferrer" style="color:#1565c0;text-decoration:underline">'
-            f"{escape(str(url))}</a></li>"
+            f"{link_html(url, 'codat-nb-link-url')}</li>"
         )
     return (
         '<div class="codat-nb-relink" style="font-size:13px">Send the customer the link URL: '

@@ -1,11 +1,13 @@
 """PortfolioView: every connection of every company in one filterable table, for support.
 
 Support asks across customers ("who lost access? who never finished linking? whose books went
-quiet?"), so this view reads ``client.connections.list_all()`` once (one request per 5,000
+quiet?"), so this view lists the companies with their connections once (one request per 5,000
 companies) and filters in memory: by status, source type, platform, staleness and company, with
-presets for the usual questions. Clicking a row opens that company in a ``ConnectionManager``
-below, where its connections can be unlinked, re-linked or exported; what the manager changes
-flows back into this table without another portfolio listing.
+presets for the usual questions. A banner says where the rows come from and when they were
+listed. Clicking a row opens that company in a ``ConnectionManager`` below (made then, and
+scrolled into view), where its connections can be unlinked, re-linked or exported; what the
+manager changes flows back into this table without another portfolio listing. Companies with no
+connections have no row: **Open a company** shows the manager with its company picker.
 
 With a status history (anything with ``changes(since)`` returning rows with a
 ``connection_id``, such as ``codat_nb.history.History``) a "Changed" filter keeps the
@@ -26,10 +28,13 @@ import pandas as pd
 from codat_nb.analysis import stale
 from codat_nb.exceptions import CodatError
 from codat_nb.frames import portfolio_frame
+from codat_nb.notebook.anchor import ScrollAnchor
+from codat_nb.notebook.banner import banner_html, describe_source
 from codat_nb.notebook.connection_table import ConnectionTable
 from codat_nb.notebook.controls import (
     ALL,
     OwnChanges,
+    companies_text,
     describe_error,
     make_button,
     matching_companies,
@@ -86,27 +91,55 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
     """The portfolio of ``client`` as a table with filters and presets; a click on a row opens
     its company in ``self.manager``.
 
-    ``history`` (optional) enables the "Changed" filter; ``page_size`` rows show at a time.
+    ``history`` (optional) enables the "Changed" filter; ``page_size`` rows show at a time;
+    ``source`` names where the data comes from in the banner (default: the demo sandbox, or
+    the client's base URL); ``load=False`` builds the view without listing (``reload()``
+    lists).
     """
 
     def __init__(
-        self, client: CodatClient, *, history: ChangeHistory | None = None, page_size: int = 25
+        self,
+        client: CodatClient,
+        *,
+        history: ChangeHistory | None = None,
+        page_size: int = 25,
+        source: str | None = None,
+        load: bool = True,
     ) -> None:
         if history is not None and not callable(getattr(history, "changes", None)):
             raise TypeError(
                 f"history must have a changes(since) method, not {type(history).__name__}"
             )
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a str or None, not {type(source).__name__}")
         self.client = client
         self.history = history
+        self.source = source if source is not None else describe_source(client)
         self.portfolio = portfolio_frame([])
+        self.companies: pd.DataFrame | None = None  # None: not listed (yet)
         self.server_time: pd.Timestamp | None = None
         self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
-        self.manager = ConnectionManager(client, page_size=page_size)
+        self._manager: ConnectionManager | None = None
+        self._page_size = page_size
         super().__init__()
         self._own_changes = OwnChanges()  # held while the view sets its own filters
         self._build(page_size)
-        self.manager.on_connections_changed(self._company_changed)
-        self._load()
+        if load:
+            self.reload()
+
+    @property
+    def manager(self) -> ConnectionManager:
+        """The company panel under the table, made when first needed (a row click, **Open a
+        company**): until then nothing waits there empty."""
+        if self._manager is None:
+            self._manager = ConnectionManager(
+                self.client, page_size=self._page_size, companies=self.companies
+            )
+            self._manager.on_connections_changed(self._company_changed)
+            self.manager_box.children = [self.manager_anchor, self._manager]
+            self.manager_box.layout.display = "flex"
+            self.open_hint.layout.display = "none"
+        return self._manager
 
     # ----------------------------------------------------------------------------- layout
     def _build(self, page_size: int) -> None:
@@ -119,8 +152,26 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.export_button = make_button(
             "Export link URLs (CSV)", "portfolio-export", icon="download"
         )
+        self.banner = with_class(widgets.HTML(banner_html(self.source, None, None, None)), "banner")
         self.summary = with_class(widgets.HTML(), "portfolio-summary")
         self.download = with_class(widgets.HTML(), "portfolio-download")
+        self.open_company_button = make_button(
+            "Open a company",
+            "open-company",
+            icon="folder-open",
+            tooltip="Pick any company, those with no connections too",
+        )
+        self.open_hint = widgets.HBox(
+            [
+                widgets.HTML(
+                    '<span style="font-size:13px;color:#555">Click a row to open its company '
+                    "here, or:</span>"
+                ),
+                self.open_company_button,
+            ]
+        )
+        self.manager_box = with_class(widgets.VBox(layout={"display": "none"}), "manager-box")
+        self.manager_anchor = ScrollAnchor()  # the manager's top: a row click scrolls to it
         self.table = ConnectionTable(
             PORTFOLIO_COLUMNS,
             "portfolio-table",
@@ -129,6 +180,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             empty_text="no connections match",
         )
         self.children = [
+            self.banner,
             widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
             widgets.HBox([self.search, self.status_filter, self.source_filter]),
             widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
@@ -136,7 +188,8 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self.table,
             widgets.HBox([self.export_button, self.download]),
             widgets.HTML("<hr style='margin:8px 0'>"),
-            self.manager,
+            self.open_hint,
+            self.manager_box,
         ]
         self.add_class("codat-nb-portfolio")
         self._wire()
@@ -188,6 +241,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.clear_filters_button.on_click(lambda _b: self._apply(ALL, "Any"))
         self.reload_button.on_click(self._on_reload)
         self.export_button.on_click(self._on_export)
+        self.open_company_button.on_click(self._on_open_company)
         self.table.observe(self._on_row, names="selected")
 
     def __repr__(self) -> str:
@@ -203,23 +257,36 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         return bundle
 
     # -------------------------------------------------------------------------- loading
-    def _load(self) -> None:
-        """List the whole portfolio; an error shows in the summary line and keeps the rows."""
+    def reload(self) -> None:
+        """List the whole portfolio again (what **Reload portfolio** does); an error shows in
+        the summary line and keeps the rows."""
         try:
-            frame = self.client.connections.list_all()
+            companies, frame = self._list()
         except (CodatError, ValueError, TypeError) as err:
             self.summary.value = status_html(
                 f"Could not list the portfolio: {describe_error(err)}", "error"
             )
             return
-        self.portfolio = frame
+        self.portfolio, self.companies = frame, companies
         self.server_time = frame.attrs.get("server_time")
         self._changed.clear()
         self._platform_options()
         self._redraw()
+        if self._manager is not None:  # the picker offers what the banner counts
+            self._manager.use_companies(companies)
+
+    def _list(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The companies and their connections, from the same requests. A server whose
+        companies carry no connections gets ``list_all()``, which walks each company."""
+        listed = self.client.companies.list(with_connections=True)
+        assert isinstance(listed, tuple)  # with_connections=True: (companies, connections)
+        companies, frame = listed
+        if frame.empty and not companies.empty:
+            frame = self.client.connections.list_all()
+        return companies, frame
 
     def _on_reload(self, _button: widgets.Button) -> None:
-        self._load()
+        self.reload()
 
     def _platform_options(self) -> None:
         platforms = sorted(set(self.portfolio["platform_name"].dropna().astype(str)))
@@ -231,7 +298,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         if not len(self.portfolio):
             return
         names = self.portfolio.loc[self.portfolio["company_id"] == company_id, "company_name"]
-        name = names.iloc[0] if len(names) else self.manager._company_name()
+        name = names.iloc[0] if len(names) else self.manager.company_name()
         fresh = connections.assign(company_id=company_id, company_name=name)[
             list(self.portfolio.columns)
         ]
@@ -308,21 +375,31 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         companies = visible["company_id"].nunique()
         self.summary.value = (
             f'<div style="font-size:13px;font-weight:600">{len(visible):,} of '
-            f"{len(self.portfolio):,} connections match ({companies:,} "
-            f"compan{'y' if companies == 1 else 'ies'})</div>"
+            f"{len(self.portfolio):,} connections match ({companies_text(companies)})</div>"
+        )
+        self.banner.value = banner_html(
+            self.source, self.server_time, self.portfolio, self.companies
         )
         self.download.value = ""
 
     # --------------------------------------------------------------------------- actions
     def _on_row(self, change: Mapping[str, Any]) -> None:
-        """A click on a row: open its company in the manager, that connection selected."""
+        """A click on a row: open its company in the manager, that connection selected, and
+        bring the manager into view (it sits below the fold of a laptop screen)."""
         if not change["new"]:
             return
         connection_id = change["new"][0]
         rows = self.portfolio.loc[self.portfolio["id"] == connection_id, "company_id"]
         if len(rows):
             self.manager.show_company(str(rows.iloc[0]), select=[connection_id])
+            self.manager_anchor.reveal()
         self.table.selected = []  # so clicking the same row again opens it again
+
+    def _on_open_company(self, _button: widgets.Button) -> None:
+        """Show the manager with its company picker, in view (companies with no connections
+        have no row to click)."""
+        self.manager.company_search.focus()
+        self.manager_anchor.reveal()
 
     def _on_export(self, _button: widgets.Button) -> None:
         visible = self.visible_connections()

@@ -25,7 +25,8 @@ import pandas as pd
 from codat_nb.exceptions import CodatError
 from codat_nb.notebook.confirmation import Action, Pending
 from codat_nb.notebook.connection_browser import FAILED, ConnectionBrowser, handler
-from codat_nb.notebook.controls import describe_error, plural
+from codat_nb.notebook.controls import describe_error, plural, sentence
+from codat_nb.notebook.display import link_html
 from codat_nb.notebook.links import (
     RELINKABLE,
     download_html,
@@ -51,14 +52,20 @@ class ConnectionManager(ConnectionBrowser):
 
     ``client`` is a ``codat_nb.CodatClient``; ``company_id`` preselects a company. Shown by
     ``display(mgr)`` or as the last expression of a cell. ``page_size`` rows show at a time
-    (the table pages through the rest); ``last_error`` holds the latest API error for a closer
-    look (``display(mgr.last_error)``).
+    (the table pages through the rest); ``companies``, a frame ``client.companies.list()``
+    returned, saves the first listing (**Refresh** lists again); ``last_error`` holds the
+    latest API error for a closer look (``display(mgr.last_error)``).
     """
 
     def __init__(
-        self, client: CodatClient, company_id: str | None = None, *, page_size: int = 25
+        self,
+        client: CodatClient,
+        company_id: str | None = None,
+        *,
+        page_size: int = 25,
+        companies: pd.DataFrame | None = None,
     ) -> None:
-        super().__init__(client, company_id, page_size=page_size)
+        super().__init__(client, company_id, page_size=page_size, companies=companies)
         self._last_create: tuple[widgets.Button, float] | None = None  # (button, when it ended)
         for button, on_click in (
             (self.refresh_button, self._on_refresh),
@@ -98,8 +105,10 @@ class ConnectionManager(ConnectionBrowser):
         if self.company_id is not None and self._refresh_connections():
             self._show_details(force=True)
             self._say(
-                f"Refreshed: {len(self.connections)} connections of "
-                f"{escape(self._company_name())}.",
+                sentence(
+                    f"Refreshed: {len(self.connections)} connections of "
+                    f"{escape(self.company_name())}"
+                ),
                 "info",
             )
 
@@ -186,7 +195,7 @@ class ConnectionManager(ConnectionBrowser):
 
     def _export_frame(self) -> pd.DataFrame:
         frame: pd.DataFrame = self._selected_rows().assign(
-            company_id=self.company_id, company_name=self._company_name()
+            company_id=self.company_id, company_name=self.company_name()
         )
         return frame
 
@@ -216,19 +225,15 @@ class ConnectionManager(ConnectionBrowser):
     # ------------------------------------------------------- unlink and delete (confirmed)
     @handler
     def _on_unlink(self, _button: widgets.Button) -> None:
-        targets = self._selected_rows(("Linked",))
-        skipped = len(self.selected) - len(targets)
-        note = (
-            f" {skipped} selected connection{'s are' if skipped != 1 else ' is'} not Linked "
-            "and will be left alone."
-            if skipped
-            else ""
-        )
+        """Ask to unlink the selected Linked connections; the others are named as left alone
+        (Codat unlinks only Linked ones, and refuses the rest)."""
+        selected = self._selected_rows()
+        linked = (selected["status"].astype("string") == "Linked").fillna(False)
         self._ask(
             "unlink",
-            targets,
-            "Unlink {n}? Codat keeps their data and the customer can re-authorize them later."
-            + note,
+            selected[linked],
+            "Unlink {n}? Codat keeps their data and the customer can re-authorize them later.",
+            _left_alone(selected[~linked]),
         )
 
     @handler
@@ -240,11 +245,14 @@ class ConnectionManager(ConnectionBrowser):
             "gone for good.",
         )
 
-    def _ask(self, action: Action, targets: pd.DataFrame, question: str) -> None:
+    def _ask(
+        self, action: Action, targets: pd.DataFrame, question: str, left_alone: str = ""
+    ) -> None:
         if targets.empty or self.company_id is None:
-            self._say("Select a connection first.", "error")
+            problem = f"Nothing to {action}." if left_alone else "Select a connection first."
+            self._say(problem + left_alone, "error")
             return
-        pending = self.confirm_box.ask(action, self.company_id, targets, question)
+        pending = self.confirm_box.ask(action, self.company_id, targets, question, left_alone)
         self._say(f"Confirm or cancel: {action} {pending.count}.", "info")
 
     @handler
@@ -294,12 +302,7 @@ def _created_message(conn: Connection) -> str:
         f"({escape(conn.status)})."
     )
     if conn.status == "PendingAuth":
-        url = escape(conn.link_url, quote=True)
-        message += (
-            f' Send the customer its <a href="{url}" target="_blank" '
-            'rel="noopener noreferrer" style="color:#1565c0;text-decoration:underline">'
-            "link URL</a>."
-        )
+        message += f" Send the customer its link URL: {link_html(conn.link_url)}."
     return message
 
 
@@ -325,4 +328,20 @@ def _outcome_message(
             f"<code>{escape(i)}</code>: {describe_error(err)}" for i, err in failed
         )
         message += f" Failed: {problems}"
-    return message
+    return message + pending.left_alone
+
+
+def _left_alone(rows: pd.DataFrame) -> str:
+    """The selected connections an unlink skips, each with its status, and why (HTML)."""
+    if rows.empty:
+        return ""
+    items = ", ".join(
+        f"{escape(str(platform))} <code>{escape(str(cid))}</code> ({escape(str(status))})"
+        for cid, platform, status in zip(
+            rows["id"], rows["platform_name"], rows["status"], strict=True
+        )
+    )
+    return (
+        f' <span class="codat-nb-left-alone">Left alone: {items}: only Linked connections '
+        "can be unlinked (Codat refuses the others).</span>"
+    )

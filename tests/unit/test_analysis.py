@@ -11,6 +11,7 @@ import pytest
 from codat_nb.analysis import plot_status, stale, status_summary
 from codat_nb.colours import STATUS_COLOURS
 from codat_nb.wire.schema import CONNECTION_STATUSES
+from tests.support import assert_chart_fits
 
 matplotlib.use("Agg")
 NOW = "2026-11-01T09:00:00Z"
@@ -114,6 +115,13 @@ def test_stale_finds_never_synced_and_old_rows_oldest_first():
     assert (result.dtypes.drop("last_sync_age") == SAMPLE.dtypes).all()
 
 
+def test_stale_ages_are_to_the_second():
+    """Codat sends 7-digit fractions; an age of 30 days, 0.9 s is shown as 30 days."""
+    fractional = frame([("x", "Xero", "Accounting", "Linked", "2026-10-02T08:59:59.1234567Z")])
+    age = stale(fractional, "30D", now=NOW)["last_sync_age"].iloc[0]
+    assert age == pd.Timedelta(days=30, seconds=0) and age.microseconds == 0
+
+
 def test_a_never_synced_connection_is_stale_only_once_it_is_older_than_the_window():
     now = datetime(2026, 11, 1, 9, 0, 0, tzinfo=timezone.utc)
     waiting = frame(
@@ -207,3 +215,41 @@ def test_plot_status_draws_into_a_subfigure_and_leaves_its_layout_alone():
     assert plot_status(SAMPLE, ax=ax) is ax
     assert figure.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
     assert len(ax.containers) == len(CONNECTION_STATUSES) + 1  # one per status, "Frozen" too
+
+
+def sized(counts: dict[str, int], by: str = "platform_name") -> pd.DataFrame:
+    """A frame with ``counts[group]`` connections per group, statuses in turn."""
+    rows = []
+    for group, n in counts.items():
+        for i in range(n):
+            status = CONNECTION_STATUSES[i % len(CONNECTION_STATUSES)]
+            platform, source = (group, "Accounting") if by == "platform_name" else ("Xero", group)
+            rows.append((f"{group}-{i}", platform, source, status, None))
+    return frame(rows)
+
+
+def test_plot_status_puts_the_largest_group_on_top():
+    table = sized({"Banking": 3, "Accounting": 12, "Expense": 7, "Commerce": 12}, "source_type")
+
+    ax = plot_status(table)
+
+    labels = [t.get_text() for t in ax.get_yticklabels()][::-1]  # top to bottom
+    assert labels == ["Accounting", "Commerce", "Expense", "Banking"]  # a tie keeps Codat's order
+    totals = [sum(c[i].get_width() for c in ax.containers) for i in range(4)][::-1]
+    assert totals == [12, 12, 7, 3]
+
+
+def test_plot_status_leaves_every_label_and_bar_inside_the_figure():
+    """The demo's platforms: long names, and one bar far longer than the rest."""
+    names = {
+        "Partner Expense": 237, "Xero": 115, "Dynamics 365 Business Central": 17,
+        "QuickBooks Online Sandbox": 5, "Sandbox": 2, "MYOB Business": 4,
+    }  # fmt: skip
+
+    ax = plot_status(sized(names), by="platform_name")
+
+    assert_chart_fits(ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()][::-1]
+    assert labels == sorted(names, key=lambda name: -names[name])
+    small = plot_status(sized({"Xero": 1}), by="platform_name")
+    assert_chart_fits(small)

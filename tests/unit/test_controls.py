@@ -8,9 +8,11 @@ import pandas as pd
 from codat_nb.notebook.controls import (
     ALL,
     OwnChanges,
+    companies_text,
     describe_error,
     matching_companies,
     replace_options,
+    sentence,
     status_html,
 )
 
@@ -58,3 +60,11 @@ def test_status_lines_escape_what_the_network_sent():
     line = status_html(describe_error(ValueError("bad <id> & more")), "error")
     assert 'class="codat-nb-status-error"' in line and "#b71c1c" in line
     assert "ValueError: bad &lt;id&gt; &amp; more" in line
+
+
+def test_a_sentence_ends_with_one_full_stop_and_companies_are_counted():
+    assert sentence("2 connections of Acme Ltd") == "2 connections of Acme Ltd."
+    assert sentence("2 connections of Zephyr Florists Inc.") == (
+        "2 connections of Zephyr Florists Inc."
+    )
+    assert companies_text(1) == "1 company" and companies_text(1280) == "1,280 companies"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from html import escape
+
 import pandas as pd
 import pytest
 
 from codat_nb.colours import STATUS_COLOURS
 from codat_nb.error_mapping import error_from_response
 from codat_nb.exceptions import NotFoundError, RateLimitError
-from codat_nb.notebook import display
+from codat_nb.notebook import display, widgets
 from codat_nb.wire.models import Connection
 
 WIRE = {
@@ -148,3 +151,57 @@ def test_table_cells_of_no_rows_and_of_a_wrong_frame():
     assert display.table_cells(table_frame(0)) == []
     with pytest.raises(ValueError, match="missing columns"):
         display.table_cells(pd.DataFrame({"id": ["x"]}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.cookie)",
+        "JAVASCRIPT:alert(1)",
+        "\tjavascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+        "//evil.example/x",
+        "http:/missing-slash",
+    ],
+)
+def test_a_link_url_that_is_not_http_is_text_in_the_card(url):
+    html = display.connection_html(Connection.model_validate({**WIRE, "linkUrl": url}))
+    assert "<a " not in html and "href" not in html
+    assert f"{escape(url)}</code> <em>(not an http(s) URL)</em>" in html
+
+
+@pytest.mark.parametrize(
+    "url", ["https://link.codat.io/x?otp=1", "HTTP://127.0.0.1:8765/companies/c/start"]
+)
+def test_an_http_link_url_is_a_link(url):
+    assert display.is_web_url(url)
+    assert display.link_html(url).startswith(f'<a href="{escape(url, quote=True)}"')
+
+
+def test_every_timestamp_in_a_card_is_to_the_second():
+    """Codat sends 7-digit fractions; a card shows seconds, whatever the source of the time."""
+    errors = [
+        {**WIRE["dataConnectionErrors"][0], "erroredOnUtc": "2026-10-28T00:00:01.1234567Z",
+         "status": "Resolved", "resolvedOnUtc": "2026-10-29T00:00:02.9999999"},
+    ]  # fmt: skip
+    conn = Connection.model_validate(
+        {**WIRE, "created": "2026-01-02T03:04:05.678+01:00", "dataConnectionErrors": errors}
+    )
+    for html in (display.connection_html(conn), display.data_connection_errors_html(errors)):
+        times = re.findall(r"\d\d:\d\d:\d\d[.,]?\d*", html)
+        assert times and all(len(t) == 8 for t in times), times
+    card = display.connection_html(conn)
+    assert "2026-01-02 02:04:05 UTC" in card and "2026-10-27 10:22:43 UTC" in card
+    assert "2026-10-28 00:00:01 UTC" in card and "2026-10-29 00:00:02" in card
+
+
+def test_the_created_message_links_only_an_http_link_url():
+    pending = {**WIRE, "status": "PendingAuth", "dataConnectionErrors": []}
+    good = widgets._created_message(Connection.model_validate(pending))
+    assert '<a href="https://link-api.codat.io/companies/x/' in good
+    bad = widgets._created_message(
+        Connection.model_validate({**pending, "linkUrl": "javascript:alert(1)"})
+    )
+    assert "<a " not in bad and "javascript:alert(1)</code>" in bad

@@ -58,3 +58,8 @@ def test_the_client_exposes_its_documented_surface(client):
         "server_time",
         "unfinished",
     }
+
+
+def test_readme_says_only_linked_connections_can_be_unlinked():
+    row = next(line for line in README.splitlines() if line.startswith("| unlink-connection |"))
+    assert "only `Linked` connections" in row

@@ -287,14 +287,16 @@ class ConsolePage:
 
 
 @contextmanager
-def serve_console(sb: Sandbox, tmp: Path) -> Iterator[ConsolePage]:
+def serve_console(sb: Sandbox | None, tmp: Path) -> Iterator[ConsolePage]:
     """``codat-nb console --port 0`` as a user runs it, with ``sb``'s credentials in the
-    environment; stopped with Ctrl-C, then whatever is left (kernels) killed."""
+    environment (None: no credentials, so the console's own demo sandbox); stopped with
+    Ctrl-C, then whatever is left (kernels) killed. It prints its URL once its first kernel
+    is heated, so a visit then is a returning user's, not the console's first seconds."""
     log = tmp / "console.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("CODAT_")}
+    if sb is not None:
+        env.update(CODAT_API_KEY=sb.api_key, CODAT_BASE_URL=sb.url)
     env.update(
-        CODAT_API_KEY=sb.api_key,
-        CODAT_BASE_URL=sb.url,
         PYTHONUNBUFFERED="1",
         JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -347,6 +349,13 @@ def console_server(
 ) -> Iterator[ConsolePage]:
     """The standalone console on the demo portfolio (the module's sandbox)."""
     with serve_console(demo_sandbox, tmp_path_factory.mktemp("console")) as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def demo_console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePage]:
+    """The console with no credentials: its own embedded demo sandbox."""
+    with serve_console(None, tmp_path_factory.mktemp("console-demo")) as console:
         yield console
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # playwright is imported only by the ``browser`` fixture, whi
 # Upper bounds, not waits: every wait ends as soon as its signal shows, and a machine busy with
 # other test runs may take far longer than an idle one to show it.
 WAIT_MS = 120_000  # one step on the page: a click reaching the kernel and its redraw coming back
+PAGE_START_MS = 300_000  # a console page: a kernel, the portfolio listed, the first rows drawn
 BROKEN_WIDGET_TEXTS = ("Error displaying widget", "Failed to load model class")
 LOCAL_SCHEMES = ("data", "blob", "about")
 
@@ -134,3 +135,41 @@ def relink_and_read_url(manager: Locator, row_id: str) -> str:
     with waiting_for(f"the link URL of {row_id}"):
         link.wait_for()
     return link.get_attribute("href")
+
+
+@dataclass
+class ConsoleTab:
+    """A browser tab on the console, and what its page reported."""
+
+    page: Page
+    console: Console
+
+    @property
+    def portfolio(self) -> Locator:
+        return self.page.locator(".codat-nb-portfolio")
+
+    @property
+    def manager(self) -> Locator:
+        return self.portfolio.locator(".codat-nb-connection-manager")
+
+
+def open_console(
+    browser: Any, url: str, viewport: tuple[int, int] = (1400, 1800)
+) -> tuple[Any, ConsoleTab, float]:
+    """A new tab (``viewport``: width, height) on the console; returns its context, the tab
+    once the portfolio's first rows show, and the milliseconds from navigation start to that
+    moment (the browser's own clock)."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    console = Console()
+    console.attach(page)
+    page.goto(url, wait_until="domcontentloaded")
+    with waiting_for("the portfolio's first rows"):
+        shown_at = page.wait_for_function(
+            """() => document.querySelector(
+                   '.codat-nb-portfolio-table tr.codat-nb-row') && performance.now()""",
+            timeout=PAGE_START_MS,
+        ).json_value()
+    return context, ConsoleTab(page, console), shown_at

@@ -56,7 +56,7 @@ class NotebookPage:
 
     @property
     def manager(self) -> Locator:
-        """The notebook's own manager (the portfolio view below holds another)."""
+        """The notebook's own manager (the portfolio view below opens another on a row click)."""
         return self.page.locator(".codat-nb-connection-manager").first
 
     @property
@@ -161,11 +161,16 @@ def _wait_for_widget(page: Page) -> None:
 
 def _assert_widget_healthy(notebook: NotebookPage) -> None:
     """No console error, no request off the machine, no widget error text, and both widgets
-    (the manager, and the portfolio view with its own manager) on screen."""
+    on screen: the manager, and the portfolio view with its banner and no manager of its own
+    until a row is clicked."""
     notebook.console.assert_clean(notebook.page)
-    expect(notebook.page.locator(".codat-nb-connection-manager")).to_have_count(2)
+    expect(notebook.page.locator(".codat-nb-connection-manager")).to_have_count(1)
     expect(notebook.portfolio).to_have_count(1)
     expect(notebook.manager).to_be_visible()
+    expect(notebook.portfolio.locator(".codat-nb-banner .codat-nb-source")).to_contain_text(
+        "Codat API at http://127.0.0.1:"
+    )
+    expect(notebook.portfolio.get_by_role("button", name="Open a company")).to_be_visible()
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,13 @@
 The page must work with no internet: any request that leaves the machine fails the test (Voila's
 default page asks a CDN for Font Awesome), as does any console error. The support workflows run
 as a user clicks them: a preset, a row that opens its company, two connections unlinked in one
-confirmed action, a re-link. The 10,000-connection portfolio's first screen is timed and
-recorded (``artifacts/browser/console_first_screen.json``, docs/benchmarks.md), not asserted.
+confirmed action, a re-link. (How the page orients a user, and its first screen's time:
+test_console_orientation.py.)
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,8 +17,9 @@ import pytest
 from codat_nb.sandbox import Sandbox
 from tests.e2e.browser.pages import (
     WAIT_MS,
-    Console,
+    ConsoleTab,
     expect,
+    open_console,
     relink_and_read_url,
     row,
     unlink_two_and_confirm,
@@ -29,50 +27,14 @@ from tests.e2e.browser.pages import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
-
     from .conftest import ConsolePage
 
 pytestmark = pytest.mark.browser
 
-PAGE_START_MS = 300_000  # a fresh kernel, the portfolio listed, the first rows drawn
-
-
-@dataclass
-class ConsoleTab:
-    page: Page
-    console: Console
-
-    @property
-    def portfolio(self) -> Locator:
-        return self.page.locator(".codat-nb-portfolio")
-
-    @property
-    def manager(self) -> Locator:
-        return self.portfolio.locator(".codat-nb-connection-manager")
-
-
-def _open(browser, url: str) -> tuple[object, ConsoleTab, float]:
-    """A new tab on the console; returns it once the portfolio's first rows show, with the
-    milliseconds from navigation start to that moment (the browser's own clock)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    console = Console()
-    console.attach(page)
-    page.goto(url, wait_until="domcontentloaded")
-    with waiting_for("the portfolio's first rows"):
-        shown_at = page.wait_for_function(
-            """() => document.querySelector(
-                   '.codat-nb-portfolio-table tr.codat-nb-row') && performance.now()""",
-            timeout=PAGE_START_MS,
-        ).json_value()
-    return context, ConsoleTab(page, console), shown_at
-
 
 @pytest.fixture(scope="module")
 def tab(browser, console_server: ConsolePage, artifacts) -> Iterator[ConsoleTab]:
-    context, tab, _ = _open(browser, console_server.url)
+    context, tab, _ = open_console(browser, console_server.url)
     try:
         yield tab
     finally:
@@ -97,10 +59,13 @@ def _filter_to_company(tab: ConsoleTab, name: str) -> None:
 
 
 def _open_row_in_manager(tab: ConsoleTab, connection_id: str) -> None:
-    """Click a portfolio row; wait until the manager shows that connection's card."""
+    """Click a portfolio row; wait until the manager shows that connection selected and its
+    card. (The portfolio row's own selection lasts only until the kernel has opened it, so
+    that clicking it again opens it again: not a state to wait for.)"""
     table = tab.portfolio.locator(".codat-nb-portfolio-table")
     row(table, connection_id).click()
-    expect(row(table, connection_id)).to_have_attribute("aria-selected", "true")
+    opened = row(tab.manager.locator(".codat-nb-table"), connection_id)
+    expect(opened).to_have_attribute("aria-selected", "true")
     card = tab.manager.locator(
         ".codat-nb-details .codat-nb-connection-card", has_text=connection_id
     )
@@ -117,6 +82,10 @@ def test_the_console_renders_offline_with_no_errors(
     tab: ConsoleTab, demo_sandbox: Sandbox, artifacts
 ) -> None:
     tab.console.assert_clean(tab.page)
+    # Credentials in the environment: the banner names the Codat it talks to.
+    expect(tab.portfolio.locator(".codat-nb-banner .codat-nb-source")).to_have_text(
+        f"Codat API at {demo_sandbox.url}"
+    )
     for label in ("Lost access", "Pending over 7 days", "No sync in 30 days", "Reload portfolio"):
         expect(tab.portfolio.get_by_role("button", name=label)).to_be_visible()
     expect(tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row")).to_have_count(25)
@@ -179,32 +148,3 @@ def test_two_connections_unlinked_in_one_confirmed_action(
         row(portfolio_rows, linked[1]).locator(".codat-nb-status-Unlinked").wait_for()
     tab.manager.screenshot(path=str(artifacts / "console_after_bulk_unlink.png"))
     tab.console.assert_clean(tab.page)
-
-
-def test_ten_thousand_connections_first_screen(
-    browser, big_console_server: ConsolePage, artifacts
-) -> None:
-    """Measured, not asserted: milliseconds from navigation start to the first rows, in
-    Chromium, for a fresh visit (a new kernel lists the portfolio and renders one page)."""
-    server = big_console_server
-    started = time.perf_counter()
-    context, tab, shown_at = _open(browser, server.url)
-    wall = time.perf_counter() - started
-    try:
-        expect(
-            tab.portfolio.locator(".codat-nb-portfolio-table .codat-nb-page-info")
-        ).to_contain_text("of 10,000")
-        expect(tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row")).to_have_count(25)
-        rows_in_dom = tab.page.locator("tr.codat-nb-row").count()
-        tab.console.assert_clean(tab.page)
-        tab.page.screenshot(path=str(artifacts / "console_10k.png"))
-    finally:
-        context.close()
-    result = {
-        "connections": 10_000,
-        "first_rows_ms_after_navigation_start": round(shown_at),
-        "wall_seconds_goto_to_first_rows": round(wall, 2),
-        "table_rows_in_dom": rows_in_dom,
-    }
-    (artifacts / "console_first_screen.json").write_text(json.dumps(result, indent=2))
-    print(f"10,000-connection console, first screen: {result}")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta, timezone
+from pathlib import Path
 
 import matplotlib
 import pytest
 
 import codat_nb
-from codat_nb.analysis import TOTAL, plot_status, stale, status_summary
+from codat_nb.analysis import TOTAL, plot_status, plot_status_over_time, stale, status_summary
+from codat_nb.history import History
 from codat_nb.wire.dates import parse_codat_datetime
 
 matplotlib.use("Agg")
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -66,3 +69,25 @@ def test_plot_status_of_the_portfolio_adds_up(demo):
     total = sum(bar.get_width() for container in ax.containers for bar in container)
     assert total == len(wire)
     assert f"({len(wire)})" in ax.get_title()
+
+
+def test_readmes_trend_charts_draw_from_a_real_history(demo, tmp_path):
+    """README's history section, as written: each ``plot_status_over_time(...)`` line draws."""
+    sb, _, _ = demo
+    lines = [
+        line.strip().split("  #")[0]
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.strip().startswith("plot_status_over_time(")
+    ]
+    assert len(lines) >= 2 and any("by=" in line for line in lines)
+    with (
+        codat_nb.CodatClient(api_key=sb.api_key, base_url=sb.url) as client,
+        History(tmp_path / "history.sqlite") as history,
+    ):
+        history.record(client.connections.list_all(progress=False))
+        sb.advance(days=7)
+        history.record(client.connections.list_all(progress=False))
+        for line in lines:
+            ax = eval(line, {"plot_status_over_time": plot_status_over_time, "history": history})
+            assert len(ax.get_lines()) >= 2, line
+            assert "(2 snapshots)" in ax.get_title(), line

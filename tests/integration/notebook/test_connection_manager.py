@@ -634,6 +634,27 @@ def test_buttons_follow_what_the_selection_holds(portfolio):
     assert not mgr.unlink_button.disabled
 
 
+def test_unlink_is_offered_only_for_a_selection_with_linked_connections(portfolio):
+    """Codat unlinks only Linked connections: an Unlinked one, like a PendingAuth or a
+    Deauthorized one, is not offered, and a click that gets through anyway sends nothing."""
+    p = portfolio
+    p.sb.store.unlink(p.acme, p.partner)
+    mgr = ConnectionManager(p.client, company_id=p.acme)
+    click_row(mgr, p.partner)  # Unlinked
+    click_row(mgr, p.plaid)  # PendingAuth
+    assert mgr.unlink_button.disabled and not mgr.relink_button.disabled
+    before = (p.sb.store.snapshot(), p.sb.store.request_count)
+    mgr.unlink_button.click()  # Python reaches a disabled button's handler; a browser does not
+    assert (p.sb.store.snapshot(), p.sb.store.request_count) == before
+    assert mgr.confirm_box.pending is None
+    text = mgr.status_line.value
+    assert "codat-nb-status-error" in text and "Nothing to unlink." in text
+    assert f"Partner Expense <code>{p.partner}</code> (Unlinked)" in text
+    assert "only Linked connections can be unlinked" in text
+    click_row(mgr, p.xero)  # Linked
+    assert not mgr.unlink_button.disabled
+
+
 def test_a_button_disables_the_buttons_once_and_a_row_click_not_at_all(portfolio):
     """The buttons go disabled once and come back once per button click, however many calls
     the handler makes (a browser click between two calls would land on a disabled button);
@@ -653,15 +674,21 @@ def test_a_button_disables_the_buttons_once_and_a_row_click_not_at_all(portfolio
 def test_one_confirmation_unlinks_every_selected_linked_connection(portfolio):
     p = portfolio
     mgr = ConnectionManager(p.client, company_id=p.acme)
-    for connection_id in (p.xero, p.partner, p.plaid):
+    for connection_id in (p.xero, p.partner, p.plaid, p.qbo):
         click_row(mgr, connection_id)
     before = (p.sb.store.snapshot(), p.sb.store.request_count)
     mgr.unlink_button.click()
     assert (p.sb.store.snapshot(), p.sb.store.request_count) == before  # only asked
     question = mgr.confirm_message.value
     assert "Unlink 2 connections?" in question
-    assert p.xero in question and p.partner in question and p.plaid not in question
-    assert "1 selected connection is not Linked" in question
+    listed = question.split('class="codat-nb-confirm-list"')[1].split("</ul>")[0]
+    assert p.xero in listed and p.partner in listed
+    assert p.plaid not in listed and p.qbo not in listed
+    left_alone = (
+        f"Left alone: Plaid <code>{p.plaid}</code> (PendingAuth), QuickBooks Online "
+        f"<code>{p.qbo}</code> (Deauthorized): only Linked connections can be unlinked"
+    )
+    assert left_alone in question
     mgr.confirm_button.click()
     statuses = {c["id"]: c["status"] for c in p.sb.store.connections_wire(p.acme)}
     assert (statuses[p.xero], statuses[p.partner], statuses[p.plaid]) == (
@@ -670,7 +697,9 @@ def test_one_confirmation_unlinks_every_selected_linked_connection(portfolio):
         "PendingAuth",
     )
     assert "Unlinked 2 connections: Xero" in mgr.status_line.value
-    assert mgr.selected == [p.xero, p.partner, p.plaid]
+    assert left_alone in mgr.status_line.value  # the outcome says which were left, and why
+    assert statuses[p.qbo] == "Deauthorized"
+    assert mgr.selected == [p.xero, p.partner, p.plaid, p.qbo]
     for connection_id in (p.xero, p.partner):
         assert "codat-nb-status-Unlinked" in cells_of(mgr, connection_id)[0]
 

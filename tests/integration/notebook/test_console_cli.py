@@ -88,3 +88,53 @@ def test_a_missing_python_kernel_is_named_before_serving(tmp_path):
     none_here = KernelSpecManager(kernel_dirs=[str(tmp_path)], ensure_native_kernel=False)
     assert "pip install ipykernel" in kernel_problem(none_here)
     assert kernel_problem() is None  # this install has one (ipykernel is a dependency)
+
+
+@pytest.fixture
+def console_env(monkeypatch, demo_sandbox):
+    """The environment ``codat-nb console`` gives its page's kernels on its demo sandbox."""
+    for name in [n for n in os.environ if n.startswith("CODAT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CODAT_AUTH_HEADER", demo_sandbox.auth_header)
+    monkeypatch.setenv("CODAT_BASE_URL", demo_sandbox.url)
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)  # not a heated kernel: no waiting
+    return monkeypatch
+
+
+def test_the_page_says_demo_when_the_console_runs_its_own_sandbox(console_env, tmp_path):
+    from codat_nb.notebook.console import DEMO_ENV, HEATED_ENV, page
+
+    heated = tmp_path / "heated"
+    console_env.setenv(DEMO_ENV, "1")
+    console_env.setenv(HEATED_ENV, str(heated))
+    view = page()
+    assert "Demo sandbox (no API key set)</div>" in view.banner.value
+    assert view.table.total == len(view.portfolio) > 0  # listed at the visit
+    assert heated.exists()  # the console announces its URL once a kernel got this far
+    view.client.close()
+
+
+def test_the_page_names_the_codat_it_talks_to_otherwise(console_env, demo_sandbox):
+    from codat_nb.notebook.console import page
+
+    view = page()
+    assert f"Codat API at {demo_sandbox.url}</div>" in view.banner.value
+    view.client.close()
+
+
+def test_voila_keeps_a_kernel_heated_and_refills_it_after_a_pause():
+    from codat_nb.notebook.console import POOL_SIZE, REFILL_DELAY_S, voila_argv
+
+    argv = voila_argv(8866, "t0ken")
+    assert "--VoilaConfiguration.preheat_kernel=True" in argv
+    assert f"--VoilaConfiguration.default_pool_size={POOL_SIZE}" in argv and POOL_SIZE >= 1
+    assert f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}" in argv
+    assert "--Voila.ip=127.0.0.1" in argv and "--Voila.token=t0ken" in argv
+
+
+def test_the_page_has_a_title():
+    import json
+
+    from codat_nb.notebook.console import NOTEBOOK
+
+    assert json.loads(NOTEBOOK.read_text())["metadata"]["title"] == "Codat support console"

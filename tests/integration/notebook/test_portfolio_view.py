@@ -7,9 +7,11 @@ import base64
 import pandas as pd
 import pytest
 
+import codat_nb
 from codat_nb.analysis import stale
 from codat_nb.exceptions import ServerError
 from codat_nb.notebook.portfolio_view import PortfolioView
+from tests.hostile import Answer, connection, hostile, page
 
 
 @pytest.fixture
@@ -66,6 +68,63 @@ def test_filters_combine_and_search_finds_companies_by_name_or_id(view, demo_san
     assert set(shown(view)["company_id"]) == {company}
 
 
+def test_the_banner_says_where_the_rows_come_from_when_and_what_they_hold(view, demo_sandbox):
+    store = demo_sandbox.store
+    companies = store.company_ids()
+    connected = [c for c in companies if store.connections_wire(c)]
+    without = len(companies) - len(connected)
+    assert without > 0
+    text = view.banner.value
+    assert f"Codat API at {demo_sandbox.url}</div>" in text
+    assert (
+        f"Portfolio listed at {demo_sandbox.clock.now():%Y-%m-%d %H:%M:%S} UTC (server time): "
+        f"{len(view.portfolio):,} connections of {len(connected):,} companies. {without:,} "
+        "more companies have no connections, so no row below"
+    ) in text
+    assert view.server_time == demo_sandbox.clock.now()
+
+
+def test_the_banner_of_the_embedded_demo_and_of_a_named_source(demo_sandbox, make_client):
+    client = make_client(demo_sandbox)
+    client.sandbox = demo_sandbox  # what connect() sets when no key is set
+    try:
+        assert "Demo sandbox (no API key set)</div>" in PortfolioView(client).banner.value
+    finally:
+        client.sandbox = None  # the fixture's sandbox is not the client's to stop
+    named = PortfolioView(make_client(demo_sandbox), source="Production <EU>", load=False)
+    assert "Production &lt;EU&gt;</div>" in named.banner.value
+    assert "Portfolio listed" not in named.banner.value and named.table.total == 0
+    named.reload()
+    assert "Portfolio listed" in named.banner.value and named.table.total > 0
+    with pytest.raises(TypeError, match="source must be a str or None, not int"):
+        PortfolioView(make_client(demo_sandbox), source=1)
+
+
+def test_the_portfolio_is_one_request_and_no_manager_waits_empty(demo_sandbox, make_client):
+    before = demo_sandbox.store.request_count
+    view = PortfolioView(make_client(demo_sandbox))
+    assert demo_sandbox.store.request_count - before == 1  # companies with their connections
+    assert view._manager is None and view.manager_box.layout.display == "none"
+    assert view.open_hint.layout.display != "none"
+    assert "Click a row to open its company here" in view.open_hint.children[0].value
+
+
+def test_open_a_company_shows_the_manager_with_every_company_without_listing_again(
+    view, demo_sandbox
+):
+    before = demo_sandbox.store.request_count
+    view.open_company_button.click()
+    companies = demo_sandbox.store.company_ids()
+    assert len(view.manager.company_select.options) == len(companies)
+    assert demo_sandbox.store.request_count == before  # the view's listing, handed over
+    without = sum(not demo_sandbox.store.connections_wire(c) for c in companies)
+    assert f"{len(companies)} companies ({without} with no connections); pick one" in (
+        view.manager.status_line.value
+    )
+    assert view.manager_box.layout.display == "flex" and view.open_hint.layout.display == "none"
+    assert view.manager_anchor.reveals == 1
+
+
 def test_a_row_click_opens_its_company_in_the_manager_with_that_connection(view):
     press(view, "Lost access")
     row = view.table.ids[3]
@@ -73,6 +132,35 @@ def test_a_row_click_opens_its_company_in_the_manager_with_that_connection(view)
     view.table.selected = [row]
     assert view.manager.company_id == company
     assert view.manager.selected == [row] and row in view.manager.details.value
+    assert view.manager_anchor.reveals == 1  # the browser scrolls the manager into view
+    view.table.selected = [view.table.ids[4]]
+    assert view.manager_anchor.reveals == 2
+
+
+def test_a_reload_hands_the_fresh_companies_to_the_manager(view, demo_sandbox, make_company):
+    view.open_company_button.click()
+    added = make_company(demo_sandbox, 0)
+    view.reload_button.click()
+    assert added in {value for _, value in view.manager.company_select.options}
+    assert "more companies have no connections" in view.banner.value
+
+
+def test_a_server_whose_companies_carry_no_connections_is_walked_per_company():
+    company = "3f0e6b7e-2c4a-4b8e-9a57-0d8c2b1f4e6a"
+
+    def answer(asked):
+        if asked.path == "/companies":  # no dataConnections
+            return Answer(body=page([{"id": company, "name": "A Ltd", "redirect": "x"}]))
+        return Answer(body=page([connection(1)]))
+
+    with (
+        hostile(answer) as server,
+        codat_nb.CodatClient("k", base_url=server.url) as client,
+        pytest.warns(codat_nb.CodatWarning, match="carry no dataConnections"),
+    ):
+        view = PortfolioView(client)
+    assert list(view.portfolio["company_name"]) == ["A Ltd"] and view.table.total == 1
+    assert "1 connection of 1 company." in view.banner.value
 
 
 def test_clicking_the_same_row_again_opens_it_again(view):
