@@ -16,6 +16,7 @@ SUBCOMMANDS = (
     "console",
     "nbval-config",
     "snapshot",
+    "listen",
 )  # modules of codat_nb.cli, in the order --help lists them
 
 
@@ -31,4 +32,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    code: int = args.handler(args)
+    return code
