@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from codat_nb.history import changes, event_log, queries, schema, writer
+from codat_nb.history import changes, event_changes, event_log, queries, schema, writer
 from codat_nb.history.backend import (
     CommitFailed,
     Database,
@@ -257,12 +257,19 @@ class History:
         return frame
 
     def changes(self, since: Moment, until: Moment | None = None) -> pd.DataFrame:
-        """What changed between consecutive snapshots taken after ``since`` (up to ``until``).
+        """What changed after ``since`` (up to ``until``): between consecutive snapshots, and
+        as webhook events said.
 
-        One row per connection and snapshot pair: ``change`` is ``status_changed``,
-        ``appeared``, ``disappeared`` or ``stalled`` (Linked in both snapshots, ``last_sync``
-        did not move), with ``from_status``/``to_status`` and the pair's times ``from_at`` and
-        ``to_at``. Sorted by ``to_at``, then change, company name and id.
+        One row per change: ``change`` is ``status_changed``, ``appeared``, ``disappeared`` or
+        ``stalled`` (Linked in both snapshots, ``last_sync`` did not move), with
+        ``from_status``/``to_status``; ``from_at`` and ``to_at`` are the snapshots it happened
+        between (NaT: none yet on that side). Where an event shows the change, ``at`` is when
+        it happened (the event's ``generatedDate``) and ``event_id`` the event: ``seen_by``
+        says ``both`` (a snapshot change and its event are one row), ``snapshot`` or ``event``
+        (a step between snapshots, or a change after the latest snapshot: included when
+        ``until`` is None or after it). Snapshots win: an event never changes what a snapshot
+        says; ``disagreements()`` lists where they differ. Sorted by ``at`` (else ``to_at``),
+        change, company name and id.
         """
         start = micros(utc_time(since, "since"))
         end = micros(utc_time(until, "until")) if until is not None else None
@@ -271,9 +278,19 @@ class History:
 
         def work() -> pd.DataFrame:
             last = end if end is not None else queries.latest_taken_at(self._db)
-            return changes.changes(self._db, start, last)
+            return event_changes.merge(self._db, changes.changes(self._db, start, last), start, end)
 
         return self._read(work)
+
+    def disagreements(self, since: Moment, until: Moment | None = None) -> pd.DataFrame:
+        """Where a snapshot taken after ``since`` (up to ``until``) contradicts the webhook
+        events before it: the connection's status in the snapshot (``snapshot_status``, which
+        stands) and in its last event since the snapshot before (``event_status``, with
+        ``event_type``, ``event_id``, ``event_at``). Missed events are normal (a receiver down
+        longer than Codat retries); so is an event generated while the listing was under way."""
+        start = micros(utc_time(since, "since"))
+        end = micros(utc_time(until, "until")) if until is not None else None
+        return self._read(lambda: event_changes.disagreements(self._db, start, end))
 
     def status_over_time(self, by: str | None = None) -> pd.DataFrame:
         """Connections per status (columns) per snapshot (rows, ``taken_at``).
