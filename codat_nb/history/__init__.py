@@ -340,8 +340,10 @@ class History:
         if company_id is not None and not isinstance(company_id, str):
             raise TypeError(f"company_id must be a string, not {type(company_id).__name__}")
         types = [event_type] if isinstance(event_type, str) else event_type
-        if types is not None and not all(isinstance(t, str) for t in types):
-            raise TypeError("event_type must be a string or a list of strings")
+        if types is not None and (
+            not isinstance(types, (list, tuple, set)) or not all(isinstance(t, str) for t in types)
+        ):
+            raise TypeError(f"event_type must be a string or a list of strings, not {event_type!r}")
         return self._read(
             lambda: event_log.read(self._db, start, end, company_id, None if types is None
                                    else list(types))
