@@ -85,8 +85,10 @@ class Receiver:
     signing secret (``whsec_...``); never shown. ``host``/``port`` (0: a free port) are where
     it listens. ``on_event`` is called with each stored ``Event`` (one callable or several),
     off the answering path. ``clock`` stamps arrivals (default: UTC now; a notebook on the
-    sandbox passes ``sb.clock.now`` to stay deterministic). ``report`` receives one line for
-    each refusal, duplicate and failure (default: the ``codat_nb.events`` logger).
+    sandbox passes ``sb.clock.now`` to stay deterministic). ``answer_within`` bounds the wait
+    for the history before a 503 (seconds; Codat allows 15), ``read_timeout`` the time a
+    sender may take to send a request. ``report`` receives one line for each refusal,
+    duplicate and failure (default: the ``codat_nb.events`` logger).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Receiver:
         on_event: EventCallback | Iterable[EventCallback] | None = None,
         clock: Callable[[], datetime] | None = None,
         answer_within: float = ANSWER_WITHIN,
+        read_timeout: float = READ_TIMEOUT,
         report: Callable[[str], None] | None = None,
     ) -> None:
         verifier = Verifier(secret)  # a bad secret fails before anything is opened
@@ -114,7 +117,7 @@ class Receiver:
         self._clock = clock or _utc_now
         try:
             self.history.check()
-            self._server = ThreadedServer(host, port, self._clock, error_body, lambda: READ_TIMEOUT)
+            self._server = ThreadedServer(host, port, self._clock, error_body, lambda: read_timeout)
         except BaseException:
             self._close_history()
             raise
