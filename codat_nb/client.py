@@ -139,7 +139,7 @@ class CodatClient:
             retries=RetryPolicy() if retries is None else _check_retries(retries),
             max_response_bytes=max_response_bytes,
             session=session,
-            refusal_hint=_refusal_hint(api_key),
+            refusal_hint=_refusal_hint(api_key if isinstance(api_key, Secret) else None),
         )
         self.max_concurrency = max_concurrency
         self.sandbox: Sandbox | None = None

@@ -57,10 +57,10 @@ class FailureTable(pd.DataFrame):
     def _constructor(self) -> type[FailureTable]:
         return FailureTable
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
         return isinstance(other, pd.DataFrame) and self.equals(other)
 
-    def __ne__(self, other: object) -> bool:
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
         return not self.__eq__(other)
 
     __hash__ = None

@@ -20,6 +20,7 @@ import requests
 from codat_nb import CodatClient, RetryPolicy
 from codat_nb.sandbox import Sandbox
 from tests import support
+from tests.webhook_receiver import Receiver
 
 matplotlib.use("Agg")  # tests draw charts without a display
 # Commands the tests start (codat-nb sandbox, console, snapshot) import this checkout's
@@ -123,6 +124,26 @@ def make_client() -> Iterator[Callable[..., CodatClient]]:
     yield make
     for c in made:
         c.close()
+
+
+@pytest.fixture(name="make_receiver")
+def make_receiver_fixture() -> Iterator[Callable[[], Receiver]]:
+    """``make_receiver()``: a webhook receiver on loopback recording what arrives
+    (``tests/webhook_receiver.py``), closed after the test."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def receiver(make_receiver: Callable[[], Receiver]) -> Receiver:
+    return make_receiver()
 
 
 @pytest.fixture(name="make_company")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from codat_nb import CodatClient, RetryPolicy
 from codat_nb.sandbox import Sandbox
@@ -18,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Codat's OpenAPI document, beside the checkout (``../shared/codat``) unless said otherwise.
 SPEC_PATH = Path(
     os.environ.get("CODAT_OPENAPI_PATH", ROOT.parent / "shared/codat/Codat-Sync-Expenses-v1.json")
+)
+#: Codat's Platform API document (webhook consumers and events), beside the other.
+PLATFORM_SPEC_PATH = Path(
+    os.environ.get("CODAT_PLATFORM_OPENAPI_PATH", SPEC_PATH.parent / "Codat-Platform.json")
 )
 #: Retries as persistent as production's, with millisecond waits, so fault tests stay fast.
 FAST_RETRIES = RetryPolicy(max_retries=30, backoff=0.001, backoff_max=0.01, jitter=0.5, deadline=60)
@@ -108,3 +118,74 @@ class Settings:
     def __init__(self, **options: Any):
         self.changes: list[str] = []
         configure(self, options)
+
+
+def nullable_to_31(node: Any) -> Any:
+    """An OpenAPI 3.0 ``nullable: true`` as its 3.1 meaning (``null`` also allowed): Codat's
+    documents say 3.1 but mark fields the 3.0 way."""
+    if isinstance(node, list):
+        return [nullable_to_31(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: nullable_to_31(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@functools.cache
+def schema_validators(spec_path: Path) -> Callable[[str], Draft202012Validator]:
+    """``make(pointer)``: a JSON Schema validator for the schema at ``pointer`` in the document
+    at ``spec_path`` (formats checked, ``nullable`` read as ``nullable_to_31`` reads it)."""
+    base = f"urn:codat-openapi:{spec_path.name}"
+    spec = nullable_to_31(json.loads(spec_path.read_text()))
+    registry = Registry().with_resource(base, Resource(contents=spec, specification=DRAFT202012))
+
+    def make(pointer: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": f"{base}#{pointer}"}, registry=registry, format_checker=FormatChecker()
+        )
+
+    return make
+
+
+def schema_problems(spec_path: Path, pointer: str, body: Any) -> list[str]:
+    """Where ``body`` breaks the schema at ``pointer`` (empty when it validates)."""
+    validator = schema_validators(spec_path)(pointer)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)
+    ]
+
+
+def webhook_problems(event: dict[str, Any]) -> list[str]:
+    """Where a webhook body breaks the schema Codat's Platform document gives its event type
+    (its top-level ``webhooks``); a type the document does not have is a problem too."""
+    if event.get("eventType") not in _documented_webhooks():
+        return [f"eventType: {event.get('eventType')!r} is not in the document's webhooks"]
+    pointer = f"/webhooks/{event['eventType']}/post/requestBody/content/application~1json/schema"
+    return schema_problems(PLATFORM_SPEC_PATH, pointer, event)
+
+
+@functools.cache
+def _documented_webhooks() -> frozenset[str]:
+    return frozenset(json.loads(PLATFORM_SPEC_PATH.read_text())["webhooks"])
+
+
+def response_schema(spec: dict, method: str, path: str, status: int) -> str:
+    """JSON pointer to the schema of this operation's response, or ErrorMessage if unlisted."""
+    for template, item in spec["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            responses = item[method.lower()]["responses"]
+            response = responses.get(str(status))
+            if response is None:
+                break
+            if "$ref" in response:
+                name = response["$ref"].rsplit("/", 1)[1]
+                return f"/components/responses/{name}/content/application~1json/schema"
+            escaped = template.replace("~", "~0").replace("/", "~1")
+            return (
+                f"/paths/{escaped}/{method.lower()}/responses/{status}"
+                "/content/application~1json/schema"
+            )
+    return "/components/schemas/ErrorMessage"

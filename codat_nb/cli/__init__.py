@@ -16,6 +16,7 @@ SUBCOMMANDS = (
     "console",
     "nbval-config",
     "snapshot",
+    "webhook-secret",
     "listen",
 )  # modules of codat_nb.cli, in the order --help lists them
 

@@ -53,7 +53,8 @@ def _free(port: int) -> int | None:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 return None
             raise
-        return sock.getsockname()[1]
+        bound: int = sock.getsockname()[1]
+        return bound
 
 
 def kernel_problem(specs: Any = None) -> str | None:

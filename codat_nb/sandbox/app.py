@@ -1,6 +1,7 @@
 """The sandbox's HTTP layer (werkzeug): what every API request goes through, in order.
 
-Routing is ``routes``, the handlers are ``handlers``; this is the pipeline around them:
+Routing is ``routes``, the handlers are ``handlers`` (and ``webhooks.api`` for the webhook
+consumer routes); this is the pipeline around them:
 authentication, the expired account, the quota and the other rate limits, a restricted company,
 the Idempotency-Key, injected latency and faults, the catch-all, the rate-limit headers and a
 dropped answer. Anything unexpected becomes a 500 ErrorMessage and is logged, and the test suite
@@ -47,7 +48,7 @@ Endpoint = Callable[..., Response]
 class SandboxApp:
     """The WSGI application for one sandbox."""
 
-    def __init__(self, store: Store, faults: Faults, api_key: str, seed: str):
+    def __init__(self, store: Store, faults: Faults, api_key: str, seed: str, webhook_api: object):
         self.store = store
         self.faults = faults
         self._auth = basic_auth_header(api_key).encode()
@@ -58,7 +59,10 @@ class SandboxApp:
         self.limits = RateLimits(store.clock, store.active_connected_companies)
         self.unexpected_errors: list[str] = []
         self.unexpected_error_count = 0
-        self._api_endpoints = _endpoints(Handlers(store, faults), routes.API_ROUTES)
+        self._api_endpoints = {
+            **_endpoints(Handlers(store, faults), routes.API_ROUTES),
+            **_endpoints(webhook_api, routes.WEBHOOK_ROUTES),  # served as the API is
+        }
         self._page_endpoints = _endpoints(self.link_pages, routes.LINK_PAGE_ROUTES)
 
     # ----- WSGI entry --------------------------------------------------------------------

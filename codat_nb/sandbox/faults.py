@@ -3,9 +3,11 @@
 Trouble: latency, 429 with Retry-After, 5xx, a concurrency cap, dropped connections. Rough
 edges (on by default where Codat behaves so; see docs/fidelity.md): the daily quota and the
 other rate limits, one-time link URLs, a company limit, the page-size cap, ignoring ``query``
-on connections, error bodies without ``validation``. Every knob can be changed while the
-server runs (a client's retry logic is tested by turning faults on mid-walk). Draws come from
-a seeded generator so a single-threaded request sequence meets the same faults every run.
+on connections, error bodies without ``validation``. Webhooks: the consumer's timeout, and
+duplicate, out-of-order and delayed deliveries (``webhooks/delivery.py``). Every knob can be
+changed while the server runs (a client's retry logic is tested by turning faults on
+mid-walk). Draws come from a seeded generator so a single-threaded request sequence meets the
+same faults every run.
 """
 
 from __future__ import annotations
@@ -77,6 +79,25 @@ class Faults:
         True,
         "a validation object in every error body; off: as Codat's examples, which the official"
         " SDK 0.5.0 cannot parse",
+    )
+    webhook_timeout_s = Knob(
+        number(minimum=0.01),
+        15.0,
+        "real seconds a webhook consumer has to answer 2xx before the attempt failed (Codat's 15)",
+    )
+    webhook_duplicate_rate = Knob(
+        FRACTION, 0.0, "fraction of webhook messages delivered twice (the same webhook-id)"
+    )
+    webhook_reorder_rate = Knob(
+        FRACTION,
+        0.0,
+        "fraction of webhook messages held back until a later one to the consumer was sent",
+    )
+    webhook_delay_rate = Knob(
+        FRACTION, 0.0, "fraction of webhook messages first sent webhook_delay_s after the event"
+    )
+    webhook_delay_s = Knob(
+        number(minimum=0), 300.0, "sandbox seconds a delayed webhook message waits"
     )
 
     def __init__(self, seed: str, **options: Any):

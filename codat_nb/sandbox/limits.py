@@ -8,6 +8,11 @@
 - At most 1,000 requests a minute per client address. This window runs on the wall clock: the
   sandbox clock only moves on writes, so a minute of reads would never end on it.
 
+``on_quota`` hears when the daily quota is reached (the first request it refuses) and, after
+such a day, when it is reset at midnight: Codat's ``client.rateLimit.reached`` and ``reset``
+webhooks. The sandbox notices a new day when a request comes, at the end of ``sb.advance`` and
+on ``sb.webhooks.flush()`` (``roll_over``); the reset is dated midnight all the same.
+
 Nothing here knows HTTP: the app asks and renders the answers.
 """
 
@@ -31,6 +36,21 @@ PER_MINUTE = 1_000
 MINUTE = 60.0
 #: Clients remembered by the per-minute window before idle ones are forgotten.
 _MAX_CLIENTS = 4_096
+
+
+@dataclass(frozen=True)
+class QuotaEvent:
+    """The daily quota was ``reached`` (a request was refused) or ``reset`` (at midnight, after
+    a day on which it was reached): what Codat's rate-limit webhooks say."""
+
+    kind: str  # REACHED or RESET
+    at: datetime
+    limit: int
+    remaining: int
+    expires: datetime  # when the quota is reset next
+
+
+REACHED, RESET = "reached", "reset"
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,8 @@ class RateLimits:
         self._lock = threading.Lock()
         self._day = clock.now().date()
         self._used = 0
+        self._reached = False  # today's quota was reached
+        self.on_quota: Callable[[QuotaEvent], None] | None = None
         self._recent: dict[str, deque[float]] = {}
         self._in_flight: dict[str, int] = {}
 
@@ -74,12 +96,39 @@ class RateLimits:
         now = self._clock.now()
         limit = self.daily_limit(configured)
         with self._lock:
-            if now.date() != self._day:
-                self._day, self._used = now.date(), 0
+            was_reset = self._new_day(now)
             self._used += 1
             remaining = limit - self._used
-        reset = datetime.combine(now.date() + timedelta(days=1), day_start(), tzinfo=now.tzinfo)
+            reached = remaining < 0 and not self._reached
+            self._reached |= reached
+        reset = _midnight_after(now)
+        if was_reset is not None:
+            self._tell(QuotaEvent(RESET, was_reset, limit, limit, _midnight_after(was_reset)))
+        if reached:
+            self._tell(QuotaEvent(REACHED, now, limit, 0, reset))
         return Quota(limit, max(remaining, -1), reset)
+
+    def roll_over(self, configured: int | None) -> None:
+        """Start the sandbox clock's new day if it has begun (telling of a reset, if due)."""
+        now = self._clock.now()
+        limit = self.daily_limit(configured)
+        with self._lock:
+            was_reset = self._new_day(now)
+        if was_reset is not None:
+            self._tell(QuotaEvent(RESET, was_reset, limit, limit, _midnight_after(was_reset)))
+
+    def _new_day(self, now: datetime) -> datetime | None:
+        """Count from zero if ``now`` is in a later day (under the lock); the midnight the
+        quota was reset at if it had been reached, else None."""
+        if now.date() == self._day:
+            return None
+        reached, day = self._reached, self._day
+        self._day, self._used, self._reached = now.date(), 0, False
+        return _midnight_after(datetime.combine(day, day_start(), now.tzinfo)) if reached else None
+
+    def _tell(self, event: QuotaEvent) -> None:
+        if self.on_quota is not None:
+            self.on_quota(event)
 
     def per_minute_wait(self, client: str) -> int | None:
         """None to admit one more request from ``client`` (and count it), else the whole
@@ -122,3 +171,8 @@ class RateLimits:
                     self._in_flight[company_id] = left
                 else:
                     del self._in_flight[company_id]
+
+
+def _midnight_after(moment: datetime) -> datetime:
+    """00:00 of the day after ``moment``'s (UTC on the sandbox clock)."""
+    return datetime.combine(moment.date() + timedelta(days=1), day_start(), tzinfo=moment.tzinfo)

@@ -1,7 +1,8 @@
 """The sandbox's routes, each declared once: a path, the methods it serves and who serves each.
 
 ``API_ROUTES`` are Codat's API (authenticated; each named for its method on
-``handlers.Handlers``); ``LINK_PAGE_ROUTES`` are the end customer's pages (no authentication;
+``handlers.Handlers``), ``WEBHOOK_ROUTES`` its webhook consumers (authenticated too;
+``webhooks.api.WebhookApi``); ``LINK_PAGE_ROUTES`` are the end customer's pages (no authentication;
 ``link_pages.LinkPages``). A method a path does not serve is a 405 naming those it does, any
 other path a 404; a ``GET`` route answers ``HEAD`` too.
 """
@@ -35,6 +36,13 @@ API_ROUTES: Mapping[str, Mapping[str, str]] = {
         "POST": "create_partner_expense_connection"
     },
 }
+#: path -> {method: the ``webhooks.api.WebhookApi`` method that answers it} (authenticated as
+#: the API; the ``/sandbox/`` route is the sandbox's own, not Codat's)
+WEBHOOK_ROUTES: Mapping[str, Mapping[str, str]] = {
+    "/webhooks": {"GET": "list_webhook_consumers", "POST": "create_webhook_consumer"},
+    "/webhooks/<webhook_id>": {"DELETE": "delete_webhook_consumer"},
+    "/sandbox/webhooks/<webhook_id>/secret": {"GET": "webhook_consumer_secret"},
+}
 #: path -> {method: the link page that answers it}
 LINK_PAGE_ROUTES: Mapping[str, Mapping[str, str]] = {
     f"{_CONNECTION}/start": {"GET": "link_page"},
@@ -51,7 +59,9 @@ def _rules(routes: Mapping[str, Mapping[str, str]]) -> list[Rule]:
 
 
 URLS = Map(
-    [*_rules(API_ROUTES), *_rules(LINK_PAGE_ROUTES)], strict_slashes=False, merge_slashes=False
+    [*_rules(API_ROUTES), *_rules(WEBHOOK_ROUTES), *_rules(LINK_PAGE_ROUTES)],
+    strict_slashes=False,
+    merge_slashes=False,
 )
 
 

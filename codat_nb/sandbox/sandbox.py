@@ -1,8 +1,8 @@
 """``Sandbox``: the parts of a local Codat put together and served.
 
-A clock, the knobs, the one-time links, the store with its portfolio, the app, and the HTTP
-server that serves it; the one place that knows how they fit, so each part stays ignorant of
-the others.
+A clock, the knobs, the one-time links, the store with its portfolio, the webhooks, the app,
+and the HTTP server that serves it; the one place that knows how they fit, so each part stays
+ignorant of the others.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from codat_nb.sandbox.links import OneTimeLinks
 from codat_nb.sandbox.seed import demo_portfolio, scale_company, scale_portfolio
 from codat_nb.sandbox.server import DEFAULT_READ_TIMEOUT, ThreadedServer
 from codat_nb.sandbox.store import Store
+from codat_nb.sandbox.webhooks import Webhooks
+from codat_nb.sandbox.webhooks.api import WebhookApi
 from codat_nb.wire.protocol import basic_auth_header
 
 DEFAULT_API_KEY = "sandbox-api-key-0001"
@@ -34,7 +36,8 @@ class Sandbox:
     may take to send a whole request (an idle keep-alive connection closes after it).
     ``options`` are the knobs by name (``latency_ms``, ``rate_limits``, ``one_time_links``, ...:
     see ``help(Faults)`` and docs/fidelity.md), also settable while it runs as
-    ``sb.faults.<name>``.
+    ``sb.faults.<name>``. ``sb.webhooks`` sends Codat's webhooks to the consumers registered
+    (``webhooks/hub.py``); ``sb.webhook_secret(id)`` is a consumer's signing secret.
     """
 
     def __init__(
@@ -79,7 +82,11 @@ class Sandbox:
             self.store = Store(self.url, self.clock, id_seed, links)
             if seed is not None:
                 demo_portfolio(self.store, seed)
-            self._app = SandboxApp(self.store, self.faults, self.api_key, id_seed)
+            self.webhooks = Webhooks(self.store, self.faults, id_seed, self._notice_the_day)
+            self._app = SandboxApp(
+                self.store, self.faults, self.api_key, id_seed, WebhookApi(self.webhooks)
+            )
+            self._app.limits.on_quota = self.webhooks.quota_changed
             self._server.start(self._app)
         except BaseException:
             self._server.stop()
@@ -100,7 +107,19 @@ class Sandbox:
                 raise TypeError(f"{name} must be a number, got {value!r}")
             if not 0 <= value < float("inf"):
                 raise ValueError(f"{name} must be zero or more, got {value!r}")
-        return advance(self.store, self.seed or "", timedelta(days=days, hours=hours))
+        changes = advance(self.store, self.seed or "", timedelta(days=days, hours=hours))
+        self._notice_the_day()
+        self.webhooks.wake()  # retries that fell due meanwhile go now
+        return changes
+
+    def webhook_secret(self, consumer_id: str) -> str:
+        """A webhook consumer's signing secret (``whsec_...``; Codat's API does not return it,
+        its Portal shows it): what a receiver verifies the consumer's messages with."""
+        return self.webhooks.secret(consumer_id)
+
+    def _notice_the_day(self) -> None:
+        """Let the rate limits see the clock's day (a reached quota's reset is then sent)."""
+        self._app.limits.roll_over(self.faults.daily_quota)
 
     def expire_account(self) -> None:
         """Expire the account: every API request answers Codat's 402 "Payment Required"."""
@@ -117,7 +136,9 @@ class Sandbox:
         return scale_portfolio(self.store, companies, connections_per_company)
 
     def stop(self) -> None:
-        """Stop serving, close open connections and free the port; safe to call twice."""
+        """Stop serving and delivering webhooks, close open connections and free the port;
+        safe to call twice."""
+        self.webhooks.stop()
         self._server.stop()
 
     def __enter__(self) -> Sandbox:

@@ -274,11 +274,34 @@ class Store:
         with self._lock:
             row = self._records.connection(company_id, connection_id)
             rules.require_linked(row, "can be deauthorized")
-            at = self.clock.tick()
-            error = access_error(status_code, status_text, message, stamp(at))
-            errors = [*(row.get("dataConnectionErrors") or []), error]
-            changes = {"status": DEAUTHORIZED, "dataConnectionErrors": errors}
-            return self._change(company_id, row, at, changes)
+            error = (status_code, status_text, message)
+            return self._add_error(company_id, row, error, {"status": DEAUTHORIZED})
+
+    def fail_link(
+        self,
+        company_id: str,
+        connection_id: str,
+        message: str = "User cancelled",
+        status_code: str = "403",
+        status_text: str = "User cancelled linking",
+    ) -> Row:
+        """Simulate the customer's link flow failing (cancelled, or refused by the platform):
+        the status stays, an Active error entry says why (Codat's ``connection.failed``
+        example). A Linked connection has no flow to fail: RuleViolation."""
+        with self._lock:
+            row = self._records.connection(company_id, connection_id)
+            if row["status"] == LINKED:
+                raise RuleViolation("status", "is Linked: there is no link flow to fail", "Linked")
+            return self._add_error(company_id, row, (status_code, status_text, message), {})
+
+    def _add_error(
+        self, company_id: str, row: Row, error: tuple[str, str, str], changes: Row
+    ) -> Row:
+        """Store ``row`` with ``changes`` and one more Active error entry, written now."""
+        at = self.clock.tick()
+        entry = access_error(*error, stamp(at))
+        errors = [*(row.get("dataConnectionErrors") or []), entry]
+        return self._change(company_id, row, at, {**changes, "dataConnectionErrors": errors})
 
     def _change(self, company_id: str, row: Row, at: datetime, changes: Row) -> Row:
         """Store ``row`` with ``changes``, written at ``at``; the row as shown."""

@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
-DATETIME_DTYPE = "datetime64[us, UTC]"
+DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 

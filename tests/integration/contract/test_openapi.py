@@ -17,14 +17,10 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from codat_nb.sandbox import Sandbox
-from tests.support import SPEC_PATH
+from tests.support import SPEC_PATH, nullable_to_31, response_schema, schema_validators
 
-BASE = "urn:codat-openapi"
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 pytestmark = pytest.mark.skipif(
@@ -32,52 +28,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _nullable_to_31(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_nullable_to_31(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _nullable_to_31(value) for key, value in node.items()}
-    if node.pop("nullable", False):
-        return {"anyOf": [node, {"type": "null"}]}
-    return node
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict:
-    return _nullable_to_31(json.loads(SPEC_PATH.read_text()))
+    return nullable_to_31(json.loads(SPEC_PATH.read_text()))
 
 
 @pytest.fixture(scope="module")
-def validator_for(spec):
-    registry = Registry().with_resource(BASE, Resource(contents=spec, specification=DRAFT202012))
-
-    def make(pointer: str) -> Draft202012Validator:
-        return Draft202012Validator(
-            {"$ref": f"{BASE}#{pointer}"}, registry=registry, format_checker=FormatChecker()
-        )
-
-    return make
-
-
-def _schema_pointer(spec: dict, method: str, path: str, status: int) -> str:
-    """JSON pointer to the schema of this operation's response, or ErrorMessage if unlisted."""
-    for template, item in spec["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if re.match(pattern, path) and method.lower() in item:
-            responses = item[method.lower()]["responses"]
-            response = responses.get(str(status))
-            if response is None:
-                break
-            if "$ref" in response:
-                name = response["$ref"].rsplit("/", 1)[1]
-                return f"/components/responses/{name}/content/application~1json/schema"
-            escaped = template.replace("~", "~0").replace("/", "~1")
-            return (
-                f"/paths/{escaped}/{method.lower()}/responses/{status}"
-                "/content/application~1json/schema"
-            )
-    return "/components/schemas/ErrorMessage"
+def validator_for():
+    return schema_validators(SPEC_PATH)
 
 
 def _exercise(sb: Sandbox) -> list[requests.Response]:
@@ -156,7 +114,7 @@ def test_every_response_body_validates(demo_sandbox, spec, validator_for):
             continue
         assert response.headers["Content-Type"] == "application/json"
         body = response.json()
-        pointer = _schema_pointer(spec, response.request.method, path, response.status_code)
+        pointer = response_schema(spec, response.request.method, path, response.status_code)
         problems = [
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
             for e in validator_for(pointer).iter_errors(body)

@@ -155,6 +155,9 @@ def test_every_fault_knob_is_a_flag_named_like_the_python_option():
         + ["--drop-rate", "0.125", "--retry-after", "3", "--max-concurrency", "4"]
         + ["--daily-quota", "10", "--no-rate-limits", "--company-limit", "0"]
         + ["--one-time-links", "--max-page-size", "2000", "--ignore-query", "--no-error-validation"]
+        + ["--webhook-timeout-s", "2.5", "--webhook-duplicate-rate", "0.1"]
+        + ["--webhook-reorder-rate", "0.2", "--webhook-delay-rate", "0.3"]
+        + ["--webhook-delay-s", "60"]
     )
     given = {name: getattr(args, name) for name in knobs(Faults)}
     assert given == {
@@ -171,6 +174,11 @@ def test_every_fault_knob_is_a_flag_named_like_the_python_option():
         "max_page_size": 2000,
         "ignore_query": True,
         "error_validation": False,
+        "webhook_timeout_s": 2.5,
+        "webhook_duplicate_rate": 0.1,
+        "webhook_reorder_rate": 0.2,
+        "webhook_delay_rate": 0.3,
+        "webhook_delay_s": 60.0,
     }
     defaults = build_parser().parse_args(["sandbox"])
     assert {name: getattr(defaults, name) for name in knobs(Faults)} == {

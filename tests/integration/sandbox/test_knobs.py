@@ -94,6 +94,11 @@ def test_every_fault_knob_is_a_sandbox_option():
         "max_page_size": 8,
         "ignore_query": True,
         "error_validation": False,
+        "webhook_timeout_s": 9.0,
+        "webhook_duplicate_rate": 0.4,
+        "webhook_reorder_rate": 0.5,
+        "webhook_delay_rate": 0.6,
+        "webhook_delay_s": 10.0,
     }
     assert set(options) == set(knobs(Faults))
     with Sandbox(seed=None, **options) as sb:
