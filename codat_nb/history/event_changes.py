@@ -10,6 +10,10 @@ status: the row keeps the snapshot's values and gains the event's time (``at``) 
 (``seen_by`` ``event``: a step between two snapshots, or one after the latest snapshot), its
 ``from_status`` the status before it (the previous event, or the latest earlier snapshot).
 
+Times: a snapshot's is when its listing ended, to the second (the server's ``Date``), so an
+event stamped at a snapshot's time is taken as after it: it belongs between that snapshot and
+the next.
+
 Snapshots stay the truth: events can be missed (a receiver down longer than Codat retries), so
 a snapshot's status is never replaced by an event's; ``disagreements`` lists the connections
 whose snapshot status differs from what their last event before it said.
@@ -121,8 +125,8 @@ def _from_status(
 ) -> list[Any]:
     """The status before each event: the previous event's, unless a snapshot was taken since
     (then that snapshot's), else what the event's type implies."""
-    position = np.searchsorted(times, events["at"].to_numpy(dtype=np.int64), side="left") - 1
-    snapshot_at = np.where(position >= 0, times[np.maximum(position, 0)], -1)
+    position = np.searchsorted(times, events["at"].to_numpy(dtype=np.int64), side="right") - 1
+    snapshot_at = np.concatenate([[-1], times])[position + 1]  # -1: no snapshot before
     before_at = events["before_at"].fillna(-1).to_numpy(dtype=np.int64)
     use_snapshot = (position >= 0) & (snapshot_at > before_at)
     wanted = events.loc[use_snapshot, _KEY].assign(snapshot=ids[position[use_snapshot]])
@@ -151,12 +155,13 @@ def _matched(snapshot_rows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     right = events[[*_KEY, "kind", "after", "at"]].assign(position=np.arange(len(events)))
     pairs = left.merge(right, left_on=[*_KEY, "change"], right_on=[*_KEY, "kind"])
     at = from_micros(pairs["at"].to_numpy(dtype=np.int64)).to_numpy()
-    inside = (at > pairs["from_at"].to_numpy()) & (at <= pairs["to_at"].to_numpy())
+    inside = (at >= pairs["from_at"].to_numpy()) & (at < pairs["to_at"].to_numpy())
     same_end = (pairs["change"] != "status_changed") | (
         pairs["to_status"].astype(str) == pairs["after"].astype(str)
     )
     found = pairs[inside & same_end.to_numpy()].sort_values("at")
-    latest: pd.DataFrame = found.drop_duplicates("row", keep="last")[["row", "position"]]
+    found = found.drop_duplicates("row", keep="last").drop_duplicates("position")
+    latest: pd.DataFrame = found[["row", "position"]]
     return latest
 
 
@@ -179,7 +184,7 @@ def merge(db: Database, snapshot_rows: pd.DataFrame, since: int, until: int | No
     rows.loc[row, "event_id"] = events["event_id"].to_numpy()[position]
     alone = np.ones(len(events), dtype=bool)
     alone[matched["position"].to_numpy()] = False
-    alone &= events["at"].to_numpy() > since
+    alone &= events["at"].to_numpy() >= since
     only = events[alone]
     return _finish(pd.concat([rows, _event_rows(only, times)], ignore_index=True))
 
@@ -187,7 +192,7 @@ def merge(db: Database, snapshot_rows: pd.DataFrame, since: int, until: int | No
 def _event_rows(events: pd.DataFrame, times: np.ndarray) -> pd.DataFrame:
     """Events no snapshot change accounts for, as change rows between the snapshots around."""
     at = events["at"].to_numpy(dtype=np.int64)
-    position = np.searchsorted(times, at, side="left")
+    position = np.searchsorted(times, at, side="right")
     padded = np.concatenate([[_NAT], times, [_NAT]])  # no snapshot before / after: NaT
     rows = {name: events[column].to_numpy() for name, column in (
         ("company_id", "company_id"), ("company_name", "company_name"),
@@ -239,7 +244,7 @@ def disagreements(db: Database, since: int, until: int | None) -> pd.DataFrame:
     events = connection_events(db, int(times[chosen].max()) if chosen.any() else None)
     if events.empty or not chosen.any():
         return _disagreement_frame(pd.DataFrame(columns=list(DISAGREEMENT_COLUMNS)))
-    position = np.searchsorted(times, events["at"].to_numpy(dtype=np.int64), side="left")
+    position = np.searchsorted(times, events["at"].to_numpy(dtype=np.int64), side="right")
     events = events.assign(next=position)
     events = events[(position < len(times)) & chosen[np.minimum(position, len(times) - 1)]]
     last = events.drop_duplicates([*_KEY, "next"], keep="last")

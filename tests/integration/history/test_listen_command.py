@@ -24,10 +24,11 @@ from tests.support import ROOT
 class Listening:
     """The command running in the background, its stdout read line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
+    def __init__(self, *args: str, env: dict[str, str], port_given: bool = False) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("CODAT_")}
+        port = [] if port_given else ["--port", "0"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "codat_nb", "listen", "--port", "0", *args],
+            [sys.executable, "-m", "codat_nb", "listen", *port, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**clean, "PYTHONPATH": str(ROOT), **env},
         )  # fmt: skip
