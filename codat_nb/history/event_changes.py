@@ -250,10 +250,11 @@ def disagreements(db: Database, since: int, until: int | None) -> pd.DataFrame:
     last = events.drop_duplicates([*_KEY, "next"], keep="last")
     wanted = last[_KEY].assign(snapshot=ids[last["next"].to_numpy()])
     listed = statuses_in(db, wanted)
+    keys = zip(wanted["snapshot"], wanted["company_id"], wanted["connection_id"], strict=True)
     found = last.assign(
         taken_at=from_micros(times[last["next"].to_numpy()]).to_numpy(),
-        snapshot_status=[listed.get((int(s), c, k)) for s, c, k in zip(
-            wanted["snapshot"], wanted["company_id"], wanted["connection_id"], strict=True)],
+        snapshot_status=pd.Series([listed.get((int(s), c, k)) for s, c, k in keys],
+                                  index=last.index, dtype=object),
         event_status=last["after"], event_at=from_micros(last["at"].to_numpy()).to_numpy(),
     )  # fmt: skip
     differ = found["snapshot_status"].astype(object).fillna("") != found["event_status"].fillna("")
