@@ -11,7 +11,8 @@ With a status history (anything with ``changes(since)`` returning rows with a
 ``connection_id``, such as ``codat_nb.history.History``) a "Changed" filter keeps the
 connections that changed in the chosen window; when the history also has ``snapshots()`` (with
 ``taken_at``), "In the latest snapshot" keeps those the latest snapshot found changed since the
-one before it.
+one before it. With webhook events in the history, "Event in" keeps the connections with an
+event in the last hour or day, and a line says when the last one arrived (``live_events``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from codat_nb.notebook.controls import (
 )
 from codat_nb.notebook.display import PORTFOLIO_COLUMNS
 from codat_nb.notebook.links import download_html, links_csv
+from codat_nb.notebook.live_events import EventFilter
 from codat_nb.notebook.widgets import ConnectionManager
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
@@ -101,6 +103,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.portfolio = portfolio_frame([])
         self.server_time: pd.Timestamp | None = None
         self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
+        self.events_filter = EventFilter(history)  # "Event in" last hour/day, the last event
         self.manager = ConnectionManager(client, page_size=page_size)
         super().__init__()
         self._own_changes = OwnChanges()  # held while the view sets its own filters
@@ -132,7 +135,9 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
             widgets.HBox([self.search, self.status_filter, self.source_filter]),
             widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
+            self.events_filter.dropdown,
             self.summary,
+            self.events_filter.line,
             self.table,
             widgets.HBox([self.export_button, self.download]),
             widgets.HTML("<hr style='margin:8px 0'>"),
@@ -183,6 +188,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self.changed_filter,
         ):
             control.observe(self._on_filter, names="value")
+        self.events_filter.observe(self._on_filter)
         for button, preset in zip(self.preset_buttons, PRESETS.values(), strict=True):
             button.on_click(lambda _b, preset=preset: self._apply(*preset))
         self.clear_filters_button.on_click(lambda _b: self._apply(ALL, "Any"))
@@ -215,6 +221,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.portfolio = frame
         self.server_time = frame.attrs.get("server_time")
         self._changed.clear()
+        self.events_filter.reload(self._now())
         self._platform_options()
         self._redraw()
 
@@ -263,7 +270,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         if changed is not None and self.history is not None:
             ids = self._changed_ids(self.history, self.changed_filter.value, changed)
             frame = frame[frame["id"].isin(ids)]
-        return frame
+        return self.events_filter.keep(frame, self._now())
 
     def _changed_ids(self, history: ChangeHistory, choice: str, window: str) -> set[str]:
         """Ids of the connections the history says changed in ``window`` (asked once per
@@ -294,6 +301,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self.source_filter.value = ALL
             self.platform_filter.value = ALL
             self.changed_filter.value = "Any time"
+            self.events_filter.dropdown.value = "Any time"
             self.status_filter.value = status
             self.staleness_filter.value = staleness
         self._redraw()

@@ -165,3 +165,52 @@ def test_the_listen_command_is_in_the_cli_help():
     ran = subprocess.run([sys.executable, "-m", "codat_nb", "--help"], capture_output=True,
                          text=True, timeout=60, env={"PYTHONPATH": str(ROOT)})  # fmt: skip
     assert "listen" in ran.stdout and "webhook-secret" in ran.stdout
+
+
+def test_the_portfolio_view_filters_by_recent_events_and_says_when_the_last_arrived(
+    store, demo_sandbox, client
+):
+    from codat_nb.notebook.portfolio_view import PortfolioView
+
+    sb = demo_sandbox
+    port = free_port()
+    consumer = sb.webhooks.create(f"http://127.0.0.1:{port}/", CONNECTION_EVENTS)
+    linked = client.connections.list_all(progress=False).query("status == 'Linked'")
+    with store.open() as history, Receiver(history, secret=sb.webhook_secret(consumer["id"]),
+                                           port=port, clock=sb.clock.now):  # fmt: skip
+        empty = PortfolioView(client, history=history)
+        earlier, recent = linked.iloc[0], linked.iloc[1]
+        sb.store.deauthorize(earlier["company_id"], earlier["id"])
+        sb.clock.set(sb.clock.now() + pd.Timedelta(hours=3))
+        sb.store.deauthorize(recent["company_id"], recent["id"])
+        sb.webhooks.flush()
+        last = history.last_event_at()
+        view = PortfolioView(client, history=history)
+        view.events_filter.dropdown.value = "Last hour"
+        in_the_hour = set(view.visible_connections()["id"])
+        view.events_filter.dropdown.value = "Last day"
+        in_the_day = set(view.visible_connections()["id"])
+
+    assert "No webhook event received yet" in empty.events_filter.line.value
+    assert empty.events_filter.dropdown.layout.display == "flex"
+    assert (in_the_hour, in_the_day) == ({recent["id"]}, {recent["id"], earlier["id"]})
+    assert last == sb.clock.now()
+    assert (
+        f"Last webhook event received {last:%Y-%m-%d %H:%M:%S} UTC" in view.events_filter.line.value
+    )
+    view._apply("Deauthorized", "Any")  # a preset clears the events filter
+    assert view.events_filter.dropdown.value == "Any time"
+
+
+def test_without_events_the_events_filter_stays_hidden(demo_sandbox, client):
+    from codat_nb.notebook.portfolio_view import PortfolioView
+
+    class SnapshotsOnly:
+        def changes(self, since):
+            return pd.DataFrame({"connection_id": []})
+
+    for history in (None, SnapshotsOnly()):
+        view = PortfolioView(client, history=history)
+        assert view.events_filter.dropdown.layout.display == "none"
+        assert view.events_filter.line.value == ""
+        assert len(view.visible_connections()) == len(view.portfolio)
