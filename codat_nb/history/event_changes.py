@@ -235,30 +235,53 @@ def _finish(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def disagreements(db: Database, since: int, until: int | None) -> pd.DataFrame:
-    """Connections whose status in a snapshot taken in (since, until] differs from what their
-    last event before it (and after the snapshot before it) said: a missed event, or one the
-    snapshot's listing did not see yet. One row per connection and snapshot (see
-    ``DISAGREEMENT_COLUMNS``); ``snapshot_status``/``event_status`` None: not listed / deleted."""
+    """Where a snapshot taken in (since, until] first contradicts what the events before it
+    implied: the connection's status in that snapshot differs from the status its last event
+    left it in, and the snapshot before agreed (or came before that event). A missed event, or
+    one the listing did not see yet; reported once, where the two part. One row per
+    connection and snapshot (``DISAGREEMENT_COLUMNS``); a status None: not listed / deleted."""
     ids, times = snapshot_times(db)
-    chosen = (times > since) & (times <= (until if until is not None else times.max(initial=0)))
-    events = connection_events(db, int(times[chosen].max()) if chosen.any() else None)
-    if events.empty or not chosen.any():
+    chosen = np.flatnonzero((times > since) & (times <= (until if until is not None else
+                                                            times.max(initial=0))))  # fmt: skip
+    events = connection_events(db, int(times[chosen].max()) if len(chosen) else None)
+    if events.empty or not len(chosen):
         return _disagreement_frame(pd.DataFrame(columns=list(DISAGREEMENT_COLUMNS)))
-    position = np.searchsorted(times, events["at"].to_numpy(dtype=np.int64), side="right")
-    events = events.assign(next=position)
-    events = events[(position < len(times)) & chosen[np.minimum(position, len(times) - 1)]]
-    last = events.drop_duplicates([*_KEY, "next"], keep="last")
-    wanted = last[_KEY].assign(snapshot=ids[last["next"].to_numpy()])
+    implied = _implied(events, times, chosen)
+    later = implied[implied["snap"] > 0]
+    wanted = pd.concat([implied.assign(snapshot=ids[implied["snap"]]),
+                        later.assign(snapshot=ids[later["snap"] - 1])])  # fmt: skip
     listed = statuses_in(db, wanted)
-    keys = zip(wanted["snapshot"], wanted["company_id"], wanted["connection_id"], strict=True)
-    found = last.assign(
-        taken_at=from_micros(times[last["next"].to_numpy()]).to_numpy(),
-        snapshot_status=pd.Series([listed.get((int(s), c, k)) for s, c, k in keys],
-                                  index=last.index, dtype=object),
-        event_status=last["after"], event_at=from_micros(last["at"].to_numpy()).to_numpy(),
-    )  # fmt: skip
-    differ = found["snapshot_status"].astype(object).fillna("") != found["event_status"].fillna("")
-    return _disagreement_frame(found[differ.to_numpy()])
+    rows = []
+    for row in implied.to_dict("records"):
+        snap, pair = int(row["snap"]), (str(row["company_id"]), str(row["connection_id"]))
+        actual = listed.get((int(ids[snap]), *pair))
+        if actual == row["after"]:
+            continue
+        before = listed.get((int(ids[snap - 1]), *pair)) if snap > 0 else None
+        if snap == 0 or row["at"] >= times[snap - 1] or before == row["after"]:
+            rows.append({**row, "snapshot_status": actual, "taken_at": times[snap]})
+    found = pd.DataFrame(rows, columns=[*implied.columns, "snapshot_status", "taken_at"])
+    found = found.assign(
+        taken_at=from_micros(found["taken_at"].to_numpy(dtype=np.int64)).to_numpy(),
+        event_at=from_micros(found["at"].to_numpy(dtype=np.int64)).to_numpy(),
+        event_status=found["after"],
+    )
+    return _disagreement_frame(found)
+
+
+def _implied(events: pd.DataFrame, times: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
+    """For each chosen snapshot (``snap``: its position in ``times``) and each connection with
+    an event before it, that last event (an event at a snapshot's time counts as after it)."""
+    columns = ["company_id", "company_name", "connection_id", "event_type", "event_id", "at",
+               "after"]  # fmt: skip
+    parts = []
+    for _, timeline in events.groupby(_KEY, sort=False):
+        last = np.searchsorted(timeline["at"].to_numpy(dtype=np.int64), times[chosen], "left") - 1
+        present = last >= 0
+        picked = timeline.iloc[last[present]][columns].assign(snap=chosen[present])
+        parts.append(picked)
+    found: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    return found
 
 
 def _disagreement_frame(rows: pd.DataFrame) -> pd.DataFrame:

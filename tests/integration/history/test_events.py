@@ -260,3 +260,31 @@ def test_a_version_3_history_is_upgraded_to_hold_events(store, listing):
         assert history.record_events([made]) == [True]
     found = store.rows("SELECT count(*) FROM event")
     assert found == [(1,)]
+
+
+def test_a_change_no_event_reported_is_a_disagreement_once(
+    history, two_snapshots, demo_sandbox, listing, next_day
+):
+    """The event said Deauthorized and the next snapshot agreed; the re-link's event was missed:
+    the snapshot after it disagrees (reported), and the one after that is not reported again."""
+    first, lost = two_snapshots
+    row = lost.iloc[0]
+    event = connection_event("connection.disconnected", _company(row), wire(row, "Deauthorized"),
+                             first.attrs["server_time"] + HOUR)  # fmt: skip
+    history.record_events([event])
+    demo_sandbox.store.link(row["company_id"], row["id"])  # no event for it
+    for _ in range(2):
+        next_day()
+        history.record(listing())
+    times = history.snapshots()["taken_at"]
+
+    found = history.disagreements(since=times.iloc[0])
+
+    assert found["connection_id"].tolist() == [row["id"]]
+    assert found.iloc[0]["taken_at"] == times.iloc[2]
+    assert (found.iloc[0]["snapshot_status"], found.iloc[0]["event_status"]) == (
+        "Linked", "Deauthorized")  # fmt: skip
+    changed = history.changes(since=times.iloc[1]).query(
+        f"connection_id == '{row['id']}' and change == 'status_changed'"
+    )
+    assert changed["seen_by"].tolist() == ["snapshot"]  # the re-link, seen by the snapshot alone
