@@ -120,9 +120,10 @@ def throughput(db: str, env: dict[str, str], tag: str) -> float:
     return EVENTS / seconds
 
 
-def latency(db: str, env: dict[str, str]) -> tuple[float, float]:
-    """p50, p99 ms from a sandbox status change to its event's line (stored) at RATE/s."""
-    with Sandbox(seed="demo") as sb:
+def latency(db: str, env: dict[str, str], tag: str) -> tuple[float, float]:
+    """p50, p99 ms from a sandbox status change to its event's line (stored) at RATE/s (a
+    sandbox seeded with ``tag``: a repeat's events are new to the history)."""
+    with Sandbox(seed=tag) as sb:
         listing = [(c, k) for c in sb.store.company_ids()
                    for k in (r["id"] for r in sb.store.connections_wire(c)
                              if r["status"] == "Linked")]  # fmt: skip
@@ -177,7 +178,7 @@ def run(repeats: int) -> dict[str, list[float]]:
             for name, db, env in places:
                 found.setdefault(f"{name}: events/s stored, {SENDERS} senders", []).append(
                     throughput(db, env, f"run{n}"))  # fmt: skip
-                p50, p99 = latency(db, env)
+                p50, p99 = latency(db, env, f"latency-{n}")
                 found.setdefault(f"{name}: status change to row, p50 (ms) at {RATE}/s",
                                  []).append(p50)  # fmt: skip
                 found.setdefault(f"{name}: status change to row, p99 (ms) at {RATE}/s",

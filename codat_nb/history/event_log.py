@@ -23,40 +23,15 @@ from codat_nb.history.backend import Database
 from codat_nb.history.encoding import category, from_micros, micros, without_one_time_password
 from codat_nb.wire.dates import as_instant
 
-#: Columns of ``History.events()``, in order.
-EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "generated_at",
-    "received_at",
-    "company_id",
-    "company_name",
-    "connection_id",
-    "status",
-    "platform_name",
-    "integration_key",
-    "source_type",
-    "message_id",
-    "payload",
-)
-#: What is stored per event (``event`` table), beside its key.
-STORED_COLUMNS = (
-    "message_id",
-    "event_id",
-    "event_type",
-    "generated_at",
-    "received_at",
-    "company_id",
-    "company_name",
-    "connection_id",
-    "status",
-    "platform_name",
-    "integration_key",
-    "source_type",
-    "body",
-)
+#: The company and connection an event is about, as text columns.
 _TEXT = ("company_id", "company_name", "connection_id", "status", "platform_name",
          "integration_key", "source_type")  # fmt: skip
+#: Columns of ``History.events()``, in order.
+EVENT_COLUMNS = ("event_id", "event_type", "generated_at", "received_at", *_TEXT, "message_id",
+                 "payload")  # fmt: skip
+#: What is stored per event (``event`` table), beside its key.
+STORED_COLUMNS = ("message_id", "event_id", "event_type", "generated_at", "received_at", *_TEXT,
+                  "body")  # fmt: skip
 _CATEGORIES = ("status", "platform_name", "integration_key", "source_type")
 MAX_ID_LENGTH = 256  # a webhook-id or event id longer than this is not Codat's
 
