@@ -3,7 +3,7 @@
 The same receiver ``codat-nb listen`` runs, embeddable in a notebook or the console::
 
     from codat_nb.events import Receiver
-    from codat_nb.history import History
+    from codat_nb.history import History, HistoryError
 
     with History("connections.sqlite") as history, Receiver(history, secret=secret) as receiver:
         print(receiver.url)  # register it as the webhook consumer's URL
@@ -28,7 +28,7 @@ from types import TracebackType
 from codat_nb.events.app import Counts, ReceiverApp, error_body
 from codat_nb.events.verify import Verifier
 from codat_nb.events.writer import EventWriter
-from codat_nb.history import History
+from codat_nb.history import History, HistoryError
 from codat_nb.history.event_log import Event
 from codat_nb.sandbox.server import ThreadedServer
 from codat_nb.secret import Secret
@@ -116,6 +116,11 @@ class Receiver:
         self._report = report or log.warning
         self._clock = clock or _utc_now
         try:
+            if self.history.read_only:
+                raise HistoryError(
+                    f"cannot store events in {self.history.location}: this user may only read "
+                    "it; run the receiver as the user (or PostgreSQL role) that records snapshots"
+                )
             self.history.check()
             self._server = ThreadedServer(host, port, self._clock, error_body, lambda: read_timeout)
         except BaseException:

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from codat_nb.cli.listen import EXIT_CODES
+from codat_nb.history import History
 from tests.integration.history.test_receiver import SECRET, body, signed
 from tests.support import ROOT
 
@@ -136,3 +137,20 @@ def test_an_unusable_history_is_exit_3(tmp_path):
     )  # fmt: skip
     assert ran.returncode == 3 and "the directory" in ran.stderr and "does not exist" in ran.stderr
     assert set(EXIT_CODES) == {0, 2, 3}
+
+
+def test_a_history_this_user_may_only_read_is_exit_3_at_once(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).close()
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):  # root: make it immutable instead
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        ran = subprocess.run(
+            [sys.executable, "-m", "codat_nb", "listen", "--db", str(path), "--port", "0"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": SECRET},
+        )  # fmt: skip
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    assert ran.returncode == 3 and "may only read it" in ran.stderr, ran.stderr
