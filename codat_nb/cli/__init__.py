@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "nbval-config",
     "snapshot",
     "webhook-secret",
+    "listen",
 )  # modules of codat_nb.cli, in the order --help lists them
 
 

@@ -87,7 +87,8 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def _password_in(db: str) -> bool:
+def password_in(db: str) -> bool:
+    """Whether a PostgreSQL URL carries a password (the process list would show it)."""
     if not db.startswith(("postgresql://", "postgres://")):
         return False
     parts = urlsplit(db)
@@ -108,7 +109,7 @@ class _Job:
 def run(args: argparse.Namespace) -> int:
     from codat_nb import connect
 
-    if _password_in(args.db):
+    if password_in(args.db):
         return _fail(
             2, "--db holds a password, which the process list would show: give it in "
             "PGPASSWORD or ~/.pgpass (PostgreSQL's client reads both), not in the URL"

@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from codat_nb.history import changes, queries, schema, writer
+from codat_nb.history import changes, event_changes, event_log, queries, schema, writer
 from codat_nb.history.backend import (
     CommitFailed,
     Database,
@@ -47,10 +47,13 @@ from codat_nb.history.encoding import (
     unstorable,
     utc_time,
 )
+from codat_nb.history.event_log import Event
 from codat_nb.history.queries import BY_COLUMNS
 from codat_nb.history.writer import Recorded
 
-__all__ = ["CHANGE_KINDS", "History", "HistoryError", "Recorded", "RecordingUncertain"]
+__all__ = [
+    "CHANGE_KINDS", "Event", "History", "HistoryError", "Recorded", "RecordingUncertain",
+]  # fmt: skip
 
 Moment = datetime | pd.Timestamp | str
 T = TypeVar("T")
@@ -254,12 +257,19 @@ class History:
         return frame
 
     def changes(self, since: Moment, until: Moment | None = None) -> pd.DataFrame:
-        """What changed between consecutive snapshots taken after ``since`` (up to ``until``).
+        """What changed after ``since`` (up to ``until``): between consecutive snapshots, and
+        as webhook events said.
 
-        One row per connection and snapshot pair: ``change`` is ``status_changed``,
-        ``appeared``, ``disappeared`` or ``stalled`` (Linked in both snapshots, ``last_sync``
-        did not move), with ``from_status``/``to_status`` and the pair's times ``from_at`` and
-        ``to_at``. Sorted by ``to_at``, then change, company name and id.
+        One row per change: ``change`` is ``status_changed``, ``appeared``, ``disappeared`` or
+        ``stalled`` (Linked in both snapshots, ``last_sync`` did not move), with
+        ``from_status``/``to_status``; ``from_at`` and ``to_at`` are the snapshots it happened
+        between (NaT: none yet on that side). Where an event shows the change, ``at`` is when
+        it happened (the event's ``generatedDate``) and ``event_id`` the event: ``seen_by``
+        says ``both`` (a snapshot change and its event are one row), ``snapshot`` or ``event``
+        (a step between snapshots, or a change after the latest snapshot: included when
+        ``until`` is None or after it). Snapshots win: an event never changes what a snapshot
+        says; ``disagreements()`` lists where they differ. Sorted by ``at`` (else ``to_at``),
+        change, company name and id.
         """
         start = micros(utc_time(since, "since"))
         end = micros(utc_time(until, "until")) if until is not None else None
@@ -268,9 +278,19 @@ class History:
 
         def work() -> pd.DataFrame:
             last = end if end is not None else queries.latest_taken_at(self._db)
-            return changes.changes(self._db, start, last)
+            return event_changes.merge(self._db, changes.changes(self._db, start, last), start, end)
 
         return self._read(work)
+
+    def disagreements(self, since: Moment, until: Moment | None = None) -> pd.DataFrame:
+        """Where a snapshot taken after ``since`` (up to ``until``) contradicts the webhook
+        events before it: the connection's status in the snapshot (``snapshot_status``, which
+        stands) and in its last event since the snapshot before (``event_status``, with
+        ``event_type``, ``event_id``, ``event_at``). Missed events are normal (a receiver down
+        longer than Codat retries); so is an event generated while the listing was under way."""
+        start = micros(utc_time(since, "since"))
+        end = micros(utc_time(until, "until")) if until is not None else None
+        return self._read(lambda: event_changes.disagreements(self._db, start, end))
 
     def status_over_time(self, by: str | None = None) -> pd.DataFrame:
         """Connections per status (columns) per snapshot (rows, ``taken_at``).
@@ -281,3 +301,55 @@ class History:
         if by is not None and by not in BY_COLUMNS:
             raise ValueError(f"by must be None or one of {', '.join(BY_COLUMNS)}; got {by!r}")
         return self._read(lambda: queries.status_over_time(self._db, by))
+
+    # ----- webhook events (``codat-nb listen``) --------------------------------------------
+
+    def record_events(self, events: Sequence[Event]) -> list[bool]:
+        """Store webhook events (``event_log.from_webhook`` makes them) in one transaction;
+        for each, whether it was new. An event whose ``webhook-id`` or event id is stored
+        already is skipped: Codat delivers at least once. Raises HistoryError (nothing stored)
+        when the history cannot be written."""
+        batch = list(events)
+        if not all(isinstance(e, Event) for e in batch):
+            raise TypeError("events must be codat_nb.history.Event objects")
+        try:
+            with self._lock:
+                return self._db.write("record events in", lambda: event_log.store(self._db, batch))
+        except CommitFailed as failed:  # stored or not, unknown: the sender's retry settles it
+            raise failed.error from failed.__cause__
+
+    def events(
+        self,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        *,
+        company_id: str | None = None,
+        event_type: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Webhook events generated from ``since`` to ``until`` (both included; None: no
+        bound), of one company and of one or more event types if asked, oldest first.
+
+        Columns: ``event_id`` (the body's ``id``), ``event_type``, ``generated_at`` (Codat's
+        time), ``received_at`` (the receiver's), ``company_id``, ``company_name``,
+        ``connection_id``, ``status``, ``platform_name``, ``integration_key``, ``source_type``
+        (the connection's, as the event carried it), ``message_id`` (``webhook-id``) and
+        ``payload`` (the event's payload, a dict).
+        """
+        start = None if since is None else micros(utc_time(since, "since"))
+        end = None if until is None else micros(utc_time(until, "until"))
+        if company_id is not None and not isinstance(company_id, str):
+            raise TypeError(f"company_id must be a string, not {type(company_id).__name__}")
+        types = [event_type] if isinstance(event_type, str) else event_type
+        if types is not None and (
+            not isinstance(types, (list, tuple, set)) or not all(isinstance(t, str) for t in types)
+        ):
+            raise TypeError(f"event_type must be a string or a list of strings, not {event_type!r}")
+        return self._read(
+            lambda: event_log.read(self._db, start, end, company_id, None if types is None
+                                   else list(types))
+        )  # fmt: skip
+
+    def last_event_at(self) -> pd.Timestamp | None:
+        """When the latest webhook event was received, or None if none was."""
+        found = self._read(lambda: event_log.last_received(self._db))
+        return None if found is None else queries.timestamp(found)

@@ -22,6 +22,9 @@ Tables (times are integer microseconds since the Unix epoch, UTC; JSON columns a
 * ``tally``: connections per status, platform and source type per snapshot, for trends.
 * ``change``: what changed between a snapshot and the one before it (``kind`` is a position in
   ``queries.CHANGE_KINDS``), found once when the snapshot is recorded (since version 3).
+* ``event``: Codat's webhook events as the receiver stored them, once per ``webhook-id`` and
+  event id, with the company, connection and status they are about (``event_log``; since
+  version 4). ``id`` is the order they were stored in.
 
 SQLite marks a history with ``PRAGMA application_id`` and ``user_version``; PostgreSQL with the
 one-row table ``codat_nb_history`` (``application_id``, ``version``). In PostgreSQL integers
@@ -41,7 +44,7 @@ from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 from codat_nb.wire.schema import CONNECTION_STATUSES
 
 #: The schema version this code writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE snapshot (
@@ -184,8 +187,37 @@ def _upgrade_to_v3(db: Database) -> None:
         changes.store_changes(db, current, changes.found(before, after, linked))
 
 
+_EVENT_V4 = """
+CREATE TABLE event (
+    id {key},
+    message_id {text} NOT NULL UNIQUE,
+    event_id {text} NOT NULL UNIQUE,
+    event_type {text} NOT NULL,
+    generated_at {int} NOT NULL,
+    received_at {int} NOT NULL,
+    company_id {text},
+    company_name {text},
+    connection_id {text},
+    status {text},
+    platform_name {text},
+    integration_key {text},
+    source_type {text},
+    body {text} NOT NULL
+);
+CREATE INDEX event_generated ON event (generated_at);
+CREATE INDEX event_connection ON event (connection_id, generated_at)
+"""
+
+
+def _upgrade_to_v4(db: Database) -> None:
+    """Version 4: Codat's webhook events (``codat-nb listen``), so ``changes()`` can say when a
+    change happened, not only between which snapshots."""
+    for statement in filter(str.strip, _EVENT_V4.split(";")):
+        db.execute(db.dialect.ddl(statement))
+
+
 #: ``MIGRATIONS[n]`` turns a version ``n - 1`` history into version ``n`` (0 is a new one).
-MIGRATIONS = {1: _create_v1, 2: _upgrade_to_v2, 3: _upgrade_to_v3}
+MIGRATIONS = {1: _create_v1, 2: _upgrade_to_v2, 3: _upgrade_to_v3, 4: _upgrade_to_v4}
 
 
 def _refuse_foreign_or_newer(db: Database, identity: Identity) -> None:

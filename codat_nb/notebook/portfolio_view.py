@@ -13,7 +13,8 @@ With a status history (anything with ``changes(since)`` returning rows with a
 ``connection_id``, such as ``codat_nb.history.History``) a "Changed" filter keeps the
 connections that changed in the chosen window; when the history also has ``snapshots()`` (with
 ``taken_at``), "In the latest snapshot" keeps those the latest snapshot found changed since the
-one before it.
+one before it. With webhook events in the history, "Event in" keeps the connections with an
+event in the last hour or day, and a line says when the last one arrived (``live_events``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from codat_nb.notebook.controls import (
 )
 from codat_nb.notebook.display import PORTFOLIO_COLUMNS
 from codat_nb.notebook.links import download_html, links_csv
+from codat_nb.notebook.live_events import EventFilter
 from codat_nb.notebook.widgets import ConnectionManager
 from codat_nb.wire.schema import CONNECTION_STATUSES, SOURCE_TYPES
 
@@ -119,6 +121,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.companies: pd.DataFrame | None = None  # None: not listed (yet)
         self.server_time: pd.Timestamp | None = None
         self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
+        self.events_filter = EventFilter(history)  # "Event in" last hour/day, the last event
         self._manager: ConnectionManager | None = None
         self._page_size = page_size
         super().__init__()
@@ -184,7 +187,9 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             widgets.HBox([*self.preset_buttons, self.clear_filters_button, self.reload_button]),
             widgets.HBox([self.search, self.status_filter, self.source_filter]),
             widgets.HBox([self.platform_filter, self.staleness_filter, self.changed_filter]),
+            self.events_filter.dropdown,
             self.summary,
+            self.events_filter.line,
             self.table,
             widgets.HBox([self.export_button, self.download]),
             widgets.HTML("<hr style='margin:8px 0'>"),
@@ -236,6 +241,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self.changed_filter,
         ):
             control.observe(self._on_filter, names="value")
+        self.events_filter.observe(self._on_filter)
         for button, preset in zip(self.preset_buttons, PRESETS.values(), strict=True):
             button.on_click(lambda _b, preset=preset: self._apply(*preset))
         self.clear_filters_button.on_click(lambda _b: self._apply(ALL, "Any"))
@@ -270,6 +276,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.portfolio, self.companies = frame, companies
         self.server_time = frame.attrs.get("server_time")
         self._changed.clear()
+        self.events_filter.reload(self._now())
         self._platform_options()
         self._redraw()
         if self._manager is not None:  # the picker offers what the banner counts
@@ -330,7 +337,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         if changed is not None and self.history is not None:
             ids = self._changed_ids(self.history, self.changed_filter.value, changed)
             frame = frame[frame["id"].isin(ids)]
-        return frame
+        return self.events_filter.keep(frame, self._now())
 
     def _changed_ids(self, history: ChangeHistory, choice: str, window: str) -> set[str]:
         """Ids of the connections the history says changed in ``window`` (asked once per
@@ -361,6 +368,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self.source_filter.value = ALL
             self.platform_filter.value = ALL
             self.changed_filter.value = "Any time"
+            self.events_filter.dropdown.value = "Any time"
             self.status_filter.value = status
             self.staleness_filter.value = staleness
         self._redraw()

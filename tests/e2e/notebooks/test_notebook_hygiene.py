@@ -147,6 +147,7 @@ def test_the_notebooks_exist() -> None:
         "02_connection_status_analysis.ipynb",
         "03_manage_connections.ipynb",
         "04_status_history.ipynb",
+        "05_live_events.ipynb",
     ]
 
 

@@ -18,6 +18,9 @@ CHANGE_COLUMNS = [
     "to_at",
     "last_sync",
     "latest_error",
+    "at",  # when it happened, where a webhook event says (test_event_changes.py)
+    "seen_by",
+    "event_id",
 ]
 
 

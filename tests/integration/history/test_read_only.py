@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from codat_nb.history import History, HistoryError
+from tests.integration.history.made_events import connection_event, wire
 from tests.support import ROOT
 
 READER = r"""
@@ -42,6 +43,8 @@ def read(target):
         out["at"] = history.at(snapshots["taken_at"].iloc[-1])
         out["changes"] = history.changes(since=snapshots["taken_at"].iloc[0])
         out["trend"] = history.status_over_time(by="platform_name")
+        out["events"] = history.events()
+        out["disagreements"] = history.disagreements(since=snapshots["taken_at"].iloc[0])
         auth, url = os.environ["READER_AUTH"], os.environ["READER_URL"]
         view = PortfolioView(CodatClient(auth_header=auth, base_url=url), history=history)
         view.changed_filter.value = "In the latest snapshot"
@@ -115,6 +118,7 @@ def job_history(shared_folder, listing, demo_sandbox, next_day):
     history.record(first)
     for _, row in first[first["status"] == "Linked"].head(2).iterrows():
         demo_sandbox.store.deauthorize(row["company_id"], row["id"])
+    record_a_lost_connections_event(history, first)
     next_day()
     history.record(listing())
     yield path, history
@@ -128,7 +132,17 @@ def expected(history: History) -> dict:
         "at": history.at(snapshots["taken_at"].iloc[-1]),
         "changes": history.changes(since=snapshots["taken_at"].iloc[0]),
         "trend": history.status_over_time(by="platform_name"),
+        "events": history.events(),
+        "disagreements": history.disagreements(since=snapshots["taken_at"].iloc[0]),
     }
+
+
+def record_a_lost_connections_event(history: History, first: pd.DataFrame) -> None:
+    """The webhook event of the first Linked connection's loss (events are read like the rest)."""
+    row = first[first["status"] == "Linked"].iloc[0]
+    company, connection = (row["company_id"], row["company_name"]), wire(row, "Deauthorized")
+    at = first.attrs["server_time"] + pd.Timedelta(hours=1)
+    history.record_events([connection_event("connection.disconnected", company, connection, at)])
 
 
 @pytest.mark.parametrize("writer_open", [False, True], ids=["job-finished", "job-running"])
@@ -224,9 +238,11 @@ def test_a_select_only_role_reads_everything_and_may_not_record(
         job.record(first)
         for _, row in first[first["status"] == "Linked"].head(2).iterrows():
             demo_sandbox.store.deauthorize(row["company_id"], row["id"])
+        record_a_lost_connections_event(job, first)
         next_day()
         job.record(listing())
         truth = expected(job)
+    assert len(truth["events"]) == 1
     grant_reading(postgres_store)
     before = postgres_store.contents()
 

@@ -1,0 +1,156 @@
+"""``codat-nb listen --db PATH_OR_URL`` as a real process, on both backends: the URL it prints,
+one line per stored event, ``--on-event``, the secret kept out of everything, and its exit
+codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from codat_nb.cli.listen import EXIT_CODES
+from codat_nb.history import History
+from tests.integration.history.test_receiver import SECRET, body, signed
+from tests.support import ROOT
+
+
+class Listening:
+    """The command running in the background, its stdout read line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str], port_given: bool = False) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("CODAT_")}
+        port = [] if port_given else ["--port", "0"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "codat_nb", "listen", *port, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**clean, "PYTHONPATH": str(ROOT), **env},
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        first = self.line(timeout=60)
+        assert first.startswith("Listening for Codat webhooks at http://127.0.0.1:"), first
+        self.url = first.rsplit(" ", 1)[1]
+        self.line()  # where events are stored
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def line(self, timeout: float = 30) -> str:
+        return self.lines.get(timeout=timeout)
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        _, err = self.process.communicate(timeout=60)
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def listen(store):
+    """``listen(*flags, secret=SECRET)``: the command on the test's history."""
+    started: list[Listening] = []
+    db, db_env = store.cli()
+
+    def start(*flags: str, secret: str = SECRET) -> Listening:
+        started.append(Listening("--db", db, *flags,
+                                 env={**db_env, "CODAT_WEBHOOK_SECRET": secret}))  # fmt: skip
+        return started[-1]
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.communicate()
+
+
+def test_it_prints_its_url_and_a_line_per_stored_event(listen, store):
+    running = listen()
+    for n in (1, 2):
+        assert requests.post(running.url, data=body(n), headers=signed(body(n), f"msg_{n}"),
+                             timeout=10).status_code == 200  # fmt: skip
+    requests.post(running.url, data=body(1), headers=signed(body(1), "msg_1"), timeout=10)
+    requests.post(running.url, data=body(3), headers=signed(body(1), "msg_3"), timeout=10)
+
+    lines = [running.line(), running.line()]
+    code, err = running.stop()
+
+    assert code == 0, err
+    for n, line in enumerate(lines, start=1):
+        assert line.startswith("2026-11-02T10:00:00+00:00 connection.disconnected ")
+        assert f'company="Acme" (c1) connection=k{n} status=Deauthorized' in line
+    assert running.lines.empty()  # the duplicate and the tampered message printed nothing
+    assert "duplicate msg_1" in err and "refused (401)" in err
+    assert "stopped: 2 stored, 1 duplicates, 1 refused" in err
+    with store.open() as history:
+        assert history.events()["connection_id"].tolist() == ["k1", "k2"]
+    assert SECRET not in err and SECRET.removeprefix("whsec_") not in err
+
+
+def test_on_event_runs_a_command_per_stored_event(listen, tmp_path: Path):
+    out = tmp_path / "alerts.jsonl"
+    secret = "${CODAT_WEBHOOK_SECRET:-none}"
+    command = (f'{{ cat; echo; echo "$CODAT_EVENT_TYPE {secret}"; }} >> {out}'
+               '; test "$CODAT_CONNECTION_ID" != k2')  # fmt: skip
+    running = listen("--on-event", command)
+    for n in (1, 2):
+        requests.post(running.url, data=body(n), headers=signed(body(n), f"msg_{n}"), timeout=10)
+    running.line(), running.line()
+    code, err = running.stop()
+
+    assert code == 0
+    written = out.read_text().splitlines()
+    assert [json.loads(line)["id"] for line in written[::2]] == [
+        json.loads(body(n))["id"] for n in (1, 2)]  # fmt: skip
+    assert written[1::2] == ["connection.disconnected none"] * 2  # the secret is not passed on
+    assert "--on-event exited with status 1 for connection.disconnected" in err
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [("", "set CODAT_WEBHOOK_SECRET"), ("whsec_not-base64!", "not an endpoint signing secret")],
+)
+def test_a_missing_or_malformed_secret_is_exit_2_and_never_printed(store, secret, expected):
+    db, db_env = store.cli()
+    ran = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "listen", "--db", db, "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, **db_env, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": secret},
+    )  # fmt: skip
+    assert ran.returncode == 2 and expected in ran.stderr
+    assert not secret or "not-base64" not in ran.stderr + ran.stdout
+
+
+def test_an_unusable_history_is_exit_3(tmp_path):
+    ran = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "listen", "--db", str(tmp_path / "no" / "h.sqlite")],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": SECRET},
+    )  # fmt: skip
+    assert ran.returncode == 3 and "the directory" in ran.stderr and "does not exist" in ran.stderr
+    assert set(EXIT_CODES) == {0, 2, 3}
+
+
+def test_a_history_this_user_may_only_read_is_exit_3_at_once(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).close()
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):  # root: make it immutable instead
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        ran = subprocess.run(
+            [sys.executable, "-m", "codat_nb", "listen", "--db", str(path), "--port", "0"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": SECRET},
+        )  # fmt: skip
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    assert ran.returncode == 3 and "may only read it" in ran.stderr, ran.stderr
