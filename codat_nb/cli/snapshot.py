@@ -26,7 +26,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from codat_nb.client import CodatClient
-    from codat_nb.history import Recorded
+    from codat_nb.history import History, Recorded
 
 EXIT_CODES = {
     0: "the snapshot was recorded (or had been already), and nothing failed",
@@ -75,7 +75,27 @@ def register(commands: Any) -> None:
         help="exit 1 when connections became Deauthorized since the previous snapshot "
         "(for alerting from a scheduler)",
     )
+    parser.add_argument(
+        "--demo-days",
+        type=_days,
+        default=0,
+        metavar="N",
+        help="embedded demo sandbox only: record a snapshot, then move the demo's clock on a "
+        "day (customers link, lose access, sign up) and record again, N times: a demo history "
+        "with something to show (the same N gives the same history)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _days(text: str) -> int:
+    """``--demo-days``: a whole number of days, 0 to 366 (argparse names the flag if not)."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= days <= 366:
+        raise argparse.ArgumentTypeError(f"{days} is not between 0 and 366")
+    return days
 
 
 def _say(message: str) -> None:
@@ -100,10 +120,19 @@ class _Job:
     """What happened so far: once ``summary`` is set, the snapshot is recorded."""
 
     db: str
-    summary: Recorded | None = None
+    days: int = 0  # --demo-days: the demo's clock moved on this many times, a snapshot each
+    summary: Recorded | None = None  # the last snapshot recorded
+    first_day: str = ""  # the first snapshot's day
+    deauthorized: int = 0  # connections newly Deauthorized in the snapshots recorded now
     uncertain: bool = False  # the commit failed and could not be checked
     failed: list[str] = field(default_factory=list)  # what failed after recording
     interrupted: bool = False
+
+    def keep(self, summary: Recorded) -> None:
+        """Note a snapshot recorded (or that may be), and its alert."""
+        self.first_day = self.first_day or summary.taken_at.date().isoformat()
+        self.summary = summary
+        self.deauthorized += summary.deauthorized if summary.new else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +147,13 @@ def run(args: argparse.Namespace) -> int:
         client = connect()  # credentials first: a job without them touches no history
     except (TypeError, ValueError) as error:
         return _fail(2, str(error))
-    job = _Job(args.db)
+    if args.demo_days and client.sandbox is None:
+        client.close()
+        return _fail(
+            2, f"--demo-days moves the embedded demo sandbox's clock, but this job lists "
+            f"{client.base_url} (CODAT_* credentials are set): unset them for a demo history"
+        )  # fmt: skip
+    job = _Job(args.db, days=args.demo_days)
     try:
         with client:
             code = _record(client, job)
@@ -136,10 +171,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record(client: CodatClient, job: _Job) -> int | None:
-    """Open and check the history, list, record, report; an exit code if nothing was
-    recorded, None once it was (the report may still fail: the caller notes that)."""
-    from codat_nb.exceptions import CodatError
-    from codat_nb.history import History, HistoryError, RecordingUncertain
+    """Open and check the history, then list, record and report (each demo day with
+    ``--demo-days``); an exit code if nothing was recorded, None once something was (the
+    report may still fail: the caller notes that)."""
+    from codat_nb.history import History, HistoryError
 
     try:
         history = History(job.db)
@@ -147,28 +182,56 @@ def _record(client: CodatClient, job: _Job) -> int | None:
     except HistoryError as error:
         return _fail(3, str(error))
     with history:
-        source = "embedded sandbox" if client.sandbox is not None else client.base_url
-        try:  # strict: a company that cannot be read fails the job, not the history
-            portfolio = client.connections.list_all(progress=False, strict=True)
-        except CodatError as error:
-            return _fail(4, f"cannot list the portfolio from {source}: {error}")
-        try:
-            with warnings.catch_warnings():  # a warning of the record is reported below
-                warnings.simplefilter("ignore", RuntimeWarning)
-                job.summary = history.record(portfolio, source=source)
-        except RecordingUncertain as error:
-            job.summary, job.uncertain = error.summary, True
-            _say(str(error))
-            return None
-        except HistoryError as error:
-            return _fail(3, str(error))
-        except ValueError as error:  # the history refused this snapshot (older, other source)
-            return _fail(3, f"nothing recorded in {history.location}: {error}")
-        if job.summary.warning:
-            job.failed.append(job.summary.warning)
-        print(job.summary, flush=True)
-        if job.summary.previous is not None and job.summary.new:
-            _report(history.changes(since=job.summary.previous, until=job.summary.taken_at))
+        for day in range(job.days + 1):
+            if day:
+                assert client.sandbox is not None  # --demo-days: checked in run()
+                client.sandbox.advance(days=1)
+            code = _record_once(client, history, job)
+            if code is not None and job.summary is not None:  # a later demo day failed
+                job.failed.append(f"day {day} of the demo was not recorded (exit {code})")
+                return None
+            if code is not None or job.uncertain:
+                return code
+        if job.days:
+            assert job.summary is not None
+            print(
+                f"\n{job.days + 1} daily snapshots of the demo in {history.location}; see "
+                f"what changed with History({job.db!r}).changes(since={job.first_day!r})",
+                flush=True,
+            )
+    return None
+
+
+def _record_once(client: CodatClient, history: History, job: _Job) -> int | None:
+    """List and record one snapshot, print it (with what changed, unless a demo history is
+    being built: one line a day); an exit code if nothing was recorded."""
+    from codat_nb.exceptions import CodatError
+    from codat_nb.history import HistoryError, RecordingUncertain
+
+    source = "embedded sandbox" if client.sandbox is not None else client.base_url
+    try:  # strict: a company that cannot be read fails the job, not the history
+        portfolio = client.connections.list_all(progress=False, strict=True)
+    except CodatError as error:
+        return _fail(4, f"cannot list the portfolio from {source}: {error}")
+    try:
+        with warnings.catch_warnings():  # a warning of the record is reported below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            summary = history.record(portfolio, source=source)
+    except RecordingUncertain as error:
+        job.keep(error.summary)
+        job.uncertain = True
+        _say(str(error))
+        return None
+    except HistoryError as error:
+        return _fail(3, str(error))
+    except ValueError as error:  # the history refused this snapshot (older, other source)
+        return _fail(3, f"nothing recorded in {history.location}: {error}")
+    job.keep(summary)
+    if summary.warning:
+        job.failed.append(summary.warning)
+    print(summary, flush=True)
+    if not job.days and summary.previous is not None and summary.new:
+        _report(history.changes(since=summary.previous, until=summary.taken_at))
     return None
 
 
@@ -181,8 +244,8 @@ def _conclude(job: _Job, alerting: bool) -> int:
         _say(f"recorded {when}, but then: {failure}")
     if job.interrupted:
         _say(f"interrupted after recording {when}")
-    if alerting and summary.new and summary.deauthorized:
-        return _fail(1, f"{summary.deauthorized} connection(s) newly Deauthorized")
+    if alerting and job.deauthorized:
+        return _fail(1, f"{job.deauthorized} connection(s) newly Deauthorized")
     if job.uncertain:
         return 3
     if job.interrupted:

@@ -24,7 +24,7 @@ import threading
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -55,7 +55,8 @@ __all__ = [
     "CHANGE_KINDS", "Event", "History", "HistoryError", "Recorded", "RecordingUncertain",
 ]  # fmt: skip
 
-Moment = datetime | pd.Timestamp | str
+#: A moment: a zone-aware datetime, Timestamp or ISO string, or a date alone (00:00 UTC).
+Moment = datetime | date | pd.Timestamp | str
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

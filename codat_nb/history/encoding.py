@@ -13,7 +13,9 @@ a credential a history file should not hold.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -45,11 +47,22 @@ NAT = int(np.iinfo(np.int64).min)
 KNOWN_CATEGORIES = {
     f.column_name: f.known_categories for f in s.CONNECTION.columns if f.dtype == s.CATEGORY
 }
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HINT = "record the frame client.connections.list_all() returns"
 
 
 def utc_time(value: object, name: str) -> pd.Timestamp:
-    """``value`` (datetime, Timestamp or ISO string with a zone) as a UTC Timestamp in µs."""
+    """``value`` (datetime, Timestamp or ISO string with a zone; or a date alone, which is
+    that day's 00:00 UTC, the day the history's snapshots are dated by) as a UTC Timestamp in
+    µs. A time of day without a zone is still refused: it would shift by the machine's offset."""
+    day = (
+        value.isoformat() if isinstance(value, date) and not isinstance(value, datetime) else value
+    )
+    if isinstance(day, str) and _DATE_ONLY.fullmatch(day.strip()):
+        try:
+            return pd.Timestamp(day.strip(), tz="UTC").as_unit("us")
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not a date-time") from None
     stamp: pd.Timestamp = utc_moment(value, name, naive_is_utc=False).as_unit("us")
     return stamp
 

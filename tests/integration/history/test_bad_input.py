@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
@@ -218,14 +218,38 @@ def test_a_failure_inside_the_write_leaves_nothing_half_written(
     "call, message",
     [
         (lambda h: h.at("yesterday"), "when='yesterday' is not a date-time"),
-        (lambda h: h.changes(since="2026-11-01"), "since='2026-11-01' has no time zone"),
+        (
+            lambda h: h.changes(since="2026-11-01T09:00"),
+            "since='2026-11-01T09:00' has no time zone",
+        ),
+        (lambda h: h.changes(since="2026-13-01"), "since='2026-13-01' is not a date-time"),
         (lambda h: h.status_over_time(by="company_name"), "by must be None or one of"),
     ],
-    ids=["at", "changes", "status-over-time"],
+    ids=["at", "changes-naive-time", "changes-bad-date", "status-over-time"],
 )
 def test_bad_query_arguments_are_named(history, call, message):
     with pytest.raises(ValueError, match=message):
         call(history)
+
+
+def test_a_date_alone_is_that_days_start_in_utc(history, demo_sandbox, listing, next_day):
+    """A date is the natural thing to type: it reads as 00:00 UTC, the day snapshots are
+    dated by (a time of day without a zone is still refused, above)."""
+    history.record(listing())  # 2026-11-01 09:00 UTC
+    target = demo_sandbox.store.company_ids()[0]
+    for connection in demo_sandbox.store.connections_wire(target):
+        if connection["status"] == "Linked":
+            demo_sandbox.store.deauthorize(target, connection["id"])
+    next_day()
+    history.record(listing())  # 2026-11-02 09:00 UTC
+
+    by_date = history.changes(since="2026-11-02")
+    assert by_date.equals(history.changes(since="2026-11-02T00:00:00Z"))
+    assert history.changes(since=date(2026, 11, 2)).equals(by_date)
+    assert history.changes(since="2026-11-03").empty  # after the second snapshot
+    assert len(history.at("2026-11-02")) == len(history.at("2026-11-01T09:00:00Z"))
+    with pytest.raises(ValueError, match="no snapshot"):
+        history.at("2026-11-01")  # 00:00, before the first snapshot
 
 
 # ----- the file (SQLite) -------------------------------------------------------------

@@ -121,6 +121,45 @@ def test_with_no_credentials_it_records_the_embedded_sandbox(job, store):
         assert len(history.at("2026-11-01T09:00:00Z")) == held
 
 
+def test_demo_days_builds_a_demo_history_in_one_command(job, store):
+    """``--demo-days N`` (README's way to see history change): N+1 daily snapshots of the
+    embedded demo, each day's line printed, the same N giving the same history again."""
+    ran = job("--demo-days", "3", credentials=False)
+
+    assert ran.code == 0, ran.err
+    days = [line for line in ran.out.splitlines() if line.startswith("recorded 2026-11-0")]
+    assert [line[len("recorded ") :][:10] for line in days] == [
+        "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04",
+    ]  # fmt: skip
+    assert "4 daily snapshots of the demo" in ran.out
+    assert "changes(since='2026-11-01')" in ran.out
+    with store.open() as history:
+        assert history.snapshots()["source"].tolist() == ["embedded sandbox"] * 4
+        changed = history.changes(since="2026-11-01")
+    assert (changed["change"] == "status_changed").sum() > 0  # something to show
+    before = store.contents()
+
+    again = job("--demo-days", "3", credentials=False)
+
+    assert again.code == 0, again.err
+    assert again.out.count("already recorded") == 4
+    assert store.contents() == before
+
+
+def test_demo_days_refuses_a_real_account_and_bad_numbers(job, store):
+    before = store.contents()
+
+    live = job("--demo-days", "2")  # the daily job's credentials are set
+    bad = [job("--demo-days", value, credentials=False) for value in ("-1", "two", "400")]
+
+    assert live.code == 2
+    assert "--demo-days moves the embedded demo sandbox's clock" in live.err
+    assert [ran.code for ran in bad] == [2, 2, 2]
+    assert "-1 is not between 0 and 366" in bad[0].err
+    assert "'two' is not a whole number of days" in bad[1].err
+    assert store.contents() == before
+
+
 def test_a_job_that_lost_its_credentials_cannot_mix_in_the_demo(job, store):
     assert job().code == 0
     before = store.contents()
