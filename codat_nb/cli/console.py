@@ -14,9 +14,9 @@ import errno
 import os
 import secrets
 import socket
-import sys
 from typing import Any
 
+from codat_nb.cli.messages import Messages
 from codat_nb.cli.sandbox import _port
 from codat_nb.exceptions import AuthenticationError, CodatError, PermissionDeniedError
 
@@ -39,9 +39,12 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+_messages = Messages("console")
+
+
 def _fail(message: str) -> int:
-    print(f"codat-nb console: {message}", file=sys.stderr, flush=True)
-    return 2
+    """Every failure of the console command is a usage or configuration error (exit 2)."""
+    return _messages.fail(2, message)
 
 
 def _free(port: int) -> int | None:

@@ -14,12 +14,11 @@ import argparse
 import errno
 import os
 import signal
-import sys
 import threading
 from typing import Any
 
+from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, password_in
 from codat_nb.cli.sandbox import is_loopback
-from codat_nb.cli.snapshot import password_in
 
 SECRET_ENV = "CODAT_WEBHOOK_SECRET"
 DEFAULT_PORT = 8080
@@ -64,13 +63,8 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _say(message: str) -> None:
-    print(f"codat-nb listen: {message}", file=sys.stderr, flush=True)
-
-
-def _fail(code: int, message: str) -> int:
-    _say(message)
-    return code
+_messages = Messages("listen")
+_say, _fail = _messages.say, _messages.fail
 
 
 def _line(event: Any) -> None:
@@ -85,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if not secret:
         return _fail(2, f"set {SECRET_ENV} to the endpoint's signing secret (whsec_...)")
     if password_in(args.db):
-        return _fail(2, "--db holds a password, which the process list would show: give it in "
-                     "PGPASSWORD or ~/.pgpass, not in the URL")  # fmt: skip
+        return _fail(2, PASSWORD_IN_DB)
     try:
         checked = check_secret(secret)
     except ValueError as error:

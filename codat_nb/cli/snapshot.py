@@ -16,13 +16,13 @@ lists them) say exactly what was recorded.
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
+
+from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, password_in
 
 if TYPE_CHECKING:
     from codat_nb.client import CodatClient
@@ -98,21 +98,8 @@ def _days(text: str) -> int:
     return days
 
 
-def _say(message: str) -> None:
-    print(f"codat-nb snapshot: {message}", file=sys.stderr, flush=True)
-
-
-def _fail(code: int, message: str) -> int:
-    _say(message)
-    return code
-
-
-def password_in(db: str) -> bool:
-    """Whether a PostgreSQL URL carries a password (the process list would show it)."""
-    if not db.startswith(("postgresql://", "postgres://")):
-        return False
-    parts = urlsplit(db)
-    return parts.password is not None or "password" in parse_qs(parts.query)
+_messages = Messages("snapshot")
+_say, _fail = _messages.say, _messages.fail
 
 
 @dataclass
@@ -139,10 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from codat_nb import connect
 
     if password_in(args.db):
-        return _fail(
-            2, "--db holds a password, which the process list would show: give it in "
-            "PGPASSWORD or ~/.pgpass (PostgreSQL's client reads both), not in the URL"
-        )  # fmt: skip
+        return _fail(2, PASSWORD_IN_DB)
     try:
         client = connect()  # credentials first: a job without them touches no history
     except (TypeError, ValueError) as error:

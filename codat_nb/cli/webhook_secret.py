@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 import requests
 
+from codat_nb.cli.messages import Messages
 from codat_nb.wire.protocol import UUID_TEXT, basic_auth_header
 
 #: Where the key may come from, in the order looked at (the first two hold the key itself).
@@ -38,9 +38,7 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _fail(code: int, message: str) -> int:
-    print(f"codat-nb webhook-secret: {message}", file=sys.stderr, flush=True)
-    return code
+_fail = Messages("webhook-secret").fail
 
 
 def run(args: argparse.Namespace) -> int:
