@@ -6,7 +6,8 @@ work), with the event's JSON on its standard input (never on its command line) a
 its environment; ``CODAT_WEBHOOK_SECRET`` is removed from it. Runs are one at a time, in the
 order events were stored, on a thread of their own: the receiver has answered long before.
 The command's output goes to stderr, so stdout stays one line per event. A run that fails,
-exits non-zero or outlasts ``timeout`` is reported and the next one runs; more than
+exits non-zero or outlasts ``timeout`` is reported and the next one runs (one that outlasts it
+is killed with every process it started: it runs in a session of its own); more than
 ``MAX_WAITING`` runs waiting is reported and the extra ones are skipped, never queued without
 bound.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -69,17 +71,21 @@ class CommandHook:
             CODAT_COMPANY_ID=event.company_id or "",
             CODAT_CONNECTION_ID=event.connection_id or "",
         )
-        try:
-            done = subprocess.run(
+        try:  # a session of its own: a timeout kills what the command started too
+            child = subprocess.Popen(
                 ["/bin/sh", "-c", self.command],
-                input=event.body.encode(),
+                stdin=subprocess.PIPE,
                 stdout=sys.stderr.fileno(),
                 env=env,
-                timeout=self._timeout,
-                check=False,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired:
-            return f"was killed after {self._timeout:g} s"
         except OSError as error:
             return f"could not run ({error})"
-        return None if done.returncode == 0 else f"exited with status {done.returncode}"
+        with child:
+            try:
+                child.communicate(event.body.encode(), timeout=self._timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                return f"was killed after {self._timeout:g} s"
+        return None if child.returncode == 0 else f"exited with status {child.returncode}"

@@ -62,6 +62,18 @@ DEFAULT_TIMEOUT = 10.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+def _window(
+    since: Moment | None, until: Moment | None, *, open_since: bool = False
+) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` in µs (None: no bound; ``since`` only with ``open_since``),
+    checked as every method checks them."""
+    start = None if since is None and open_since else micros(utc_time(since, "since"))
+    end = None if until is None else micros(utc_time(until, "until"))
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"until ({until!r}) is before since ({since!r})")
+    return start, end
+
+
 class RecordingUncertain(HistoryError):
     """The database failed while committing a snapshot and could not be asked afterwards
     whether it was stored. ``summary`` is the snapshot as it would have been recorded (its
@@ -272,10 +284,8 @@ class History:
         says; ``disagreements()`` lists where they differ. Sorted by ``at`` (else ``to_at``),
         change, company name and id.
         """
-        start = micros(utc_time(since, "since"))
-        end = micros(utc_time(until, "until")) if until is not None else None
-        if end is not None and end < start:
-            raise ValueError(f"until ({until!r}) is before since ({since!r})")
+        start, end = _window(since, until)
+        assert start is not None  # not open_since: None was refused
 
         def work() -> pd.DataFrame:
             last = end if end is not None else queries.latest_taken_at(self._db)
@@ -289,8 +299,8 @@ class History:
         stands) and in its last event since the snapshot before (``event_status``, with
         ``event_type``, ``event_id``, ``event_at``). Missed events are normal (a receiver down
         longer than Codat retries); so is an event generated while the listing was under way."""
-        start = micros(utc_time(since, "since"))
-        end = micros(utc_time(until, "until")) if until is not None else None
+        start, end = _window(since, until)
+        assert start is not None  # not open_since: None was refused
         return self._read(lambda: event_changes.disagreements(self._db, start, end))
 
     def status_over_time(self, by: str | None = None) -> pd.DataFrame:
@@ -336,8 +346,7 @@ class History:
         (the connection's, as the event carried it), ``message_id`` (``webhook-id``) and
         ``payload`` (the event's payload, a dict).
         """
-        start = None if since is None else micros(utc_time(since, "since"))
-        end = None if until is None else micros(utc_time(until, "until"))
+        start, end = _window(since, until, open_since=True)
         if company_id is not None and not isinstance(company_id, str):
             raise TypeError(f"company_id must be a string, not {type(company_id).__name__}")
         types = [event_type] if isinstance(event_type, str) else event_type

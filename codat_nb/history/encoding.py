@@ -68,8 +68,9 @@ def utc_time(value: object, name: str) -> pd.Timestamp:
 
 
 def micros(stamp: pd.Timestamp) -> int:
-    """A Timestamp as integer microseconds since the epoch (``Timestamp.value`` is in ns)."""
-    return int(stamp.value // 1000)
+    """A Timestamp as integer microseconds since the epoch (``Timestamp.value`` is in ns, so
+    it overflows outside 1677-2262; µs hold years 1 to 9999)."""
+    return int(stamp.as_unit("us").asm8.view("i8"))
 
 
 def from_micros(values: Sequence[int] | np.ndarray) -> pd.Series:

@@ -115,6 +115,8 @@ def from_webhook(message_id: str, body: bytes | str, received_at: pd.Timestamp) 
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ValueError("the body is not JSON") from None
+    except RecursionError:
+        raise ValueError("the body is JSON nested too deeply") from None
     if not isinstance(event, dict):
         raise ValueError(f"the body must be a JSON object, not {type(event).__name__}")
     event_id = _identifier(event.get("id"), "the event's id")
@@ -188,8 +190,9 @@ def read(
     if company_id is not None:
         where.append("company_id = ?")
         params.append(company_id)
-    if event_types is not None:
-        where.append(f"event_type IN ({', '.join('?' * len(event_types))})")
+    if event_types is not None:  # none asked for: no rows (PostgreSQL refuses "IN ()")
+        where.append(f"event_type IN ({', '.join('?' * len(event_types))})" if event_types
+                     else "1 = 0")  # fmt: skip
         params += event_types
     rows = db.rows(
         f"SELECT {', '.join(STORED_COLUMNS)} FROM event WHERE {' AND '.join(where)} "

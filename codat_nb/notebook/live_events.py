@@ -64,19 +64,32 @@ class EventFilter:
         """A new listing: ask the history again, and say when the last event arrived."""
         self._ids.clear()
         if self.history is not None:
-            text = describe_last_event(self.history.last_event_at(), now)
-            self.line.value = f'<div style="font-size:12px;color:#555">{escape(text)}</div>'
+            try:
+                self._say(describe_last_event(self.history.last_event_at(), now))
+            except Exception as error:  # any history's failure: said, never a broken reload
+                self._cannot_read(error)
 
     def keep(self, frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
-        """The rows of ``frame`` with an event in the chosen window (all rows for "Any time")."""
+        """The rows of ``frame`` with an event in the chosen window (all rows for "Any time");
+        none while the history cannot be read (the line says why)."""
         window = EVENT_WINDOWS[self.dropdown.value]
         if window is None or self.history is None:
             return frame
         if self.dropdown.value not in self._ids:
-            events = self.history.events(since=now - pd.Timedelta(window))
+            try:
+                events = self.history.events(since=now - pd.Timedelta(window))
+            except Exception as error:  # as in reload: asked again at the next choice
+                self._cannot_read(error)
+                return frame.iloc[:0]
             self._ids[self.dropdown.value] = set(events["connection_id"].dropna().astype(str))
         kept: pd.DataFrame = frame[frame["id"].isin(self._ids[self.dropdown.value])]
         return kept
+
+    def _say(self, text: str) -> None:
+        self.line.value = f'<div style="font-size:12px;color:#555">{escape(text)}</div>'
+
+    def _cannot_read(self, error: Exception) -> None:
+        self._say(f"Cannot read the webhook events: {type(error).__name__}: {error}")
 
     def observe(self, handler: Any) -> None:
         self.dropdown.observe(handler, names="value")

@@ -51,11 +51,13 @@ def as_instant(text: str) -> datetime | None:
     """A Codat date string as an aware UTC datetime (unqualified read as UTC), or None."""
     try:
         value = parse_codat_datetime(text)
-    except ValueError:
+        if pd.isna(value):  # pandas reads "", "NaN" and "NaT" as NaT: not a date
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # an offset beyond year 1 or 9999 in UTC
         return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def to_utc_datetimes(column: str, values: Sequence[Any]) -> pd.Series:

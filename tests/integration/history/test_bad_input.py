@@ -252,6 +252,36 @@ def test_a_date_alone_is_that_days_start_in_utc(history, demo_sandbox, listing, 
         history.at("2026-11-01")  # 00:00, before the first snapshot
 
 
+@pytest.mark.parametrize(
+    "early, late", [("0001-01-01", "9999-12-31"), ("1600-01-01T00:00:00Z", date(2999, 12, 31))]
+)
+def test_far_bounds_are_bounds_in_every_method(history, listing, early, late):
+    """Dates outside pandas' nanosecond range (1677-2262) are the natural "from the start"
+    and "until forever": every method that takes a moment reads them, none overflows."""
+    portfolio = listing()
+    history.record(portfolio)
+
+    assert len(history.at(late)) == len(portfolio)
+    with pytest.raises(ValueError, match="no snapshot at or before 0001-01-01|1600-01-01"):
+        history.at(early)
+    assert history.changes(since=early, until=late).equals(history.changes(since=early))
+    assert history.events(since=early, until=late).empty
+    assert history.disagreements(since=early, until=late).empty
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda h: h.changes(since="2026-11-02", until="2026-11-01"),
+     lambda h: h.events(since="2026-11-02", until="2026-11-01"),
+     lambda h: h.disagreements(since="2026-11-02", until="2026-11-01")],
+    ids=["changes", "events", "disagreements"],
+)  # fmt: skip
+def test_until_before_since_is_refused_by_every_method(history, call):
+    """Swapped bounds are a mistake, not a question whose answer is "nothing"."""
+    with pytest.raises(ValueError, match=r"until \('2026-11-01'\) is before since"):
+        call(history)
+
+
 # ----- the file (SQLite) -------------------------------------------------------------
 
 

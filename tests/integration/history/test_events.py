@@ -67,6 +67,14 @@ def test_no_events_keep_the_columns_and_dtypes(history):
     assert history.last_event_at() is None
 
 
+def test_no_event_type_asked_for_is_no_events_on_both_backends(history):
+    linked = {"id": "k1", "status": "Linked"}
+    history.record_events([connection_event("connection.connected", ("c1", "Acme"), linked, 0)])
+
+    assert history.events(event_type=[]).empty
+    assert len(history.events(event_type=set())) == 0 and len(history.events()) == 1
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

@@ -11,13 +11,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
 from codat_nb.cli.listen import EXIT_CODES
+from codat_nb.events import CommandHook
 from codat_nb.history import History
+from codat_nb.history.event_log import from_webhook
 from tests.integration.history.test_receiver import SECRET, body, signed
 from tests.support import ROOT
 
@@ -52,6 +56,11 @@ class Listening:
         self.process.send_signal(signal.SIGTERM)
         _, err = self.process.communicate(timeout=60)
         return self.process.returncode, err
+
+
+def made_event(n: int):
+    """``body(n)`` as the receiver stores it."""
+    return from_webhook(f"msg_{n}", body(n), pd.Timestamp("2026-11-02T10:00:00Z"))
 
 
 @pytest.fixture
@@ -112,6 +121,32 @@ def test_on_event_runs_a_command_per_stored_event(listen, tmp_path: Path):
         json.loads(body(n))["id"] for n in (1, 2)]  # fmt: skip
     assert written[1::2] == ["connection.disconnected none"] * 2  # the secret is not passed on
     assert "--on-event exited with status 1 for connection.disconnected" in err
+
+
+def test_a_command_that_hangs_is_killed_with_everything_it_started(tmp_path: Path):
+    """A hung alert (a pipeline, a script waiting on the network) is killed after its time
+    with its children: each event must not leave a process behind for good."""
+    started = tmp_path / "started.pid"
+    reports: list[str] = []
+    hook = CommandHook(f"sleep 60 & echo $! > {started}; wait", reports.append, timeout=1.0)
+    hook(made_event(1))
+    hook.close()
+
+    child = int(started.read_text())
+    assert any("was killed after 1 s" in line for line in reports), reports
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the command's child outlived it"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped by init, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 @pytest.mark.parametrize(

@@ -214,3 +214,30 @@ def test_without_events_the_events_filter_stays_hidden(demo_sandbox, client):
         assert view.events_filter.dropdown.layout.display == "none"
         assert view.events_filter.line.value == ""
         assert len(view.visible_connections()) == len(view.portfolio)
+
+
+def test_a_history_that_cannot_be_read_is_said_and_the_listing_still_shows(
+    store, demo_sandbox, client
+):
+    """The history down (closed here; a database restarting, a file locked) must not break
+    Reload portfolio halfway or the "Event in" filter: the view says why, shows no row it
+    cannot vouch for, and lists the portfolio as usual."""
+    from codat_nb.notebook.portfolio_view import PortfolioView
+
+    history = store.open()
+    view = PortfolioView(client, history=history)
+    history.close()
+    first = demo_sandbox.store.company_ids()[0]
+    demo_sandbox.store.delete_company(first)
+
+    view.reload()
+    summary, line_after_reload = view.summary.value, view.events_filter.line.value
+    view.events_filter.dropdown.value = "Last hour"
+
+    assert first not in set(view.portfolio["company_id"])
+    assert f"{len(view.portfolio):,} of {len(view.portfolio):,} connections match" in summary
+    assert "Cannot read the webhook events" in line_after_reload
+    assert "this History was closed" in view.events_filter.line.value
+    assert view.visible_connections().empty
+    view.events_filter.dropdown.value = "Any time"
+    assert len(view.visible_connections()) == len(view.portfolio)

@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 import requests
 from svix.webhooks import Webhook
@@ -118,6 +119,48 @@ def test_what_is_not_codats_is_refused_and_recorded_nowhere(
     assert history.events().empty and receiver.counts.stored == 0
     assert receiver.counts.rejected == 1 and reason in reports[-1]
     assert SECRET not in " ".join(reports) + answer.text
+
+
+def event_with(n: int, **fields: object) -> bytes:
+    """``body(n)`` with some of its fields replaced."""
+    return json.dumps({**json.loads(body(n)), **fields}).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        event_with(1, generatedDate="0001-01-01T00:00:00+05:00"),  # before year 1 in UTC
+        event_with(1, generatedDate="9999-12-31T23:00:00-05:00"),  # after year 9999 in UTC
+        event_with(1, generatedDate="NaN"),
+        event_with(1, generatedDate=""),
+        event_with(1, payload=[]).replace(b"[]", b"[" * 100_000 + b"]" * 100_000),
+    ],
+    ids=["date-before-year-1", "date-after-year-9999", "date-NaN", "date-empty", "too-deep"],
+)
+def test_a_signed_message_it_cannot_read_gets_400_never_a_dropped_connection(
+    receiver, history, reports, data
+):
+    """Signed by Codat yet unreadable: a clear 400 (README's table), never a connection
+    dropped without an answer nor an event stored at a made-up time."""
+    answer = post(receiver, data, signed(data))
+
+    assert answer.status_code == 400, answer.text
+    assert "not a Codat event" in answer.json()["error"]
+    assert history.events().empty and receiver.counts.rejected == 1
+    assert post(receiver, body(2), signed(body(2), "msg_2")).status_code == 200
+
+
+def test_an_event_dated_after_2262_is_stored_never_answered_503(receiver, history):
+    """A date pandas cannot hold in nanoseconds (after 2262) is still a date: stored as sent,
+    never a 503 that Codat would retry for 28 hours (failing the events batched with it)."""
+    far = event_with(1, generatedDate="9999-12-31T23:00:00Z")
+
+    answers = [post(receiver, far, signed(far)), post(receiver, body(2), signed(body(2), "m2"))]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    events = history.events(since="9999-12-31")
+    assert events["generated_at"].tolist() == [pd.Timestamp("9999-12-31T23:00:00Z")]
+    assert len(history.events()) == 2
 
 
 def test_a_stale_replay_of_a_stored_message_is_refused(receiver, history):

@@ -143,6 +143,16 @@ def test_malformed_query_over_http_is_400_and_changes_nothing(
         item_id="query",
         service="ClientsApi",
     )
+    for beyond in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):  # not in UTC
+        body = expect_error(
+            demo_session.get(
+                f"{demo_sandbox.url}/companies", params={"query": f"created>{beyond}"}
+            ),
+            400,
+            item_id="query",
+            service="ClientsApi",
+        )
+        assert "is not a date" in body["error"]
     assert demo_sandbox.store.snapshot() == before
 
 
