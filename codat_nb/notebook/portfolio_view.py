@@ -121,6 +121,7 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
         self.companies: pd.DataFrame | None = None  # None: not listed (yet)
         self.server_time: pd.Timestamp | None = None
         self._changed: dict[str, set[str]] = {}  # Changed choice -> connection ids (per load)
+        self._history_problem = ""  # why the Changed filter shows nothing, at the last redraw
         self.events_filter = EventFilter(history)  # "Event in" last hour/day, the last event
         self._manager: ConnectionManager | None = None
         self._page_size = page_size
@@ -341,9 +342,14 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
 
     def _changed_ids(self, history: ChangeHistory, choice: str, window: str) -> set[str]:
         """Ids of the connections the history says changed in ``window`` (asked once per
-        choice and load)."""
+        choice and load); none while the history cannot be read (the summary says why, and it
+        is asked again at the next redraw)."""
         if choice not in self._changed:
-            changes = history.changes(since=self._changed_since(history, window))
+            try:
+                changes = history.changes(since=self._changed_since(history, window))
+            except Exception as error:  # any history's failure: said, never a broken redraw
+                self._history_problem = f"Cannot read the history: {type(error).__name__}: {error}"
+                return set()
             if "change" in changes:  # a stalled sync is not a change of the connection
                 changes = changes[changes["change"].astype(str) != "stalled"]
             self._changed[choice] = set(changes["connection_id"].astype(str))
@@ -378,13 +384,14 @@ class PortfolioView(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no 
             self._redraw()
 
     def _redraw(self) -> None:
+        self._history_problem = ""
         visible = self.visible_connections()
         self.table.show(visible, self.server_time)
         companies = visible["company_id"].nunique()
         self.summary.value = (
             f'<div style="font-size:13px;font-weight:600">{len(visible):,} of '
             f"{len(self.portfolio):,} connections match ({companies_text(companies)})</div>"
-        )
+        ) + (status_html(escape(self._history_problem), "error") if self._history_problem else "")
         self.banner.value = banner_html(
             self.source, self.server_time, self.portfolio, self.companies
         )

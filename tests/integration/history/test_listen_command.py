@@ -140,6 +140,25 @@ def test_a_command_that_hangs_is_killed_with_everything_it_started(tmp_path: Pat
     assert not _alive(child), "the command's child outlived it"
 
 
+def test_runs_left_at_shutdown_get_a_grace_in_all_then_are_skipped_and_said(tmp_path: Path):
+    """A stop must end before a service manager kills it (systemd: 90 s): the runs left share
+    ``grace``; the one running is cut at its end and the rest are skipped, and said so."""
+    ran = tmp_path / "ran"
+    reports: list[str] = []
+    hook = CommandHook(f"echo x >> {ran}; sleep 30", reports.append, timeout=60.0)
+    for n in range(1, 4):
+        hook(made_event(n))
+    while not ran.exists():  # the first run is under way (its 60 s must not hold the stop)
+        time.sleep(0.01)
+    started = time.monotonic()
+    hook.close(grace=1.0)
+
+    assert time.monotonic() - started < 10  # not 3 x 30 s
+    assert ran.read_text().count("x") == 1
+    assert any("was killed at shutdown" in line for line in reports), reports
+    assert "--on-event skipped for 2 event(s) at shutdown (stored)" in reports
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, killed and not yet reaped by init, does not)."""
     try:

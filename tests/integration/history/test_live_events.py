@@ -241,3 +241,34 @@ def test_a_history_that_cannot_be_read_is_said_and_the_listing_still_shows(
     assert view.visible_connections().empty
     view.events_filter.dropdown.value = "Any time"
     assert len(view.visible_connections()) == len(view.portfolio)
+
+
+def test_the_changed_filter_of_a_history_that_cannot_be_read_says_so(
+    store, client, listing, demo_sandbox, next_day
+):
+    """The "Changed" filter as the "Event in" one: the history down shows no row it cannot
+    vouch for, the summary says why, and the view keeps working once it can be read."""
+    from codat_nb.notebook.portfolio_view import PortfolioView
+
+    with store.open() as recorder:
+        first = recorder.record(listing())
+        lost = listing().query("status == 'Linked'").iloc[0]
+        demo_sandbox.store.deauthorize(lost["company_id"], lost["id"])
+        next_day()
+        assert recorder.record(listing()).previous == first.taken_at
+    history = store.open()
+    view = PortfolioView(client, history=history)
+    history.close()
+
+    view.changed_filter.value = "Last 7 days"
+
+    assert view.visible_connections().empty
+    assert "Cannot read the history" in view.summary.value
+    assert "this History was closed" in view.summary.value
+    assert "<script" not in view.summary.value
+    view.history = store.open()  # back: asked again at the next redraw
+    view.changed_filter.value = "Last 24 hours"
+    view.changed_filter.value = "Last 7 days"
+    assert "Cannot read the history" not in view.summary.value
+    assert view.visible_connections()["id"].tolist() == [lost["id"]]
+    view.history.close()
