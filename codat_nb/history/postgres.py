@@ -201,10 +201,15 @@ class PostgresDatabase(Database):
     ) -> list[tuple[Any, ...]]:
         """One query with an array parameter, however many values (one round trip); none for
         no values, so a reader of an empty history never opens a table a first snapshot may
-        be filling (``bulk_load``)."""
+        be filling (``bulk_load``). Integer keys go as one array literal: psycopg adapts a
+        list value by value (80 ms for the 62,000 connections a month of changes names)."""
         if not values:
             return []
         names = ", ".join((key, *columns))
+        if all(type(value) is int for value in values):
+            literal = "{" + ",".join(map(str, values)) + "}"
+            found = f"SELECT {names} FROM {table} WHERE {key} = ANY(CAST(? AS BIGINT[]))"
+            return self.rows(found, (literal,))
         return self.rows(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", (list(values),))
 
     @contextlib.contextmanager
