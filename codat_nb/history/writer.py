@@ -3,7 +3,9 @@
 A connection whose values (all but ``last_sync``) hash the same as in the previous snapshot
 points at the state stored then; only new and changed connections add a ``state`` row. Every
 connection adds one small ``member`` row (state, status, ``last_sync``). Keys are assigned here,
-under the write lock, so rows go in in bulk (``Database.insert``) and nothing is read back.
+under the write lock, so rows go in in bulk (``Database.insert``) and nothing is read back. The
+first snapshot fills ``connection``, ``state`` and ``member`` inside ``Database.bulk_load``
+(PostgreSQL builds their indexes once the rows are in).
 """
 
 from __future__ import annotations
