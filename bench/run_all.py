@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from bench import concurrency, history, listing, portfolio, scale, throughput
+from bench import concurrency, history, history_first, listing, portfolio, scale, throughput
 from bench.common import machine, table
 
 
@@ -35,6 +35,8 @@ def main() -> None:
         + throughput.report(throughput.run(3 if not args.quick else 1)),
         "## 5. Status history: 100,000 connections x 30 daily snapshots, SQLite and PostgreSQL\n\n"
         + history.report(history.run(3 if not args.quick else 1)),
+        "### 5b. The first snapshot on PostgreSQL: indexes kept or built after\n\n"
+        + history_first.report(history_first.run(5 if not args.quick else 1)),
         "## 6. The whole portfolio: embedded vs per-company vs a bare loop\n\n"
         + portfolio.report(portfolio.run(5 if not args.quick else 3)),
     ]

@@ -149,6 +149,13 @@ class Database(abc.ABC):
             found += self.rows(f"SELECT {names} FROM {table} WHERE {key} IN ({marks})", batch)
         return found
 
+    @contextlib.contextmanager
+    def bulk_load(self, tables: Sequence[str]) -> Iterator[None]:
+        """Rows go into ``tables`` in bulk inside this block (``insert``): a backend may set
+        the indexes of those still empty aside and build them once the rows are in, which costs
+        less than adding 100,000 entries one by one (PostgreSQL). Nothing to do here."""
+        yield
+
     # ----- transactions -------------------------------------------------------------------
 
     def _transaction(

@@ -68,9 +68,11 @@ def _templates(
     return templates
 
 
-def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
-    """The ``text`` id of each value (None stays None); values not stored yet are added."""
-    codes, found = pd.factorize(pd.Series(list(values), dtype=object))
+def text_ids(db: Database, values: pd.Series | Sequence[str | None]) -> list[int | None]:
+    """The ``text`` id of each value (a missing one is None); values not stored yet are added.
+    A Series is factorized as it is (a category column by its codes)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes, found = pd.factorize(series)
     uniques: list[Any] = list(found)
     known: dict[str, int] = dict(db.matching("text", "value", uniques, ("id",)))
     new = [value for value in uniques if value not in known]
@@ -85,7 +87,7 @@ def text_ids(db: Database, values: Sequence[str | None]) -> list[int | None]:
 
 def state_values(db: Database, rows: pd.DataFrame) -> dict[str, list[Any]]:
     """``STORED_STATE_COLUMNS`` for ``rows`` (stored values with ``company_id`` and ``id``)."""
-    out = {column: text_ids(db, sql_values(rows[column])) for column in INTERNED}
+    out = {column: text_ids(db, rows[column]) for column in INTERNED}
     urls = sql_values(rows["link_url"])
     templates = _templates(urls, rows["company_id"].tolist(), rows["id"].tolist())
     out["link"] = text_ids(db, templates)

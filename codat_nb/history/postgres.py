@@ -66,6 +66,35 @@ _MEANINGS = {
 }
 
 
+#: The indexes of the tables named (``?``) in the current schema: table, index, the constraint
+#: it belongs to (None: a plain index) and how to build it again (the constraint's definition,
+#: or the index's ``CREATE INDEX``).
+_INDEXES = """
+SELECT t.relname, i.relname, c.conname,
+       coalesce(pg_get_constraintdef(c.oid), pg_get_indexdef(i.oid))
+FROM pg_index AS x
+JOIN pg_class AS t ON t.oid = x.indrelid
+JOIN pg_class AS i ON i.oid = x.indexrelid
+LEFT JOIN pg_constraint AS c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
+WHERE t.relname = ANY(?)
+  AND t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+"""
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _drop_and_build(
+    table: str, index: str, constraint: str | None, definition: str
+) -> tuple[str, str]:
+    """The statements that drop one of ``_INDEXES`` and build it again as it was."""
+    if constraint is None:
+        return f"DROP INDEX {_quoted(index)}", definition
+    named = f"ALTER TABLE {_quoted(table)} {{}} CONSTRAINT {_quoted(constraint)}"
+    return named.format("DROP"), f"{named.format('ADD')} {definition}"
+
+
 def is_url(target: str) -> bool:
     return target.startswith(SCHEMES)
 
@@ -170,9 +199,52 @@ class PostgresDatabase(Database):
     def matching(
         self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]
     ) -> list[tuple[Any, ...]]:
-        """One query with an array parameter, however many values (one round trip)."""
+        """One query with an array parameter, however many values (one round trip); none for
+        no values, so a reader of an empty history never opens a table a first snapshot may
+        be filling (``bulk_load``). Integer keys go as one array literal: psycopg adapts a
+        list value by value (80 ms for the 62,000 connections a month of changes names)."""
+        if not values:
+            return []
         names = ", ".join((key, *columns))
+        if all(type(value) is int for value in values):
+            literal = "{" + ",".join(map(str, values)) + "}"
+            found = f"SELECT {names} FROM {table} WHERE {key} = ANY(CAST(? AS BIGINT[]))"
+            return self.rows(found, (literal,))
         return self.rows(f"SELECT {names} FROM {table} WHERE {key} = ANY(?)", (list(values),))
+
+    @contextlib.contextmanager
+    def bulk_load(self, tables: Sequence[str]) -> Iterator[None]:
+        """The indexes of ``tables`` dropped before the rows go in and built again after,
+        with the same names and definitions, when all of them are empty (the first snapshot):
+        building an index sorts once, where ``COPY`` into an indexed table adds every row to
+        every index one by one (0.2 s of the server's 0.5 s for 100,000 connections)."""
+        rebuild = self._set_indexes_aside(tables) if tables else []
+        yield
+        for statement in rebuild:  # raw: a definition's "::" casts are not parameter marks
+            self._db().execute(statement)
+
+    def _set_indexes_aside(self, tables: Sequence[str]) -> list[str]:
+        """Drop the indexes of ``tables`` if all are empty and this role may; the statements
+        that build them again. Left as they are (none returned) if another transaction has
+        one of the tables open (``NOWAIT``: the writer never waits for a reader; the lock
+        that dropping takes is held to the commit) or anything else fails."""
+        db = self._db()
+        db.execute("SAVEPOINT bulk_load")
+        rebuild: list[str] = []
+        try:
+            db.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE NOWAIT")
+            empty = " AND ".join(f"NOT EXISTS (SELECT FROM {table})" for table in tables)
+            if self.value(f"SELECT {empty}"):
+                for found in self.rows(_INDEXES, (list(tables),)):
+                    drop, build = _drop_and_build(*found)
+                    db.execute(drop)
+                    rebuild.append(build)
+        except self.psycopg.Error:  # e.g. not the tables' owner: they are filled as they are
+            rebuild = []
+        if not rebuild:  # also releases the lock
+            db.execute("ROLLBACK TO SAVEPOINT bulk_load")
+        db.execute("RELEASE SAVEPOINT bulk_load")
+        return rebuild
 
     # ----- transactions -------------------------------------------------------------------
 

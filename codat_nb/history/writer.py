@@ -3,7 +3,9 @@
 A connection whose values (all but ``last_sync``) hash the same as in the previous snapshot
 points at the state stored then; only new and changed connections add a ``state`` row. Every
 connection adds one small ``member`` row (state, status, ``last_sync``). Keys are assigned here,
-under the write lock, so rows go in in bulk (``Database.insert``) and nothing is read back.
+under the write lock, so rows go in in bulk (``Database.insert``) and nothing is read back. The
+first snapshot fills ``connection``, ``state`` and ``member`` inside ``Database.bulk_load``
+(PostgreSQL builds their indexes once the rows are in).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from codat_nb.history.encoding import fingerprints, micros, sql_values
 from codat_nb.history.interning import STORED_STATE_COLUMNS, state_values
 
 TALLY_COLUMNS = ("status", "platform_name", "integration_key", "source_type")
+#: The tables a first snapshot fills from empty (``Database.bulk_load``).
+FILLED_IN_BULK = ("connection", "state", "member")
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,31 @@ def _recorded_source(db: Database) -> str | None:
     return found
 
 
+def _members(
+    db: Database,
+    snapshot: int,
+    connections: np.ndarray,
+    states: np.ndarray,
+    statuses: np.ndarray,
+    last_sync: pd.Series,
+) -> None:
+    """One ``member`` row per connection of ``snapshot``."""
+    order = np.argsort(connections, kind="stable")  # primary-key order: appends, no page splits
+    syncs = np.asarray(sql_values(last_sync), dtype=object)[order]
+    db.insert(
+        "member",
+        ("snapshot", "connection", "state", "status", "last_sync"),
+        zip(
+            [snapshot] * len(order),
+            connections[order].tolist(),
+            states[order].tolist(),
+            statuses[order].tolist(),
+            syncs.tolist(),
+            strict=True,
+        ),
+    )
+
+
 def record(
     db: Database, stored: pd.DataFrame, taken_at: pd.Timestamp, source: str | None
 ) -> Recorded:
@@ -173,29 +202,17 @@ def record(
     _check_source(source, _recorded_source(db))
     before = changes.members(db, previous, fingerprints=True)
     companies = _keys_of(db, "company", "company_id", stored["company_id"])
-    connections = _connection_keys(db, companies, stored["id"])
-    states = _state_keys(db, before, connections, stored)
-    statuses = _keys_of(db, "status", "name", stored["status"])
-    snapshot = _next_id(db, "snapshot")
-    db.execute(
-        "INSERT INTO snapshot (id, taken_at, connections, companies, appeared, disappeared, "
-        "status_changed, stalled, source) VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?)",
-        (snapshot, at, len(stored), int(stored["company_id"].nunique()), source),
-    )
-    order = np.argsort(connections, kind="stable")  # primary-key order: appends, no page splits
-    last_sync = np.asarray(sql_values(stored["last_sync"]), dtype=object)[order]
-    db.insert(
-        "member",
-        ("snapshot", "connection", "state", "status", "last_sync"),
-        zip(
-            [snapshot] * len(order),
-            connections[order].tolist(),
-            states[order].tolist(),
-            statuses[order].tolist(),
-            last_sync.tolist(),
-            strict=True,
-        ),
-    )
+    with db.bulk_load(FILLED_IN_BULK if previous is None else ()):
+        connections = _connection_keys(db, companies, stored["id"])
+        states = _state_keys(db, before, connections, stored)
+        statuses = _keys_of(db, "status", "name", stored["status"])
+        snapshot = _next_id(db, "snapshot")
+        db.execute(
+            "INSERT INTO snapshot (id, taken_at, connections, companies, appeared, disappeared, "
+            "status_changed, stalled, source) VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?)",
+            (snapshot, at, len(stored), int(stored["company_id"].nunique()), source),
+        )
+        _members(db, snapshot, connections, states, statuses, stored["last_sync"])
     _tally(db, snapshot, stored)
     if previous is not None:
         after = {"connection": connections, "state": states, "status": statuses}
