@@ -186,6 +186,19 @@ def test_a_missing_or_malformed_secret_is_exit_2_and_never_printed(store, secret
     assert not secret or "not-base64" not in ran.stderr + ran.stdout
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path, port):
+    ran = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "listen", "--db", str(tmp_path / "h.sqlite"),
+         "--port", port],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": SECRET},
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert f"--port: must be a port number from 0 to 65535, got '{port}'" in ran.stderr
+    assert "Traceback" not in ran.stderr and not (tmp_path / "h.sqlite").exists()
+
+
 def test_an_unusable_history_is_exit_3(tmp_path):
     ran = subprocess.run(
         [sys.executable, "-m", "codat_nb", "listen", "--db", str(tmp_path / "no" / "h.sqlite")],
