@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, password_in
-from codat_nb.cli.sandbox import is_loopback
+from codat_nb.cli.sandbox import _port, is_loopback
 
 SECRET_ENV = "CODAT_WEBHOOK_SECRET"
 DEFAULT_PORT = 8080
@@ -48,7 +48,7 @@ def register(commands: Any) -> None:
         help="the history: an SQLite file (created if new) or postgresql://user@host:port/db",
     )  # fmt: skip
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT,
+        "--port", type=_port, default=DEFAULT_PORT,
         help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)",
     )  # fmt: skip
     parser.add_argument(

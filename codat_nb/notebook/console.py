@@ -23,6 +23,7 @@ quick as the next ones.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -64,7 +65,23 @@ def voila_argv(port: int, token: str) -> list[str]:
         "--VoilaConfiguration.preheat_kernel=True",
         f"--VoilaConfiguration.default_pool_size={POOL_SIZE}",
         f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}",
+        # Kernels on Unix sockets in Voila's private folder, not TCP ports any local user can
+        # reach (ipykernel warns about those on every start).
+        "--KernelManager.transport=ipc",
+        # jupyter_server pings every 30 s and allows 90 s for the answer; tornado refuses a
+        # timeout above the interval and says so on stderr at every visit: make them equal.
+        "--Voila.tornado_settings=ws_ping_timeout=30000",
     ]
+
+
+class _QuietTrust(logging.Filter):
+    """Drops jupyter_server's "Notebook console.ipynb is not trusted" at every visit. Trust
+    (a signature of this user's) only decides whether a notebook's stored HTML may show in
+    JupyterLab; the console's page is ours, stored without outputs, and Voila runs it either
+    way, so the warning would only alarm whoever reads the console's stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "Notebook %s is not trusted" and record.args == (NOTEBOOK.name,))
 
 
 def page(page_size: int = 25) -> PortfolioView:
@@ -118,6 +135,7 @@ def serve(port: int, token: str, on_ready: Callable[[str], None]) -> None:
         os.environ[HEATED_ENV] = str(heated)  # before Voila starts the kernel to heat
         app = Voila()
         app.initialize(voila_argv(port, token))
+        app.log.addFilter(_QuietTrust())
         url = f"http://127.0.0.1:{port}/?token={token}"
         deadline = time.monotonic() + HEAT_WAIT_S
 

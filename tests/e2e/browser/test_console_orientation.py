@@ -80,6 +80,20 @@ def test_the_page_says_what_it_is_where_its_rows_come_from_and_when(
     tab.console.assert_clean(tab.page)
 
 
+def test_a_visit_leaves_only_the_console_own_lines_in_the_terminal(
+    laptop_tab: ConsoleTab, demo_console_server: ConsolePage
+) -> None:
+    """A newcomer's terminal after the first visit: the demo notice, the URL and how to stop;
+    no warnings from Voila, jupyter_server or the page's kernel (a notebook "not trusted", a
+    kernel on TCP "without encryption", a websocket ping timeout), which read as trouble."""
+    rows = laptop_tab.portfolio.locator(".codat-nb-portfolio-table tr.codat-nb-row")
+    expect(rows).to_have_count(25)  # the visit's kernel ran and its widgets are up
+    lines = demo_console_server.log.read_text(errors="replace").splitlines()
+    assert lines[0].startswith("codat_nb: no Codat API key found")
+    assert lines[1] == f"Support console at {demo_console_server.url}"
+    assert lines[2:] == ["Press Ctrl-C to stop."]
+
+
 def test_no_empty_company_panel_waits_before_a_choice(laptop_tab: ConsoleTab) -> None:
     tab = laptop_tab
     assert tab.manager.count() == 0

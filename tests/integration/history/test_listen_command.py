@@ -1,17 +1,20 @@
 """``codat-nb listen --db PATH_OR_URL`` as a real process, on both backends: the URL it prints,
-one line per stored event, ``--on-event``, the secret kept out of everything, and its exit
-codes."""
+one line per stored event, ``--on-event``, the secret kept out of everything, its exit codes,
+and README's walkthrough with the sandbox as written."""
 
 from __future__ import annotations
 
 import json
 import os
 import queue
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
@@ -183,6 +186,19 @@ def test_a_missing_or_malformed_secret_is_exit_2_and_never_printed(store, secret
     assert not secret or "not-base64" not in ran.stderr + ran.stdout
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path, port):
+    ran = subprocess.run(
+        [sys.executable, "-m", "codat_nb", "listen", "--db", str(tmp_path / "h.sqlite"),
+         "--port", port],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "CODAT_WEBHOOK_SECRET": SECRET},
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert f"--port: must be a port number from 0 to 65535, got '{port}'" in ran.stderr
+    assert "Traceback" not in ran.stderr and not (tmp_path / "h.sqlite").exists()
+
+
 def test_an_unusable_history_is_exit_3(tmp_path):
     ran = subprocess.run(
         [sys.executable, "-m", "codat_nb", "listen", "--db", str(tmp_path / "no" / "h.sqlite")],
@@ -208,3 +224,70 @@ def test_a_history_this_user_may_only_read_is_exit_3_at_once(tmp_path):
     finally:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
     assert ran.returncode == 3 and "may only read it" in ran.stderr, ran.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _readme_terminals() -> list[str]:
+    """README's three-terminal walkthrough of the receiver against the sandbox, as written,
+    split at its ``# terminal N`` comments."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"\*\*Try it without an account\*\*.*?```bash\n(.*?)```", readme, re.S)
+    assert block is not None
+    return re.split(r"^# terminal \d: .*\n", block.group(1), flags=re.M)[1:]
+
+
+def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """The process's stdout, line by line, as it comes (``get(timeout=...)`` never hangs)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_readmes_walkthrough_with_the_sandbox_prints_the_event(tmp_path: Path) -> None:
+    """README's walkthrough, run as written (free ports for 8765 and 8080, this checkout's
+    codat-nb): the sandbox's signed company.created reaches the receiver, which prints it."""
+    ports = {"8765": str(_free_port()), "8080": str(_free_port())}
+
+    def as_here(script: str) -> str:
+        for written, free in ports.items():
+            script = script.replace(f"127.0.0.1:{written}", f"127.0.0.1:{free}")
+            script = script.replace(f"--port {written}", f"--port {free}")
+        return script.replace("codat-nb ", f"{sys.executable} -m codat_nb ")
+
+    sandbox_script, listen_script, change_script = map(as_here, _readme_terminals())
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CODAT_")}
+    env = {**clean, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    started: list[subprocess.Popen[str]] = []
+    try:
+        for script in (sandbox_script, listen_script):
+            started.append(subprocess.Popen(
+                ["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            ))  # fmt: skip
+            printed = _lines(started[-1])
+            ready = printed.get(timeout=60)
+            assert ready.startswith(("Codat sandbox serving at", "Listening for Codat")), ready
+        received = printed
+        assert received.get(timeout=30).startswith("Storing events in events.sqlite.")
+        made = subprocess.run(["bash", "-c", change_script], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        company = json.loads(made.stdout)["id"]
+        line = received.get(timeout=60)
+        assert " company.created " in line and f'company="Newcomer Ltd" ({company})' in line
+    finally:
+        for process in reversed(started):
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=60)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -88,3 +90,17 @@ def test_demo_portfolio_is_realistic(demo_sandbox):
     assert any(c.get("lastSync") is None for c in rows)  # never synced: missing or null
     assert all(c.get("lastSync") is None for c in rows if c["status"] == "PendingAuth")
     assert len({c["name"] for c in companies}) == len(companies)
+
+
+def test_readme_counts_the_demo_as_it_is(demo_sandbox):
+    """README's numbers for the demo (its sandbox example, the whole-portfolio cost) are the
+    demo's: a newcomer checks them against what connect() lists."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    companies = demo_sandbox.store.list_companies_wire()
+    connections = sum(len(company["dataConnections"]) for company in companies)
+    said = re.search(r'Sandbox\(seed="demo".*# ([\d,]+) companies, ([\d,]+) connections', readme)
+    assert said is not None
+    assert (said.group(1), said.group(2)) == (f"{len(companies):,}", f"{connections:,}")
+    walk = f"demo's {len(companies):,} companies: 1 request, where walking each company costs"
+    assert f"{walk} {len(companies) + 1:,})" in readme.replace("\n", " ")
+    assert f"The whole demo portfolio ({len(companies):,} companies)" in readme

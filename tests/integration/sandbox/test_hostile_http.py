@@ -157,7 +157,7 @@ def _send(raw, world, method, path, options):
     )
 
 
-@pytest.mark.parametrize(("status", "method", "path", "options"), _params())
+@pytest.mark.parametrize(("status", "method", "path", "options"), list(_params()))
 def test_bad_request_gets_a_4xx_error_message_and_changes_nothing(
     world, raw, status, method, path, options
 ):
