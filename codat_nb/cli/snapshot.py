@@ -180,7 +180,8 @@ def _record(client: CodatClient, job: _Job) -> int | None:
             assert job.summary is not None
             print(
                 f"\n{job.days + 1} daily snapshots of the demo in {history.location}; see "
-                f"what changed with History({job.db!r}).changes(since={job.first_day!r})",
+                f"what changed with History({job.db!r}).changes(since={job.first_day!r})"
+                ".query(\"change != 'stalled'\")",
                 flush=True,
             )
     return None
