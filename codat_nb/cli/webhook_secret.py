@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -47,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
     url = (args.url or os.environ.get("CODAT_BASE_URL") or "").rstrip("/")
     if not url:
         return _fail(2, "give the sandbox's URL: --url http://127.0.0.1:8765 (or CODAT_BASE_URL)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return _fail(
+            2, f"the sandbox's URL must be http(s)://HOST:PORT (e.g. http://127.0.0.1:8765), "
+            f"not {url!r}"
+        )  # fmt: skip
     if not UUID_TEXT.fullmatch(args.consumer_id):
         return _fail(2, f"CONSUMER_ID must be a UUID, got {args.consumer_id!r}")
     key = next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     where = f"{url}/sandbox/webhooks/{args.consumer_id.lower()}/secret"
     try:
         answer = requests.get(where, headers={"Authorization": auth}, timeout=30)
+    except requests.ConnectionError:
+        return _fail(1, f"cannot reach {url}: nothing answers there (is codat-nb sandbox running?)")
     except requests.RequestException as exc:
         return _fail(1, f"cannot reach {url}: {type(exc).__name__}")
     if answer.status_code == 404:

@@ -68,4 +68,11 @@ def test_without_a_url_or_a_sandbox(capsys):
     with Sandbox(seed=None) as gone:
         url = gone.url
     assert main(["webhook-secret", "00000000-0000-4000-8000-000000000000", "--url", url]) == 1
-    assert f"cannot reach {url}" in capsys.readouterr().err
+    assert f"cannot reach {url}: nothing answers there" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8765", "ftp://127.0.0.1:8765", "http://"])
+def test_a_url_that_is_not_http_is_a_usage_error_naming_it(capsys, url):
+    assert main(["webhook-secret", "00000000-0000-4000-8000-000000000000", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert "must be http(s)://HOST:PORT" in err and repr(url.rstrip("/")) in err
