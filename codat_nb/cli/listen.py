@@ -17,7 +17,7 @@ import signal
 import threading
 from typing import Any
 
-from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, password_in
+from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, exit_codes_epilog, password_in
 from codat_nb.cli.sandbox import _port, is_loopback
 
 SECRET_ENV = "CODAT_WEBHOOK_SECRET"
@@ -39,8 +39,7 @@ def register(commands: Any) -> None:
         "one line per event. The endpoint's signing secret (whsec_...) is read from\n"
         f"{SECRET_ENV}, never from a flag. A PostgreSQL password goes in PGPASSWORD or\n"
         "~/.pgpass, never in --db.",
-        epilog="exit codes:\n"
-        + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
+        epilog=exit_codes_epilog(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -4,6 +4,8 @@ says which job spoke), and the check that keeps a database password off the proc
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 #: Why ``--db`` may not carry a password, and where it goes instead.
@@ -34,3 +36,13 @@ def password_in(db: str) -> bool:
         return False
     parts = urlsplit(db)
     return parts.password is not None or "password" in parse_qs(parts.query)
+
+
+def exit_codes_epilog(codes: Mapping[int, str], width: int = 79) -> str:
+    """``--help``'s list of exit codes, each meaning wrapped under its code."""
+    lines = ["exit codes:"]
+    for code, meaning in codes.items():
+        lines += textwrap.wrap(
+            meaning, width, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)

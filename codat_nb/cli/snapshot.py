@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, password_in
+from codat_nb.cli.messages import PASSWORD_IN_DB, Messages, exit_codes_epilog, password_in
 
 if TYPE_CHECKING:
     from codat_nb.client import CodatClient
@@ -59,8 +59,7 @@ def register(commands: Any) -> None:
         "codat_nb.connect(): CODAT_API_KEY or CODAT_AUTH_HEADER, and CODAT_BASE_URL;\n"
         "with none, the embedded demo sandbox is listed. A PostgreSQL password goes in\n"
         "PGPASSWORD or ~/.pgpass, never in --db (the process list would show it).",
-        epilog="exit codes:\n"
-        + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
+        epilog=exit_codes_epilog(EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
