@@ -137,9 +137,8 @@ class CompaniesAPI(API):
 def _company_body(name: Any, description: Any, tags: Any, *, optional_name: bool) -> dict[str, Any]:
     """The JSON body of an update or replace, each argument checked before anything is sent."""
     body: dict[str, Any] = {}
-    checked_name = check_text("name", name, optional=optional_name)
-    if checked_name is not None:
-        body["name"] = checked_name
+    if name is not None or not optional_name:  # a name given is never blank, as on create
+        body["name"] = check_text("name", name)
     checked_description = check_text("description", description, optional=True)
     if checked_description is not None:
         body["description"] = checked_description

@@ -47,6 +47,8 @@ class CodatError(Exception):
         #: a write's Idempotency-Key; the message says when sending it again helps (a lost
         #: answer, 409, 429) and when it only gets the same answer back (a 5xx, a refusal)
         self.idempotency_key: str | None = None
+        #: whether an attempt may have been applied (an answer lost, a 5xx, an unreadable 2xx)
+        self.maybe_applied = False
 
     def __str__(self) -> str:
         parts = []

@@ -136,7 +136,8 @@ def write_advice(error: CodatError, key: str) -> str:
     """What to do after a write failed with ``error`` (its final one), sent with the
     Idempotency-Key ``key``, to add to its message. Codat keeps a key's first answer for 90
     minutes and replays it (a 429 excepted), so sending the key again helps only where no
-    answer was kept: none came, the first attempt was still in progress (409), or a 429."""
+    answer was kept: none came, the first attempt was still in progress (409), or a 429.
+    Whatever ends the call, an attempt that may have been applied is never "Nothing"."""
     again = f"idempotency_key={key!r}"
     if isinstance(error, ClientClosedError):
         return ""  # nothing was sent
@@ -144,6 +145,11 @@ def write_advice(error: CodatError, key: str) -> str:
         return (
             f". To send it again, pass {again}: Codat applies a key's write at most once and "
             "answers with the first answer (for 90 minutes)"
+        )
+    if error.maybe_applied and (error.status_code is None or error.status_code < 500):
+        return (
+            ". An attempt may have been applied (an answer was lost, or could not be read): "
+            "check whether it took effect (list or get what it wrote) before sending it again"
         )
     if error.status_code is not None and error.status_code >= 500:
         return (

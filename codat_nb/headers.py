@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 
 import pandas as pd
@@ -36,7 +37,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def _utc(text: str | None) -> pd.Timestamp | None:
-    if not text:
+    if not text or not any(ch.isdigit() for ch in text):  # pandas reads "now" as our clock
         return None
     try:
         stamp = pd.Timestamp(text)
@@ -67,7 +68,7 @@ def server_date(headers: Mapping[str, str] | None) -> pd.Timestamp | None:
     text = None if headers is None else headers.get("Date")
     if not text:
         return None
-    stamp = _utc(text)
+    stamp = _http_date(text)
     if stamp is None:
         warnings.warn(
             f"the server's Date header {text[:60]!r} is not a date, so its time is unknown "
@@ -76,3 +77,13 @@ def server_date(headers: Mapping[str, str] | None) -> pd.Timestamp | None:
             stacklevel=2,
         )
     return stamp
+
+
+def _http_date(text: str) -> pd.Timestamp | None:
+    """An HTTP-date (RFC 9110, section 5.6.7: IMF-fixdate or an obsolete form) in UTC; None
+    for anything else, which a lenient parser would guess at ("2026", "1/2/3")."""
+    try:
+        stamp = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return _utc(stamp.isoformat())

@@ -247,6 +247,7 @@ class Transport:
                 policy=self.retries,
             )
             maybe_applied = maybe_applied or outcome.maybe_applied
+            error.maybe_applied = maybe_applied  # for write_advice, whatever ends the call
             if step.action == "deleted":
                 warnings.warn(
                     f"DELETE {url}: an earlier attempt failed without a clear answer and the "

@@ -106,6 +106,12 @@ def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         kind = type(body).__name__
         raise errors.invalid("body", f"must be a JSON object, got {kind}", "Type")
+    try:  # JSON may escape half a UTF-16 pair; kept, no answer showing it could be encoded
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        message = f"holds a lone surrogate ({bad!a}), which is not Unicode text"
+        raise errors.invalid("body", message, "Json") from None
     return body
 
 

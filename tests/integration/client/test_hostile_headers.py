@@ -34,7 +34,19 @@ def test_a_lying_total_with_codats_rate_headers_is_refused_at_once():
     assert len(server.asked) == 1  # page 1 only: nothing more was spent
 
 
-@pytest.mark.parametrize("date", ["yesterday-ish", "Sun, 99 Foo 2026 99:99:99 GMT", "\u00e9"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "yesterday-ish",
+        "Sun, 99 Foo 2026 99:99:99 GMT",
+        "\u00e9",
+        # not HTTP-dates, though a lenient parser reads them: "now" as the client's own clock
+        "now",
+        "today",
+        "2026",
+        "1/2/3",
+    ],
+)
 def test_a_date_header_that_does_not_parse_keeps_the_listing(date):
     """The rows are good whatever the clock header says: the listing is returned, its
     server_time unknown, with one warning naming the header."""
@@ -51,3 +63,22 @@ def test_a_date_header_that_does_not_parse_keeps_the_listing(date):
         frame = client.connections.list(COMPANY)
     assert list(frame["id"]) == [row["id"] for row in rows]
     assert frame.attrs["server_time"] is None
+
+
+@pytest.mark.parametrize("reset", ["now", "today"])
+def test_a_reset_header_naming_no_time_leaves_reset_at_unknown(reset):
+    """A lenient parser reads ``now`` as the client's own clock, so the quota error would say
+    to try again at once: a Reset that names no time leaves ``reset_at`` unknown."""
+    rows = [connection(n) for n in range(1, 11)]
+    headers = {**RATE, "X-Rate-Limit-Remaining": "1", "X-Rate-Limit-Reset": reset}
+
+    def answer(asked):
+        return Answer(body=page(rows, total=100, size=10), headers=headers)
+
+    with (
+        hostile(answer) as server,
+        codat_nb.CodatClient("k", base_url=server.url) as client,
+        pytest.raises(codat_nb.QuotaExceededError, match="Remaining says 1") as raised,
+    ):
+        client.connections.list(COMPANY, page_size=10)
+    assert raised.value.reset_at is None

@@ -93,16 +93,19 @@ def test_companies_update_and_replace(sandbox, client):
     assert sandbox.store.get_company_wire(made.id)["tags"] == {"region": "uk"}
     replaced = client.companies.replace(made.id, "New Name")
     assert (replaced.name, replaced.description, replaced.tags) == ("New Name", "", None)
-    before = sandbox.store.snapshot()
+    before, requests_before = sandbox.store.snapshot(), sandbox.store.request_count
     for call, error in (
         (lambda: client.companies.update(made.id), ValueError),
         (lambda: client.companies.update(made.id, tags={"region": 1}), TypeError),
         (lambda: client.companies.replace(made.id, " "), ValueError),
+        (lambda: client.companies.update(made.id, name=" "), ValueError),
+        (lambda: client.companies.update(made.id, name=""), ValueError),
         (lambda: client.companies.update("x", name="y"), ValueError),
     ):
-        with pytest.raises(error):
+        with pytest.raises(error, match="name|tags|company_id|at least one"):
             call()
-    assert sandbox.store.snapshot() == before  # refused before anything was sent
+    assert sandbox.store.snapshot() == before
+    assert sandbox.store.request_count == requests_before  # refused before anything was sent
     with pytest.raises(codat_nb.NotFoundError):
         client.companies.update(MISSING, name="Nobody")
 

@@ -31,6 +31,7 @@ BODIES = [
     b'{"status": null}',
     b'{"name": {"x": 1}}',
     b'{"name": "' + b"a" * 10_000 + b'"}',
+    b'{"name": "A", "description": "\\ud800", "tags": {"k": "\\udfff"}}',
 ]
 PARAMS = [
     {},
@@ -82,3 +83,20 @@ def test_the_catch_all_answers_500_error_message_when_a_bug_fires(sandbox, sessi
     assert response.json()["error"] == "There is a problem with our server. Please try again later."
     assert "simulated bug" not in response.text
     assert len(sandbox.unexpected_errors) == 1 and "simulated bug" in sandbox.unexpected_errors[0]
+
+
+def test_a_lone_surrogate_in_a_body_is_a_400_and_stores_nothing(sandbox, session, expect_error):
+    """JSON may escape half a UTF-16 pair (``"\\ud800"``), which no UTF-8 answer can carry:
+    stored, it made every later read of the company a 500. It is refused, naming the body."""
+    cid = sandbox.store.create_company("Surrogate Ltd")["id"]
+    state = sandbox.store.snapshot()
+    for method, path, body in [
+        ("POST", "/companies", b'{"name": "A", "description": "\\ud800"}'),
+        ("PATCH", f"/companies/{cid}", b'{"description": "\\ud800"}'),
+        ("PUT", f"/companies/{cid}", b'{"name": "A", "tags": {"\\udfff": "v"}}'),
+    ]:
+        response = session.request(method, sandbox.url + path, data=body)
+        expect_error(response, 400, item_id="body", contains="surrogate")
+    assert sandbox.store.snapshot() == state
+    assert session.get(f"{sandbox.url}/companies/{cid}").status_code == 200
+    assert sandbox.unexpected_errors == []
