@@ -20,7 +20,8 @@ meanwhile. A walk that came back short, or whose reads disagree, is walked again
 returned.
 
 ``consistency="verified"`` walks until two consecutive walks agree (``VERIFIED_WALKS`` at
-most): then the rows are exactly those of the listing at one moment, the second walk's start.
+most): then the rows are exactly those of the listing at one moment, the second walk's start
+(the same ids in the same order; each row's values as the second walk read them).
 """
 
 from __future__ import annotations
