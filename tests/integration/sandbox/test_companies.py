@@ -200,6 +200,22 @@ def test_companies_whose_connections_were_deleted_are_not_companies_with_no_conn
     assert listed["dataConnections"] == []  # the listing itself shows no connection
 
 
+def test_unknown_properties_of_a_company_body_are_ignored(sandbox, session):
+    """Codat's company request schemas do not forbid other properties (no
+    ``additionalProperties: false``) and its documents are silent: the sandbox ignores them on
+    create, update and replace, as an ASP.NET model binder does, and stores none of them."""
+    made = session.post(f"{sandbox.url}/companies", json={"name": "Odd Ltd", "colour": "red"})
+    assert made.status_code == 200 and "colour" not in made.json()
+    url = f"{sandbox.url}/companies/{made.json()['id']}"
+    patched = session.patch(url, json={"description": "d", "id": "not-this", "colour": "blue"})
+    assert patched.status_code == 200
+    assert patched.json()["id"] == made.json()["id"] and "colour" not in patched.json()
+    replaced = session.put(url, json={"name": "Odd Ltd", "created": "2000-01-01T00:00:00Z"})
+    assert replaced.status_code == 200
+    assert replaced.json()["created"] == made.json()["created"]
+    assert session.get(url).json() == replaced.json()
+
+
 def test_update_company_changes_only_what_is_given(sandbox, session, expect_error):
     """PATCH /companies/{companyId}: "If any of the fields provided are null or not provided,
     they won't be included in the update" (the document); empty tags remove them (Codat's
