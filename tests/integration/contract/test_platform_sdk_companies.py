@@ -6,22 +6,7 @@ ErrorMessage with a 404 saying so, not "company not found"."""
 from __future__ import annotations
 
 import pytest
-from codat_platform import CodatPlatform
 from codat_platform.models import errors, operations, shared
-from codat_platform.utils import retries
-
-from codat_nb.sandbox import Sandbox
-
-NO_RETRIES = retries.RetryConfig("none", retries.BackoffStrategy(1, 1, 1, 1), False)
-
-
-@pytest.fixture
-def platform(sandbox: Sandbox) -> CodatPlatform:
-    return CodatPlatform(
-        security=shared.Security(auth_header=sandbox.auth_header),
-        server_url=sandbox.url,
-        retry_config=NO_RETRIES,
-    )
 
 
 def test_companies_create_get_list_update_replace_delete(sandbox, platform):

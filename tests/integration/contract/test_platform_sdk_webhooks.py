@@ -5,22 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from codat_platform import CodatPlatform
 from codat_platform.models import errors, shared
-from codat_platform.utils import retries
-
-from codat_nb.sandbox import Sandbox
-
-NO_RETRIES = retries.RetryConfig("none", retries.BackoffStrategy(1, 1, 1, 1), False)
-
-
-@pytest.fixture
-def platform(sandbox: Sandbox) -> CodatPlatform:
-    return CodatPlatform(
-        security=shared.Security(auth_header=sandbox.auth_header),
-        server_url=sandbox.url,
-        retry_config=NO_RETRIES,
-    )
 
 
 def test_the_sdk_creates_lists_and_deletes_consumers(sandbox, platform):
